@@ -1,0 +1,158 @@
+//! `X-GradientLabs-Signature`: HMAC-SHA256 over `"<t>." + body`.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Default tolerance between the signature's `t` and now, in seconds.
+pub const DEFAULT_LEEWAY_SECS: u32 = 300;
+
+/// Longest signature header accepted.
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+
+/// Why a webhook was refused.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum WebhookError {
+    /// The header is unusable.
+    #[error("malformed signature header: {0}")]
+    MalformedHeader(String),
+    /// No `v1` matched.
+    #[error("signature does not match")]
+    SignatureMismatch,
+    /// `t` too far from now (`now - t`, seconds).
+    #[error("signature timestamp is {0} s from now, outside the allowed leeway")]
+    TimestampOutOfRange(i64),
+    /// Authentic, but not a webhook envelope.
+    #[error("not a webhook envelope: {0}")]
+    InvalidEnvelope(String),
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn mac(key: &str, timestamp: &str, body: &[u8]) -> HmacSha256 {
+    // HMAC takes keys of any length, so this cannot fail; fall back to an
+    // empty key rather than panic.
+    let mut mac = HmacSha256::new_from_slice(key.as_bytes())
+        .unwrap_or_else(|_| <HmacSha256 as hmac::digest::KeyInit>::new(&Default::default()));
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac
+}
+
+/// The header value for `body` signed at `timestamp_secs`: `t=<t>,v1=<hex>`.
+pub fn sign(signing_key: &str, timestamp_secs: i64, body: &[u8]) -> String {
+    let t = timestamp_secs.to_string();
+    let tag = mac(signing_key, &t, body).finalize().into_bytes();
+    format!("t={t},v1={}", hex::encode(tag))
+}
+
+/// Checks `header` against the raw `body` (rules in the WIT `webhooks` docs).
+pub fn verify(signing_key: &str, header: &str, body: &[u8], now_secs: i64, leeway_secs: u32) -> Result<(), WebhookError> {
+    if header.len() > MAX_HEADER_BYTES {
+        return Err(WebhookError::MalformedHeader(format!(
+            "longer than {MAX_HEADER_BYTES} bytes"
+        )));
+    }
+    let mut timestamp: Option<&str> = None;
+    let mut candidates: Vec<Vec<u8>> = Vec::new();
+    let mut saw_v1 = false;
+    for item in header.split(',') {
+        let Some((key, value)) = item.split_once('=') else {
+            continue;
+        };
+        match key.trim() {
+            "t" => {
+                if timestamp.replace(value.trim()).is_some() {
+                    return Err(WebhookError::MalformedHeader("more than one t".into()));
+                }
+            }
+            "v1" => {
+                saw_v1 = true;
+                let value = value.trim();
+                // A SHA-256 MAC is 32 bytes; anything else is malformed and skipped.
+                if value.len() == 64 {
+                    if let Ok(bytes) = hex::decode(value) {
+                        candidates.push(bytes);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let t = timestamp.ok_or_else(|| WebhookError::MalformedHeader("no t".into()))?;
+    let t_secs: i64 = t
+        .parse()
+        .ok()
+        .filter(|_| !t.starts_with('+'))
+        .ok_or_else(|| WebhookError::MalformedHeader(format!("t is not a Unix time: {t:?}")))?;
+    if !saw_v1 {
+        return Err(WebhookError::MalformedHeader("no v1".into()));
+    }
+    let expected = mac(signing_key, t, body);
+    // verify_slice compares in constant time.
+    if !candidates.iter().any(|c| expected.clone().verify_slice(c).is_ok()) {
+        return Err(WebhookError::SignatureMismatch);
+    }
+    let skew = now_secs.saturating_sub(t_secs);
+    if skew.unsigned_abs() > u64::from(leeway_secs) {
+        return Err(WebhookError::TimestampOutOfRange(skew));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "FNHtU3KZpxF3GfKSZXCNkUkPnVSPQygbdNMLHuibkPY=";
+    const T: i64 = 1_699_291_314;
+    const BODY: &[u8] = br#"{"type":"foo.bar"}"#;
+    const V1: &str = "05b3faa3377aea763b67a528813bcd7357581fa3f75dd7bf870a83986c6a425f";
+
+    #[test]
+    fn published_vector_signs_and_verifies() {
+        assert_eq!(sign(KEY, T, BODY), format!("t={T},v1={V1}"));
+        assert_eq!(verify(KEY, &format!("t={T},v1={V1}"), BODY, T, 300), Ok(()));
+        let upper = format!("t={T},v1={}", V1.to_uppercase());
+        assert_eq!(verify(KEY, &upper, BODY, T, 300), Ok(()));
+    }
+
+    #[test]
+    fn tampering_wrong_key_and_time_are_refused() {
+        let h = format!("t={T},v1={V1}");
+        assert_eq!(verify(KEY, &h, br#"{"type":"foo.baz"}"#, T, 300), Err(WebhookError::SignatureMismatch));
+        assert_eq!(verify("other", &h, BODY, T, 300), Err(WebhookError::SignatureMismatch));
+        assert_eq!(verify(KEY, &h, BODY, T + 301, 300), Err(WebhookError::TimestampOutOfRange(301)));
+        assert_eq!(verify(KEY, &h, BODY, T - 301, 300), Err(WebhookError::TimestampOutOfRange(-301)));
+        assert_eq!(verify(KEY, &h, BODY, T + 300, 300), Ok(()));
+        assert_eq!(verify(KEY, &h, BODY, T + 3600, 7200), Ok(()));
+    }
+
+    #[test]
+    fn any_v1_may_match_and_malformed_ones_are_skipped() {
+        let h = format!("t={T},v1=zz,v1={},v0=abc,v1={V1}", "0".repeat(64));
+        assert_eq!(verify(KEY, &h, BODY, T, 300), Ok(()));
+        let h = format!("v1={V1}, t={T}");
+        assert_eq!(verify(KEY, &h, BODY, T, 300), Ok(()));
+    }
+
+    #[test]
+    fn malformed_headers() {
+        let cases = [
+            format!("v1={V1}"),
+            format!("t={T},t={T},v1={V1}"),
+            format!("t=soon,v1={V1}"),
+            format!("t={T}"),
+            format!("t={T},v0={V1}"),
+            format!("t={T},v1={V1},{}", "x".repeat(MAX_HEADER_BYTES)),
+            String::new(),
+        ];
+        for h in cases {
+            assert!(
+                matches!(verify(KEY, &h, BODY, T, 300), Err(WebhookError::MalformedHeader(_))),
+                "{h:.60}"
+            );
+        }
+    }
+}
