@@ -1,1 +1,60 @@
-fn main(){}
+//! Builds the guest crate for `wasm32-unknown-unknown` and encodes it as a
+//! component with `wit-component`, so the host embeds the component it was
+//! built with.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+fn main() -> Result<()> {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
+    let root = manifest_dir.parent().context("host/ has a parent")?.to_path_buf();
+    for path in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", root.join(path).display());
+    }
+    println!("cargo:rerun-if-env-changed=GLBRIDGE_GUEST_PROFILE");
+
+    // A separate target directory: the outer cargo holds the lock on its own.
+    let target_dir = root.join("target").join("guest");
+    let profile = env::var("GLBRIDGE_GUEST_PROFILE").unwrap_or_else(|_| "release".into());
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "--locked", "-p", "glbridge-guest", "--lib", "--target", "wasm32-unknown-unknown"])
+        .arg("--profile")
+        .arg(&profile)
+        .arg("--target-dir")
+        .arg(&target_dir)
+        // Flags meant for the host build (coverage, clippy's wrapper) must not
+        // leak into the wasm build.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .status()
+        .context("running cargo for the guest")?;
+    if !status.success() {
+        bail!(
+            "building the guest for wasm32-unknown-unknown failed ({status}); \
+             is the target installed? run: rustup target add wasm32-unknown-unknown"
+        );
+    }
+    let dir = if profile == "dev" { "debug" } else { profile.as_str() };
+    let core = target_dir
+        .join("wasm32-unknown-unknown")
+        .join(dir)
+        .join("glbridge_guest.wasm");
+    let module = std::fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
+    let component = wit_component::ComponentEncoder::default()
+        .module(&module)
+        .context("reading the guest's component-type section")?
+        .validate(true)
+        .encode()
+        .context("encoding the component")?;
+    let out = PathBuf::from(env::var("OUT_DIR")?).join("glbridge.wasm");
+    std::fs::write(&out, component).with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
+}

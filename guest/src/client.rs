@@ -1,7 +1,5 @@
 //! The API client: configuration, the retry loop, typed calls.
 
-use serde_json::Value;
-
 use crate::env::{Clock, Transport};
 use crate::error::{Error, Result};
 use crate::operation::{Operation, Output};
@@ -146,12 +144,7 @@ impl Client {
     /// Runs an operation named as in [`crate::operation::OPERATION_NAMES`]
     /// with JSON parameters; answers JSON.
     pub fn call(&mut self, http: &dyn Transport, clock: &dyn Clock, name: &str, params: &str) -> Result<String> {
-        let params: Value = if params.trim().is_empty() {
-            Value::Null
-        } else {
-            crate::validate::json("params", params)?
-        };
-        let op = Operation::from_json(name, params)?;
+        let op = crate::protocol::operation(name, params)?;
         let output = self.run(http, clock, &op)?;
         serde_json::to_string(&output).map_err(|e| Error::response(e.to_string()))
     }

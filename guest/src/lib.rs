@@ -9,12 +9,18 @@
 //! through [`env::Clock`], and every piece of state through [`env::Store`], so
 //! the [`testing`] fakes make each scenario deterministic and instant.
 
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+)]
+
 pub mod client;
 pub mod env;
 pub mod error;
 pub mod http;
 pub mod model;
 pub mod operation;
+pub mod protocol;
 pub mod retry;
 pub mod testing;
 pub mod time;

@@ -525,59 +525,99 @@ impl Operation {
         })
     }
 
+    /// The operation's name, as [`Operation::from_json`] takes it.
+    pub fn name(&self) -> &'static str {
+        use Operation as O;
+        match self {
+            O::StartConversation(_) => "conversations.start",
+            O::ReadConversation { .. } => "conversations.read",
+            O::ReadConversationLegacy { .. } => "conversations.read-legacy",
+            O::AddMessage { .. } => "conversations.add-message",
+            O::AddEvent { .. } => "conversations.add-event",
+            O::Assign { .. } => "conversations.assign",
+            O::Finish { .. } => "conversations.finish",
+            O::End { .. } => "conversations.end",
+            O::Cancel { .. } => "conversations.cancel",
+            O::Resume { .. } => "conversations.resume",
+            O::Rate { .. } => "conversations.rate",
+            O::PushResource { .. } => "conversations.push-resource",
+            O::UpsertArticle(_) => "knowledge.upsert-article",
+            O::DeleteArticle { .. } => "knowledge.delete-article",
+            O::SetArticleUsage { .. } => "knowledge.set-article-usage",
+            O::UpsertTopic(_) => "knowledge.upsert-topic",
+            O::UpsertHandOffTarget(_) => "management.upsert-hand-off-target",
+            O::ListHandOffTargets => "management.list-hand-off-targets",
+            O::DeleteHandOffTarget { .. } => "management.delete-hand-off-target",
+            O::SetDefaultHandOffTarget { .. } => "management.set-default-hand-off-target",
+            O::GetDefaultHandOffTarget { .. } => "management.get-default-hand-off-target",
+            O::PutSecret { .. } => "management.put-secret",
+            O::ListSecrets => "management.list-secrets",
+            O::DeleteSecret { .. } => "management.delete-secret",
+            O::PutResourceType(_) => "management.put-resource-type",
+            O::GetResourceType { .. } => "management.get-resource-type",
+            O::ListResourceTypes => "management.list-resource-types",
+            O::DeleteResourceType { .. } => "management.delete-resource-type",
+            O::IpAddresses => "management.ip-addresses",
+        }
+    }
+
     /// Reads a 2xx answer as this operation's result, or any other as an [`ApiError`].
     pub fn parse(&self, response: &HttpResponse) -> Result<Output> {
-        use Operation as O;
-        if !response.is_success() {
-            return Err(Error::Api(api_error(response)));
-        }
-        Ok(match self {
-            O::StartConversation(_) | O::ReadConversation { .. } | O::ReadConversationLegacy { .. } => {
-                Output::Conversation(decode(response)?)
-            }
-            O::AddMessage { .. } => Output::Message(decode(response)?),
-            O::ListHandOffTargets => {
-                #[derive(Deserialize)]
-                struct Targets {
-                    #[serde(default)]
-                    targets: Vec<HandOffTarget>,
-                }
-                Output::HandOffTargets(decode::<Targets>(response)?.targets)
-            }
-            O::GetDefaultHandOffTarget { .. } => {
-                if response.body.iter().all(u8::is_ascii_whitespace) {
-                    Output::DefaultHandOffTarget(None)
-                } else {
-                    let v: Value = decode(response)?;
-                    let id = ["id", "hand_off_target_id", "target_id"]
-                        .iter()
-                        .find_map(|k| v.get(*k).and_then(Value::as_str))
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned);
-                    Output::DefaultHandOffTarget(id)
-                }
-            }
-            O::ListSecrets => {
-                #[derive(Deserialize)]
-                struct Secrets {
-                    #[serde(default)]
-                    secrets: Vec<SecretInfo>,
-                }
-                Output::Secrets(decode::<Secrets>(response)?.secrets)
-            }
-            O::GetResourceType { .. } => Output::ResourceType(decode(response)?),
-            O::ListResourceTypes => {
-                #[derive(Deserialize)]
-                struct Types {
-                    #[serde(default)]
-                    resource_types: Vec<ResourceType>,
-                }
-                Output::ResourceTypes(decode::<Types>(response)?.resource_types)
-            }
-            O::IpAddresses => Output::IpAddresses(decode(response)?),
-            _ => Output::Nothing,
-        })
+        parse_output(self.name(), response)
     }
+}
+
+/// Reads the answer to the operation called `name` (see [`OPERATION_NAMES`]).
+pub fn parse_output(name: &str, response: &HttpResponse) -> Result<Output> {
+    if !response.is_success() {
+        return Err(Error::Api(api_error(response)));
+    }
+    Ok(match name {
+        "conversations.start" | "conversations.read" | "conversations.read-legacy" => {
+            Output::Conversation(decode(response)?)
+        }
+        "conversations.add-message" => Output::Message(decode(response)?),
+        "management.list-hand-off-targets" => {
+            #[derive(Deserialize)]
+            struct Targets {
+                #[serde(default)]
+                targets: Vec<HandOffTarget>,
+            }
+            Output::HandOffTargets(decode::<Targets>(response)?.targets)
+        }
+        "management.get-default-hand-off-target" => {
+            if response.body.iter().all(u8::is_ascii_whitespace) {
+                Output::DefaultHandOffTarget(None)
+            } else {
+                let v: Value = decode(response)?;
+                let id = ["id", "hand_off_target_id", "target_id"]
+                    .iter()
+                    .find_map(|k| v.get(*k).and_then(Value::as_str))
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned);
+                Output::DefaultHandOffTarget(id)
+            }
+        }
+        "management.list-secrets" => {
+            #[derive(Deserialize)]
+            struct Secrets {
+                #[serde(default)]
+                secrets: Vec<SecretInfo>,
+            }
+            Output::Secrets(decode::<Secrets>(response)?.secrets)
+        }
+        "management.get-resource-type" => Output::ResourceType(decode(response)?),
+        "management.list-resource-types" => {
+            #[derive(Deserialize)]
+            struct Types {
+                #[serde(default)]
+                resource_types: Vec<ResourceType>,
+            }
+            Output::ResourceTypes(decode::<Types>(response)?.resource_types)
+        }
+        "management.ip-addresses" => Output::IpAddresses(decode(response)?),
+        _ => Output::Nothing,
+    })
 }
 
 fn check_resource_size(document: &Value) -> Result<()> {

@@ -57,15 +57,15 @@ pub fn verify(signing_key: &str, header: &str, body: &[u8], now_secs: i64, leewa
     let mut timestamp: Option<&str> = None;
     let mut candidates: Vec<Vec<u8>> = Vec::new();
     let mut saw_v1 = false;
+    let mut t_count = 0usize;
     for item in header.split(',') {
         let Some((key, value)) = item.split_once('=') else {
             continue;
         };
         match key.trim() {
             "t" => {
-                if timestamp.replace(value.trim()).is_some() {
-                    return Err(WebhookError::MalformedHeader("more than one t".into()));
-                }
+                t_count += 1;
+                timestamp = Some(value.trim());
             }
             "v1" => {
                 saw_v1 = true;
@@ -79,6 +79,9 @@ pub fn verify(signing_key: &str, header: &str, body: &[u8], now_secs: i64, leewa
             }
             _ => {}
         }
+    }
+    if t_count > 1 {
+        return Err(WebhookError::MalformedHeader("more than one t".into()));
     }
     let t = timestamp.ok_or_else(|| WebhookError::MalformedHeader("no t".into()))?;
     let t_secs: i64 = t

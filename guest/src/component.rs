@@ -1,0 +1,666 @@
+//! The wit-bindgen glue: maps WIT types to the library's and back, and the
+//! imports to the [`crate::env`] traits. No protocol logic lives here.
+
+use std::cell::RefCell;
+
+use serde_json::Value;
+
+use crate::env::{Clock, Store, StoreError, Transport};
+use crate::error::Error as LibError;
+use crate::http::{HttpRequest, HttpResponse, Method as LibMethod, TransportError};
+use crate::model::{self, conversations as conv, knowledge as know, management as mgmt};
+use crate::operation::{Operation, Output};
+use crate::time::Timestamp;
+use crate::webhook::{self, event as ev, sequencer as seq};
+
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "bridge",
+});
+
+use exports::gradient_labs::bridge::client as wclient;
+use exports::gradient_labs::bridge::conversations as wconv;
+use exports::gradient_labs::bridge::knowledge as wknow;
+use exports::gradient_labs::bridge::management as wmgmt;
+use exports::gradient_labs::bridge::protocol as wproto;
+use exports::gradient_labs::bridge::webhooks as wweb;
+use gradient_labs::bridge::{clock, http as whttp, store as wstore, types as wt};
+
+struct Component;
+export!(Component);
+
+// ---------------------------------------------------------------- imports
+
+struct Imports;
+
+impl Transport for Imports {
+    fn send(&self, r: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        whttp::send(&request_to_wit(r.clone()))
+            .map(response_from_wit)
+            .map_err(transport_error_from_wit)
+    }
+}
+
+impl Clock for Imports {
+    fn now(&self) -> Timestamp {
+        Timestamp(clock::now())
+    }
+    fn sleep(&self, nanos: u64) {
+        clock::sleep(nanos)
+    }
+}
+
+fn store_error(e: wstore::Error) -> StoreError {
+    match e {
+        wstore::Error::Unavailable(m) => StoreError(m),
+    }
+}
+
+impl Store for Imports {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        wstore::get(key).map_err(store_error)
+    }
+    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: Option<&[u8]>) -> Result<bool, StoreError> {
+        wstore::compare_and_swap(key, expected, new).map_err(store_error)
+    }
+    fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        wstore::list_keys(prefix).map_err(store_error)
+    }
+}
+
+fn request_to_wit(r: HttpRequest) -> whttp::Request {
+    whttp::Request {
+        method: match r.method {
+            LibMethod::Get => whttp::Method::Get,
+            LibMethod::Post => whttp::Method::Post,
+            LibMethod::Put => whttp::Method::Put,
+            LibMethod::Delete => whttp::Method::Delete,
+        },
+        url: r.url,
+        headers: r.headers,
+        body: r.body,
+        timeout_ms: r.timeout_ms,
+    }
+}
+
+fn transport_error_from_wit(e: whttp::Error) -> TransportError {
+    match e {
+        whttp::Error::Timeout => TransportError::Timeout,
+        whttp::Error::Connection(m) => TransportError::Connection(m),
+        whttp::Error::InvalidUrl(m) => TransportError::InvalidUrl(m),
+    }
+}
+
+fn response_from_wit(r: whttp::Response) -> HttpResponse {
+    HttpResponse { status: r.status, headers: r.headers, body: r.body }
+}
+
+// ---------------------------------------------------------------- shared mapping
+
+fn error(e: LibError) -> wt::Error {
+    match e {
+        LibError::InvalidArgument { field, reason } => wt::Error::InvalidArgument(wt::InvalidArgument { field, reason }),
+        LibError::Api(a) => wt::Error::Api(wt::ApiError {
+            status: a.status,
+            code: a.code,
+            message: a.message,
+            trace_id: a.trace_id,
+        }),
+        LibError::Transport { message } => wt::Error::Transport(message),
+        LibError::InvalidResponse { message } => wt::Error::InvalidResponse(message),
+        LibError::Store { message } => wt::Error::Store(message),
+    }
+}
+
+fn ts(t: Option<i64>) -> Option<Timestamp> {
+    t.map(Timestamp)
+}
+
+fn json_in(field: &str, text: Option<String>) -> Result<Option<Value>, LibError> {
+    text.map(|t| crate::validate::json(field, &t)).transpose()
+}
+
+fn json_out(v: &Value) -> String {
+    v.to_string()
+}
+
+/// Maps a WIT enum onto the library's, both ways, variant by variant.
+macro_rules! map_enum {
+    ($wit:ty, $lib:ty, { $($v:ident),* $(,)? }) => {
+        impl From<$wit> for $lib {
+            fn from(v: $wit) -> Self { match v { $(<$wit>::$v => <$lib>::$v),* } }
+        }
+        impl From<$lib> for $wit {
+            fn from(v: $lib) -> Self { match v { $(<$lib>::$v => <$wit>::$v),* } }
+        }
+    };
+}
+
+map_enum!(wt::Channel, model::Channel, { Web, Email, Voice });
+map_enum!(wt::ParticipantType, model::ParticipantType, { Customer, Agent, Bot, AiAgent });
+map_enum!(wconv::Status, conv::Status, { Observing, Active, Cancelled, Finished, Failed });
+map_enum!(wconv::AttachmentType, conv::AttachmentType, { Image, File });
+map_enum!(wconv::EventType, conv::EventType, { Typing, Delivered, Read, Join, Leave, InternalNote });
+map_enum!(wconv::FinishReason, conv::FinishReason, { CustomerEndedChat, CustomerUnresponsive });
+map_enum!(wknow::Visibility, know::Visibility, { Public, Users, Internal });
+map_enum!(wknow::PublicationStatus, know::PublicationStatus, { Draft, Published });
+map_enum!(wknow::UsageStatus, know::UsageStatus, { On, Off });
+map_enum!(wmgmt::ResourceMode, mgmt::ResourceMode, { Push, Pull });
+
+fn config(c: wclient::Config) -> crate::client::Config {
+    crate::client::Config {
+        base_url: c.base_url,
+        api_key: crate::client::Secret::new(c.api_key),
+        user_agent: c.user_agent,
+        timeout_ms: c.timeout_ms,
+        max_body_bytes: c.max_body_bytes,
+        retry: crate::retry::RetryPolicy {
+            max_attempts: c.retry.max_attempts,
+            initial_backoff_ms: c.retry.initial_backoff_ms,
+            max_backoff_ms: c.retry.max_backoff_ms,
+            max_retry_after_ms: c.retry.max_retry_after_ms,
+            jitter_seed: c.retry.jitter_seed,
+        },
+    }
+}
+
+// ---------------------------------------------------------------- client
+
+/// The exported `client` resource.
+pub struct BridgeClient(RefCell<crate::client::Client>);
+
+impl BridgeClient {
+    fn run(&self, op: Operation) -> Result<Output, wt::Error> {
+        self.0.borrow_mut().run(&Imports, &Imports, &op).map_err(error)
+    }
+
+    fn run_unit(&self, op: Operation) -> Result<(), wt::Error> {
+        self.run(op).map(|_| ())
+    }
+}
+
+fn unexpected(o: Output) -> wt::Error {
+    wt::Error::InvalidResponse(format!("unexpected result {o:?}"))
+}
+
+impl wclient::Guest for Component {
+    type Client = BridgeClient;
+}
+
+impl wclient::GuestClient for BridgeClient {
+    fn open(c: wclient::Config) -> Result<wclient::Client, wt::Error> {
+        let client = crate::client::Client::open(config(c)).map_err(error)?;
+        Ok(wclient::Client::new(BridgeClient(RefCell::new(client))))
+    }
+
+    fn call(&self, operation: String, params: String) -> Result<String, wt::Error> {
+        self.0.borrow_mut().call(&Imports, &Imports, &operation, &params).map_err(error)
+    }
+}
+
+fn with<T>(c: wclient::ClientBorrow<'_>, f: impl FnOnce(&BridgeClient) -> Result<T, wt::Error>) -> Result<T, wt::Error> {
+    f(c.get::<BridgeClient>())
+}
+
+// ---------------------------------------------------------------- conversations
+
+fn conversation_out(c: conv::Conversation) -> wconv::Conversation {
+    wconv::Conversation {
+        id: c.id,
+        customer_id: c.customer_id,
+        channel: c.channel,
+        created: c.created.map(|t| t.0),
+        updated: c.updated.map(|t| t.0),
+        status: c.status.into(),
+        agent_is_active: c.agent_is_active,
+        latest_intent: c.latest_intent,
+        metadata: c.metadata.as_ref().map(json_out),
+    }
+}
+
+fn assign_in(p: wconv::AssignParams) -> conv::AssignParams {
+    conv::AssignParams {
+        assignee_type: p.assignee_type.into(),
+        assignee_id: p.assignee_id,
+        timestamp: ts(p.timestamp),
+        reason: p.reason,
+    }
+}
+
+fn conversation_result(client: &BridgeClient, op: Operation) -> Result<wconv::Conversation, wt::Error> {
+    match client.run(op)? {
+        Output::Conversation(c) => Ok(conversation_out(c)),
+        other => Err(unexpected(other)),
+    }
+}
+
+impl wconv::Guest for Component {
+    fn start(c: wclient::ClientBorrow<'_>, p: wconv::StartParams) -> Result<wconv::Conversation, wt::Error> {
+        let params = conv::StartParams {
+            id: p.id,
+            customer_id: p.customer_id,
+            channel: p.channel.into(),
+            assignee_id: p.assignee_id,
+            assignee_type: p.assignee_type.map(Into::into),
+            created: ts(p.created),
+            metadata: json_in("metadata", p.metadata).map_err(error)?,
+            resources: json_in("resources", p.resources).map_err(error)?,
+            conversation_token: p.conversation_token,
+        };
+        with(c, |c| conversation_result(c, Operation::StartConversation(params)))
+    }
+
+    fn read(c: wclient::ClientBorrow<'_>, conversation_id: String) -> Result<wconv::Conversation, wt::Error> {
+        with(c, |c| conversation_result(c, Operation::ReadConversation { conversation_id }))
+    }
+
+    fn read_legacy(c: wclient::ClientBorrow<'_>, conversation_id: String) -> Result<wconv::Conversation, wt::Error> {
+        with(c, |c| conversation_result(c, Operation::ReadConversationLegacy { conversation_id }))
+    }
+
+    fn add_message(c: wclient::ClientBorrow<'_>, conversation_id: String, p: wconv::MessageParams) -> Result<wconv::Message, wt::Error> {
+        let params = conv::MessageParams {
+            id: p.id,
+            body: p.body,
+            participant_id: p.participant_id,
+            participant_type: p.participant_type.into(),
+            created: ts(p.created),
+            subject: p.subject,
+            attachments: p
+                .attachments
+                .into_iter()
+                .map(|a| conv::Attachment { kind: a.kind.into(), file_name: a.file_name, url: a.url })
+                .collect(),
+            metadata: json_in("metadata", p.metadata).map_err(error)?,
+            conversation_token: p.conversation_token,
+        };
+        with(c, |c| match c.run(Operation::AddMessage { conversation_id, params })? {
+            Output::Message(m) => Ok(wconv::Message {
+                id: m.id,
+                body: m.body,
+                participant_id: m.participant_id,
+                participant_type: m.participant_type,
+                created: m.created.map(|t| t.0),
+            }),
+            other => Err(unexpected(other)),
+        })
+    }
+
+    fn add_event(c: wclient::ClientBorrow<'_>, conversation_id: String, p: wconv::EventParams) -> Result<(), wt::Error> {
+        let params = conv::EventParams {
+            kind: p.kind.into(),
+            participant_id: p.participant_id,
+            participant_type: p.participant_type.into(),
+            message_id: p.message_id,
+            timestamp: ts(p.timestamp),
+            idempotency_key: p.idempotency_key,
+            body: p.body,
+        };
+        with(c, |c| c.run_unit(Operation::AddEvent { conversation_id, params }))
+    }
+
+    fn assign(c: wclient::ClientBorrow<'_>, conversation_id: String, p: wconv::AssignParams) -> Result<(), wt::Error> {
+        with(c, |c| c.run_unit(Operation::Assign { conversation_id, params: assign_in(p) }))
+    }
+
+    fn finish(c: wclient::ClientBorrow<'_>, conversation_id: String, p: wconv::FinishParams) -> Result<(), wt::Error> {
+        let params = conv::FinishParams { timestamp: ts(p.timestamp), reason: p.reason, reason_code: p.reason_code.map(Into::into) };
+        with(c, |c| c.run_unit(Operation::Finish { conversation_id, params }))
+    }
+
+    fn end(c: wclient::ClientBorrow<'_>, conversation_id: String, timestamp: Option<i64>) -> Result<(), wt::Error> {
+        let params = conv::EndParams { timestamp: ts(timestamp) };
+        with(c, |c| c.run_unit(Operation::End { conversation_id, params }))
+    }
+
+    fn cancel(c: wclient::ClientBorrow<'_>, conversation_id: String, p: wconv::CancelParams) -> Result<(), wt::Error> {
+        let params = conv::CancelParams { timestamp: ts(p.timestamp), reason: p.reason };
+        with(c, |c| c.run_unit(Operation::Cancel { conversation_id, params }))
+    }
+
+    fn resume(c: wclient::ClientBorrow<'_>, conversation_id: String, p: wconv::AssignParams) -> Result<(), wt::Error> {
+        with(c, |c| c.run_unit(Operation::Resume { conversation_id, params: assign_in(p) }))
+    }
+
+    fn rate(c: wclient::ClientBorrow<'_>, conversation_id: String, p: wconv::RatingParams) -> Result<(), wt::Error> {
+        let params = conv::RatingParams {
+            kind: p.kind,
+            value: p.value,
+            max_value: p.max_value,
+            min_value: p.min_value,
+            comments: p.comments,
+            timestamp: ts(p.timestamp),
+        };
+        with(c, |c| c.run_unit(Operation::Rate { conversation_id, params }))
+    }
+
+    fn push_resource(c: wclient::ClientBorrow<'_>, conversation_id: String, name: String, document: String) -> Result<(), wt::Error> {
+        let document = crate::validate::json("document", &document).map_err(error)?;
+        with(c, |c| c.run_unit(Operation::PushResource { conversation_id, name, document }))
+    }
+}
+
+// ---------------------------------------------------------------- knowledge
+
+impl wknow::Guest for Component {
+    fn upsert_article(c: wclient::ClientBorrow<'_>, a: wknow::Article) -> Result<(), wt::Error> {
+        let article = know::Article {
+            id: a.id,
+            title: a.title,
+            description: a.description,
+            body: a.body,
+            topic_id: a.topic_id,
+            author_id: a.author_id,
+            visibility: a.visibility.into(),
+            status: a.status.into(),
+            data: json_in("data", a.data).map_err(error)?,
+            created: Timestamp(a.created),
+            last_edited: Timestamp(a.last_edited),
+        };
+        with(c, |c| c.run_unit(Operation::UpsertArticle(article)))
+    }
+
+    fn delete_article(c: wclient::ClientBorrow<'_>, id: String) -> Result<(), wt::Error> {
+        with(c, |c| c.run_unit(Operation::DeleteArticle { id }))
+    }
+
+    fn set_article_usage(c: wclient::ClientBorrow<'_>, id: String, usage: wknow::UsageStatus) -> Result<(), wt::Error> {
+        with(c, |c| c.run_unit(Operation::SetArticleUsage { id, usage_status: usage.into() }))
+    }
+
+    fn upsert_topic(c: wclient::ClientBorrow<'_>, t: wknow::Topic) -> Result<(), wt::Error> {
+        let topic = know::Topic {
+            id: t.id,
+            parent_id: t.parent_id,
+            name: t.name,
+            description: t.description,
+            visibility: t.visibility.into(),
+            status: t.status.into(),
+            data: json_in("data", t.data).map_err(error)?,
+            created: Timestamp(t.created),
+            last_edited: Timestamp(t.last_edited),
+        };
+        with(c, |c| c.run_unit(Operation::UpsertTopic(topic)))
+    }
+}
+
+// ---------------------------------------------------------------- management
+
+fn resource_type_out(r: mgmt::ResourceType) -> wmgmt::ResourceType {
+    wmgmt::ResourceType {
+        name: r.name,
+        display_name: r.display_name,
+        description: r.description,
+        mode: r.mode.into(),
+        pull_config: r.pull_config.as_ref().map(json_out),
+    }
+}
+
+impl wmgmt::Guest for Component {
+    fn upsert_hand_off_target(c: wclient::ClientBorrow<'_>, t: wmgmt::HandOffTarget) -> Result<(), wt::Error> {
+        with(c, |c| c.run_unit(Operation::UpsertHandOffTarget(mgmt::HandOffTarget { id: t.id, name: t.name })))
+    }
+
+    fn list_hand_off_targets(c: wclient::ClientBorrow<'_>) -> Result<Vec<wmgmt::HandOffTarget>, wt::Error> {
+        with(c, |c| match c.run(Operation::ListHandOffTargets)? {
+            Output::HandOffTargets(ts) => Ok(ts.into_iter().map(|t| wmgmt::HandOffTarget { id: t.id, name: t.name }).collect()),
+            other => Err(unexpected(other)),
+        })
+    }
+
+    fn delete_hand_off_target(c: wclient::ClientBorrow<'_>, id: String) -> Result<(), wt::Error> {
+        with(c, |c| c.run_unit(Operation::DeleteHandOffTarget { id }))
+    }
+
+    fn set_default_hand_off_target(c: wclient::ClientBorrow<'_>, id: String, channel: wt::Channel) -> Result<(), wt::Error> {
+        with(c, |c| c.run_unit(Operation::SetDefaultHandOffTarget { id, channel: channel.into() }))
+    }
+
+    fn get_default_hand_off_target(c: wclient::ClientBorrow<'_>, channel: wt::Channel) -> Result<Option<String>, wt::Error> {
+        with(c, |c| match c.run(Operation::GetDefaultHandOffTarget { channel: channel.into() })? {
+            Output::DefaultHandOffTarget(id) => Ok(id),
+            other => Err(unexpected(other)),
+        })
+    }
+
+    fn put_secret(c: wclient::ClientBorrow<'_>, name: String, value: String) -> Result<(), wt::Error> {
+        with(c, |c| c.run_unit(Operation::PutSecret { name, value }))
+    }
+
+    fn list_secrets(c: wclient::ClientBorrow<'_>) -> Result<Vec<wmgmt::SecretInfo>, wt::Error> {
+        with(c, |c| match c.run(Operation::ListSecrets)? {
+            Output::Secrets(s) => Ok(s
+                .into_iter()
+                .map(|s| wmgmt::SecretInfo { name: s.name, created: s.created.map(|t| t.0), updated: s.updated.map(|t| t.0) })
+                .collect()),
+            other => Err(unexpected(other)),
+        })
+    }
+
+    fn delete_secret(c: wclient::ClientBorrow<'_>, name: String) -> Result<(), wt::Error> {
+        with(c, |c| c.run_unit(Operation::DeleteSecret { name }))
+    }
+
+    fn put_resource_type(c: wclient::ClientBorrow<'_>, r: wmgmt::ResourceType) -> Result<(), wt::Error> {
+        let rt = mgmt::ResourceType {
+            name: r.name,
+            display_name: r.display_name,
+            description: r.description,
+            mode: r.mode.into(),
+            pull_config: json_in("pull_config", r.pull_config).map_err(error)?,
+        };
+        with(c, |c| c.run_unit(Operation::PutResourceType(rt)))
+    }
+
+    fn get_resource_type(c: wclient::ClientBorrow<'_>, name: String) -> Result<wmgmt::ResourceType, wt::Error> {
+        with(c, |c| match c.run(Operation::GetResourceType { name })? {
+            Output::ResourceType(r) => Ok(resource_type_out(r)),
+            other => Err(unexpected(other)),
+        })
+    }
+
+    fn list_resource_types(c: wclient::ClientBorrow<'_>) -> Result<Vec<wmgmt::ResourceType>, wt::Error> {
+        with(c, |c| match c.run(Operation::ListResourceTypes)? {
+            Output::ResourceTypes(rs) => Ok(rs.into_iter().map(resource_type_out).collect()),
+            other => Err(unexpected(other)),
+        })
+    }
+
+    fn delete_resource_type(c: wclient::ClientBorrow<'_>, name: String) -> Result<(), wt::Error> {
+        with(c, |c| c.run_unit(Operation::DeleteResourceType { name }))
+    }
+
+    fn ip_addresses(c: wclient::ClientBorrow<'_>) -> Result<wmgmt::IpAddressList, wt::Error> {
+        with(c, |c| match c.run(Operation::IpAddresses)? {
+            Output::IpAddresses(ip) => Ok(wmgmt::IpAddressList { api: ip.api, egress: ip.egress }),
+            other => Err(unexpected(other)),
+        })
+    }
+}
+
+// ---------------------------------------------------------------- webhooks
+
+fn webhook_error(e: webhook::WebhookError) -> wweb::WebhookError {
+    use webhook::WebhookError as E;
+    match e {
+        E::MalformedHeader(m) => wweb::WebhookError::MalformedHeader(m),
+        E::SignatureMismatch => wweb::WebhookError::SignatureMismatch,
+        E::TimestampOutOfRange(s) => wweb::WebhookError::TimestampOutOfRange(s),
+        E::InvalidEnvelope(m) => wweb::WebhookError::InvalidEnvelope(m),
+    }
+}
+
+fn wconversation(c: ev::WebhookConversation) -> wweb::WebhookConversation {
+    wweb::WebhookConversation { id: c.id, customer_id: c.customer_id, metadata: c.metadata.as_ref().map(json_out) }
+}
+
+fn event_out(e: ev::WebhookEvent) -> wweb::Event {
+    use ev::EventData as D;
+    let data = match e.data {
+        D::AgentMessage(m) => wweb::EventData::AgentMessage(wweb::AgentMessage {
+            conversation: wconversation(m.conversation),
+            body: m.body,
+            is_holding: m.is_holding,
+            intent: m.intent,
+            total: m.total,
+            sequence: m.sequence,
+            last_customer_message_id: m.last_customer_message_id,
+        }),
+        D::HandOff(h) => wweb::EventData::HandOff(wweb::HandOff {
+            conversation: wconversation(h.conversation),
+            target: h.target,
+            reason_code: h.reason_code,
+            reason: h.reason,
+            note: h.note,
+            intent: h.intent,
+        }),
+        D::Finished(f) => wweb::EventData::Finished(wweb::Finished {
+            conversation: wconversation(f.conversation),
+            reason_code: f.reason_code,
+            intent: f.intent,
+        }),
+        D::ActionExecute(a) => wweb::EventData::ActionExecute(wweb::ActionExecute {
+            conversation: wconversation(a.conversation),
+            action: a.action,
+            params: json_out(&a.params),
+            async_tool_execution_id: a.async_tool_execution_id,
+        }),
+        D::ResourcePull(r) => wweb::EventData::ResourcePull(wweb::ResourcePull {
+            conversation: wconversation(r.conversation),
+            resource_type: r.resource_type,
+        }),
+        D::BackOfficeTaskComplete(v) => wweb::EventData::BackOfficeTaskComplete(json_out(&v)),
+        D::BackOfficeTaskHandOff(v) => wweb::EventData::BackOfficeTaskHandOff(json_out(&v)),
+        D::BackOfficeTaskFail(v) => wweb::EventData::BackOfficeTaskFail(json_out(&v)),
+        D::Unknown(v) => wweb::EventData::Unknown(json_out(&v)),
+    };
+    wweb::Event {
+        id: e.id,
+        event_type: e.event_type,
+        sequence_number: e.sequence_number,
+        timestamp: e.timestamp.0,
+        conversation_id: e.conversation_id,
+        data,
+        raw_data: json_out(&e.raw_data),
+        token: e.token,
+    }
+}
+
+/// Events crossing back in are re-read from their raw data, so the library
+/// sees exactly what was parsed the first time.
+fn event_in(e: wweb::Event) -> Result<ev::WebhookEvent, wt::Error> {
+    let raw: Value = crate::validate::json("raw_data", &e.raw_data).map_err(error)?;
+    let envelope = serde_json::json!({
+        "id": e.id,
+        "type": e.event_type,
+        "sequence_number": e.sequence_number,
+        "timestamp": Timestamp(e.timestamp),
+        "data": raw,
+    });
+    let bytes = envelope.to_string();
+    webhook::parse(bytes.as_bytes(), e.token.as_deref())
+        .map_err(|err| wt::Error::InvalidArgument(wt::InvalidArgument { field: "event".into(), reason: err.to_string() }))
+}
+
+fn released_out(r: seq::Released) -> wweb::Released {
+    wweb::Released {
+        event: event_out(r.event),
+        gap: r.gap.map(|g| wweb::Gap { first_missing: g.first_missing, last_missing: g.last_missing }),
+        late: r.late,
+    }
+}
+
+fn now_secs(now: Option<i64>) -> i64 {
+    Timestamp(now.unwrap_or_else(clock::now)).secs()
+}
+
+/// The exported `sequencer` resource.
+pub struct BridgeSequencer(seq::Sequencer);
+
+impl wweb::GuestSequencer for BridgeSequencer {
+    fn new(namespace: String, max_hold_ns: u64, first_sequence_number: u64) -> Self {
+        BridgeSequencer(seq::Sequencer::new(namespace, max_hold_ns, first_sequence_number))
+    }
+
+    fn offer(&self, event: wweb::Event) -> Result<wweb::OfferOutcome, wt::Error> {
+        let event = event_in(event)?;
+        let outcome = self.0.offer(&Imports, event, Imports.now()).map_err(error)?;
+        Ok(wweb::OfferOutcome {
+            duplicate: outcome.duplicate,
+            released: outcome.released.into_iter().map(released_out).collect(),
+        })
+    }
+
+    fn poll(&self) -> Result<Vec<wweb::Released>, wt::Error> {
+        let released = self.0.poll(&Imports, Imports.now()).map_err(error)?;
+        Ok(released.into_iter().map(released_out).collect())
+    }
+}
+
+impl wweb::Guest for Component {
+    type Sequencer = BridgeSequencer;
+
+    fn sign(signing_key: String, timestamp_secs: i64, body: Vec<u8>) -> String {
+        webhook::sign(&signing_key, timestamp_secs, &body)
+    }
+
+    fn verify(signing_key: String, header: String, body: Vec<u8>, now: Option<i64>, leeway: Option<u32>) -> Result<(), wweb::WebhookError> {
+        let leeway = leeway.unwrap_or(webhook::DEFAULT_LEEWAY_SECS);
+        webhook::verify(&signing_key, &header, &body, now_secs(now), leeway).map_err(webhook_error)
+    }
+
+    fn parse(body: Vec<u8>, token: Option<String>) -> Result<wweb::Event, wweb::WebhookError> {
+        webhook::parse(&body, token.as_deref()).map(event_out).map_err(webhook_error)
+    }
+
+    fn verify_and_parse(
+        signing_key: String,
+        header: String,
+        token: Option<String>,
+        body: Vec<u8>,
+        now: Option<i64>,
+        leeway: Option<u32>,
+    ) -> Result<wweb::Event, wweb::WebhookError> {
+        let leeway = leeway.unwrap_or(webhook::DEFAULT_LEEWAY_SECS);
+        webhook::verify_and_parse(&signing_key, &header, token.as_deref(), &body, now_secs(now), leeway)
+            .map(event_out)
+            .map_err(webhook_error)
+    }
+
+    fn event_json(event: wweb::Event) -> String {
+        match event_in(event) {
+            Ok(e) => e.to_json().to_string(),
+            Err(_) => "null".to_owned(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- protocol
+
+impl wproto::Guest for Component {
+    fn operations() -> Vec<String> {
+        crate::operation::OPERATION_NAMES.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn build_request(c: wclient::Config, operation: String, params: String) -> Result<whttp::Request, wt::Error> {
+        let op = crate::protocol::operation(&operation, &params).map_err(error)?;
+        op.build(&config(c)).map(request_to_wit).map_err(error)
+    }
+
+    fn parse_response(operation: String, response: whttp::Response) -> Result<String, wt::Error> {
+        crate::protocol::parse_response(&operation, &response_from_wit(response)).map_err(error)
+    }
+
+    fn retry_delay(
+        c: wclient::Config,
+        operation: String,
+        params: String,
+        attempt: u32,
+        outcome: Result<whttp::Response, whttp::Error>,
+        jitter: f64,
+    ) -> Option<u64> {
+        let op = crate::protocol::operation(&operation, &params).ok()?;
+        let outcome = outcome.map(response_from_wit).map_err(transport_error_from_wit);
+        config(c).retry.delay_ns(op.is_idempotent(), attempt, outcome.as_ref(), jitter)
+    }
+}

@@ -1,0 +1,10 @@
+//! Rust bindings of the `bridge` world, generated from `wit/`.
+#![allow(missing_docs)]
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "bridge",
+});
+
+pub use exports::gradient_labs::bridge::{client, conversations, knowledge, management, protocol, webhooks};
+pub use gradient_labs::bridge::{clock, http, store, types};

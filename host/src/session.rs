@@ -1,0 +1,247 @@
+//! A session: one component instance with its imports, re-made after a trap.
+
+use std::collections::HashMap;
+
+use glbridge_guest::Timestamp;
+use wasmtime::component::ResourceAny;
+
+use crate::bindings::{self, client, http, types, webhooks};
+use crate::env::{Env, HostState};
+use crate::error::HostError;
+use crate::runtime::Bridge;
+
+/// How a webhook sequencer is set up (see the WIT `sequencer`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SequencerConfig {
+    /// Store key prefix.
+    pub namespace: String,
+    /// How long an event waits for a missing predecessor, in nanoseconds.
+    pub max_hold_ns: u64,
+    /// The number a conversation's first event carries.
+    pub first_sequence_number: u64,
+}
+
+impl Default for SequencerConfig {
+    fn default() -> Self {
+        SequencerConfig { namespace: "webhooks".into(), max_hold_ns: 30_000_000_000, first_sequence_number: 1 }
+    }
+}
+
+struct Live {
+    store: wasmtime::Store<HostState>,
+    bindings: bindings::Bridge,
+    client: Option<ResourceAny>,
+    sequencers: HashMap<SequencerConfig, ResourceAny>,
+}
+
+/// One instance of the component and the imports it runs with. Not shared
+/// between threads: make one per worker. Any trap discards the instance;
+/// the next call instantiates a fresh one (and re-opens the client).
+pub struct Session {
+    bridge: Bridge,
+    env: Env,
+    client_config: Option<client::Config>,
+    live: Option<Live>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("live", &self.live.is_some()).finish_non_exhaustive()
+    }
+}
+
+fn trap(e: wasmtime::Error) -> HostError {
+    HostError::Trap(format!("{e:#}"))
+}
+
+/// The WIT form of a client configuration.
+pub fn wit_config(c: &glbridge_guest::Config) -> client::Config {
+    client::Config {
+        base_url: c.base_url.clone(),
+        api_key: c.api_key.expose().to_owned(),
+        user_agent: c.user_agent.clone(),
+        timeout_ms: c.timeout_ms,
+        max_body_bytes: c.max_body_bytes,
+        retry: client::RetryPolicy {
+            max_attempts: c.retry.max_attempts,
+            initial_backoff_ms: c.retry.initial_backoff_ms,
+            max_backoff_ms: c.retry.max_backoff_ms,
+            max_retry_after_ms: c.retry.max_retry_after_ms,
+            jitter_seed: c.retry.jitter_seed,
+        },
+    }
+}
+
+impl Session {
+    pub(crate) fn new(bridge: Bridge, env: Env) -> Self {
+        Session { bridge, env, client_config: None, live: None }
+    }
+
+    /// The imports this session runs with.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// Runs `f` against the live instance (made if needed). A trap discards it.
+    fn guard<R>(&mut self, f: impl FnOnce(&mut Live) -> wasmtime::Result<R>) -> Result<R, HostError> {
+        if self.live.is_none() {
+            let (store, bindings) = self.bridge.instantiate(&self.env)?;
+            self.live = Some(Live { store, bindings, client: None, sequencers: HashMap::new() });
+        }
+        let Some(live) = self.live.as_mut() else {
+            return Err(HostError::Load("instance vanished".into()));
+        };
+        live.store.data_mut().begin_call();
+        let result = f(live);
+        if result.is_err() {
+            self.live = None;
+        }
+        result.map_err(trap)
+    }
+
+    /// Configures the API client that the client calls use. Validated by
+    /// the component at once.
+    pub fn open_client(&mut self, config: &glbridge_guest::Config) -> Result<(), HostError> {
+        let wit = wit_config(config);
+        let opened = self.guard(|live| {
+            if let Some(old) = live.client.take() {
+                old.resource_drop(&mut live.store)?;
+            }
+            let r = live.bindings.gradient_labs_bridge_client().client().call_open(&mut live.store, &wit)?;
+            if let Ok(handle) = &r {
+                live.client = Some(*handle);
+            }
+            Ok(r.map(|_| ()))
+        })?;
+        opened?;
+        self.client_config = Some(wit);
+        Ok(())
+    }
+
+    /// Runs `f` with the component's bindings, its store and the client
+    /// handle: the typed way to reach every export, e.g.
+    /// `session.with_client(|b, s, c| b.gradient_labs_bridge_conversations().call_read(s, c, "c-1"))`.
+    pub fn with_client<R>(
+        &mut self,
+        f: impl FnOnce(&bindings::Bridge, &mut wasmtime::Store<HostState>, ResourceAny) -> wasmtime::Result<Result<R, types::Error>>,
+    ) -> Result<R, HostError> {
+        let config = self.client_config.clone().ok_or(HostError::NoClient)?;
+        let result = self.guard(|live| {
+            let handle = match live.client {
+                Some(h) => h,
+                None => match live.bindings.gradient_labs_bridge_client().client().call_open(&mut live.store, &config)? {
+                    Ok(h) => {
+                        live.client = Some(h);
+                        h
+                    }
+                    Err(e) => return Ok(Err(e)),
+                },
+            };
+            f(&live.bindings, &mut live.store, handle)
+        })?;
+        Ok(result?)
+    }
+
+    /// Runs any operation by name with JSON parameters (see
+    /// [`Session::operations`]); returns its JSON result.
+    pub fn call(&mut self, operation: &str, params: &str) -> Result<serde_json::Value, HostError> {
+        let text = self.with_client(|b, s, c| b.gradient_labs_bridge_client().client().call_call(s, c, operation, &params.to_owned()))?;
+        serde_json::from_str(&text).map_err(|e| HostError::Protocol(e.to_string()))
+    }
+
+    /// The operation names `call` accepts.
+    pub fn operations(&mut self) -> Result<Vec<String>, HostError> {
+        self.guard(|live| live.bindings.gradient_labs_bridge_protocol().call_operations(&mut live.store))
+    }
+
+    /// Builds the request for an operation without sending it.
+    pub fn build_request(&mut self, config: &glbridge_guest::Config, operation: &str, params: &str) -> Result<http::Request, HostError> {
+        let wit = wit_config(config);
+        Ok(self.guard(|live| live.bindings.gradient_labs_bridge_protocol().call_build_request(&mut live.store, &wit, operation, &params.to_owned()))??)
+    }
+
+    /// Signs a webhook body: the `X-GradientLabs-Signature` value.
+    pub fn webhook_sign(&mut self, signing_key: &str, timestamp_secs: i64, body: &[u8]) -> Result<String, HostError> {
+        self.guard(|live| live.bindings.gradient_labs_bridge_webhooks().call_sign(&mut live.store, signing_key, timestamp_secs, body))
+    }
+
+    /// Verifies a webhook signature (`now` defaults to the session's clock).
+    pub fn webhook_verify(
+        &mut self,
+        signing_key: &str,
+        header: &str,
+        body: &[u8],
+        now: Option<Timestamp>,
+        leeway_secs: Option<u32>,
+    ) -> Result<(), HostError> {
+        Ok(self.guard(|live| {
+            live.bindings
+                .gradient_labs_bridge_webhooks()
+                .call_verify(&mut live.store, signing_key, header, body, now.map(|t| t.0), leeway_secs)
+        })??)
+    }
+
+    /// Verifies, then parses a webhook.
+    pub fn webhook_receive(
+        &mut self,
+        signing_key: &str,
+        header: &str,
+        token: Option<&str>,
+        body: &[u8],
+        now: Option<Timestamp>,
+        leeway_secs: Option<u32>,
+    ) -> Result<webhooks::Event, HostError> {
+        Ok(self.guard(|live| {
+            live.bindings.gradient_labs_bridge_webhooks().call_verify_and_parse(
+                &mut live.store,
+                signing_key,
+                header,
+                token,
+                body,
+                now.map(|t| t.0),
+                leeway_secs,
+            )
+        })??)
+    }
+
+    /// Parses a webhook body without checking a signature.
+    pub fn webhook_parse(&mut self, body: &[u8], token: Option<&str>) -> Result<webhooks::Event, HostError> {
+        Ok(self.guard(|live| live.bindings.gradient_labs_bridge_webhooks().call_parse(&mut live.store, body, token))??)
+    }
+
+    /// An event as JSON (`id`, `type`, `sequence_number`, `timestamp`, `data`, ...).
+    pub fn event_json(&mut self, event: &webhooks::Event) -> Result<serde_json::Value, HostError> {
+        let text = self.guard(|live| live.bindings.gradient_labs_bridge_webhooks().call_event_json(&mut live.store, event))?;
+        serde_json::from_str(&text).map_err(|e| HostError::Protocol(e.to_string()))
+    }
+
+    fn sequencer(live: &mut Live, config: &SequencerConfig) -> wasmtime::Result<ResourceAny> {
+        if let Some(h) = live.sequencers.get(config) {
+            return Ok(*h);
+        }
+        let h = live.bindings.gradient_labs_bridge_webhooks().sequencer().call_constructor(
+            &mut live.store,
+            &config.namespace,
+            config.max_hold_ns,
+            config.first_sequence_number,
+        )?;
+        live.sequencers.insert(config.clone(), h);
+        Ok(h)
+    }
+
+    /// Offers an event to the sequencer: duplicate or not, and what is now ready.
+    pub fn sequencer_offer(&mut self, config: &SequencerConfig, event: &webhooks::Event) -> Result<webhooks::OfferOutcome, HostError> {
+        Ok(self.guard(|live| {
+            let h = Self::sequencer(live, config)?;
+            live.bindings.gradient_labs_bridge_webhooks().sequencer().call_offer(&mut live.store, h, event)
+        })??)
+    }
+
+    /// Releases held events whose wait has passed.
+    pub fn sequencer_poll(&mut self, config: &SequencerConfig) -> Result<Vec<webhooks::Released>, HostError> {
+        Ok(self.guard(|live| {
+            let h = Self::sequencer(live, config)?;
+            live.bindings.gradient_labs_bridge_webhooks().sequencer().call_poll(&mut live.store, h)
+        })??)
+    }
+}
