@@ -10,8 +10,17 @@ use anyhow::{bail, Context, Result};
 
 fn main() -> Result<()> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
-    let root = manifest_dir.parent().context("host/ has a parent")?.to_path_buf();
-    for path in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.toml", "Cargo.lock"] {
+    let root = manifest_dir
+        .parent()
+        .context("host/ has a parent")?
+        .to_path_buf();
+    for path in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "wit",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     println!("cargo:rerun-if-env-changed=GLBRIDGE_GUEST_PROFILE");
@@ -22,7 +31,15 @@ fn main() -> Result<()> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&root)
-        .args(["build", "--locked", "-p", "glbridge-guest", "--lib", "--target", "wasm32-unknown-unknown"])
+        .args([
+            "build",
+            "--locked",
+            "-p",
+            "glbridge-guest",
+            "--lib",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
         .arg("--profile")
         .arg(&profile)
         .arg("--target-dir")
@@ -42,7 +59,11 @@ fn main() -> Result<()> {
              is the target installed? run: rustup target add wasm32-unknown-unknown"
         );
     }
-    let dir = if profile == "dev" { "debug" } else { profile.as_str() };
+    let dir = if profile == "dev" {
+        "debug"
+    } else {
+        profile.as_str()
+    };
     let core = target_dir
         .join("wasm32-unknown-unknown")
         .join(dir)

@@ -74,7 +74,10 @@ impl Config {
             .or_else(|| self.base_url.strip_prefix("http://"))
             .ok_or_else(|| Error::invalid("base_url", "must start with https:// or http://"))?;
         if rest.is_empty() || rest.starts_with('/') || rest.contains(['?', '#', ' ']) {
-            return Err(Error::invalid("base_url", "must be an absolute URL with a host and no query"));
+            return Err(Error::invalid(
+                "base_url",
+                "must be an absolute URL with a host and no query",
+            ));
         }
         if self.api_key.expose().trim().is_empty() {
             return Err(Error::invalid("api_key", "is required"));
@@ -112,7 +115,12 @@ impl Client {
 
     /// Runs an operation: validate, send, retry transient failures with
     /// back-off through `clock.sleep`, parse.
-    pub fn run(&mut self, http: &dyn Transport, clock: &dyn Clock, op: &Operation) -> Result<Output> {
+    pub fn run(
+        &mut self,
+        http: &dyn Transport,
+        clock: &dyn Clock,
+        op: &Operation,
+    ) -> Result<Output> {
         let request = op.build(&self.config)?;
         let idempotent = op.is_idempotent();
         let mut attempt = 1u32;
@@ -143,7 +151,13 @@ impl Client {
 
     /// Runs an operation named as in [`crate::operation::OPERATION_NAMES`]
     /// with JSON parameters; answers JSON.
-    pub fn call(&mut self, http: &dyn Transport, clock: &dyn Clock, name: &str, params: &str) -> Result<String> {
+    pub fn call(
+        &mut self,
+        http: &dyn Transport,
+        clock: &dyn Clock,
+        name: &str,
+        params: &str,
+    ) -> Result<String> {
         let op = crate::protocol::operation(name, params)?;
         let output = self.run(http, clock, &op)?;
         serde_json::to_string(&output).map_err(|e| Error::response(e.to_string()))

@@ -60,7 +60,12 @@ impl Store for Imports {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         wstore::get(key).map_err(store_error)
     }
-    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: Option<&[u8]>) -> Result<bool, StoreError> {
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
         wstore::compare_and_swap(key, expected, new).map_err(store_error)
     }
     fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -92,14 +97,20 @@ fn transport_error_from_wit(e: whttp::Error) -> TransportError {
 }
 
 fn response_from_wit(r: whttp::Response) -> HttpResponse {
-    HttpResponse { status: r.status, headers: r.headers, body: r.body }
+    HttpResponse {
+        status: r.status,
+        headers: r.headers,
+        body: r.body,
+    }
 }
 
 // ---------------------------------------------------------------- shared mapping
 
 fn error(e: LibError) -> wt::Error {
     match e {
-        LibError::InvalidArgument { field, reason } => wt::Error::InvalidArgument(wt::InvalidArgument { field, reason }),
+        LibError::InvalidArgument { field, reason } => {
+            wt::Error::InvalidArgument(wt::InvalidArgument { field, reason })
+        }
         LibError::Api(a) => wt::Error::Api(wt::ApiError {
             status: a.status,
             code: a.code,
@@ -171,7 +182,10 @@ pub struct BridgeClient(RefCell<crate::client::Client>);
 
 impl BridgeClient {
     fn run(&self, op: Operation) -> Result<Output, wt::Error> {
-        self.0.borrow_mut().run(&Imports, &Imports, &op).map_err(error)
+        self.0
+            .borrow_mut()
+            .run(&Imports, &Imports, &op)
+            .map_err(error)
     }
 
     fn run_unit(&self, op: Operation) -> Result<(), wt::Error> {
@@ -194,11 +208,17 @@ impl wclient::GuestClient for BridgeClient {
     }
 
     fn call(&self, operation: String, params: String) -> Result<String, wt::Error> {
-        self.0.borrow_mut().call(&Imports, &Imports, &operation, &params).map_err(error)
+        self.0
+            .borrow_mut()
+            .call(&Imports, &Imports, &operation, &params)
+            .map_err(error)
     }
 }
 
-fn with<T>(c: wclient::ClientBorrow<'_>, f: impl FnOnce(&BridgeClient) -> Result<T, wt::Error>) -> Result<T, wt::Error> {
+fn with<T>(
+    c: wclient::ClientBorrow<'_>,
+    f: impl FnOnce(&BridgeClient) -> Result<T, wt::Error>,
+) -> Result<T, wt::Error> {
     f(c.get::<BridgeClient>())
 }
 
@@ -227,7 +247,10 @@ fn assign_in(p: wconv::AssignParams) -> conv::AssignParams {
     }
 }
 
-fn conversation_result(client: &BridgeClient, op: Operation) -> Result<wconv::Conversation, wt::Error> {
+fn conversation_result(
+    client: &BridgeClient,
+    op: Operation,
+) -> Result<wconv::Conversation, wt::Error> {
     match client.run(op)? {
         Output::Conversation(c) => Ok(conversation_out(c)),
         other => Err(unexpected(other)),
@@ -235,7 +258,10 @@ fn conversation_result(client: &BridgeClient, op: Operation) -> Result<wconv::Co
 }
 
 impl wconv::Guest for Component {
-    fn start(c: wclient::ClientBorrow<'_>, p: wconv::StartParams) -> Result<wconv::Conversation, wt::Error> {
+    fn start(
+        c: wclient::ClientBorrow<'_>,
+        p: wconv::StartParams,
+    ) -> Result<wconv::Conversation, wt::Error> {
         let params = conv::StartParams {
             id: p.id,
             customer_id: p.customer_id,
@@ -247,18 +273,34 @@ impl wconv::Guest for Component {
             resources: json_in("resources", p.resources).map_err(error)?,
             conversation_token: p.conversation_token,
         };
-        with(c, |c| conversation_result(c, Operation::StartConversation(params)))
+        with(c, |c| {
+            conversation_result(c, Operation::StartConversation(params))
+        })
     }
 
-    fn read(c: wclient::ClientBorrow<'_>, conversation_id: String) -> Result<wconv::Conversation, wt::Error> {
-        with(c, |c| conversation_result(c, Operation::ReadConversation { conversation_id }))
+    fn read(
+        c: wclient::ClientBorrow<'_>,
+        conversation_id: String,
+    ) -> Result<wconv::Conversation, wt::Error> {
+        with(c, |c| {
+            conversation_result(c, Operation::ReadConversation { conversation_id })
+        })
     }
 
-    fn read_legacy(c: wclient::ClientBorrow<'_>, conversation_id: String) -> Result<wconv::Conversation, wt::Error> {
-        with(c, |c| conversation_result(c, Operation::ReadConversationLegacy { conversation_id }))
+    fn read_legacy(
+        c: wclient::ClientBorrow<'_>,
+        conversation_id: String,
+    ) -> Result<wconv::Conversation, wt::Error> {
+        with(c, |c| {
+            conversation_result(c, Operation::ReadConversationLegacy { conversation_id })
+        })
     }
 
-    fn add_message(c: wclient::ClientBorrow<'_>, conversation_id: String, p: wconv::MessageParams) -> Result<wconv::Message, wt::Error> {
+    fn add_message(
+        c: wclient::ClientBorrow<'_>,
+        conversation_id: String,
+        p: wconv::MessageParams,
+    ) -> Result<wconv::Message, wt::Error> {
         let params = conv::MessageParams {
             id: p.id,
             body: p.body,
@@ -269,24 +311,37 @@ impl wconv::Guest for Component {
             attachments: p
                 .attachments
                 .into_iter()
-                .map(|a| conv::Attachment { kind: a.kind.into(), file_name: a.file_name, url: a.url })
+                .map(|a| conv::Attachment {
+                    kind: a.kind.into(),
+                    file_name: a.file_name,
+                    url: a.url,
+                })
                 .collect(),
             metadata: json_in("metadata", p.metadata).map_err(error)?,
             conversation_token: p.conversation_token,
         };
-        with(c, |c| match c.run(Operation::AddMessage { conversation_id, params })? {
-            Output::Message(m) => Ok(wconv::Message {
-                id: m.id,
-                body: m.body,
-                participant_id: m.participant_id,
-                participant_type: m.participant_type,
-                created: m.created.map(|t| t.0),
-            }),
-            other => Err(unexpected(other)),
+        with(c, |c| {
+            match c.run(Operation::AddMessage {
+                conversation_id,
+                params,
+            })? {
+                Output::Message(m) => Ok(wconv::Message {
+                    id: m.id,
+                    body: m.body,
+                    participant_id: m.participant_id,
+                    participant_type: m.participant_type,
+                    created: m.created.map(|t| t.0),
+                }),
+                other => Err(unexpected(other)),
+            }
         })
     }
 
-    fn add_event(c: wclient::ClientBorrow<'_>, conversation_id: String, p: wconv::EventParams) -> Result<(), wt::Error> {
+    fn add_event(
+        c: wclient::ClientBorrow<'_>,
+        conversation_id: String,
+        p: wconv::EventParams,
+    ) -> Result<(), wt::Error> {
         let params = conv::EventParams {
             kind: p.kind.into(),
             participant_id: p.participant_id,
@@ -296,33 +351,96 @@ impl wconv::Guest for Component {
             idempotency_key: p.idempotency_key,
             body: p.body,
         };
-        with(c, |c| c.run_unit(Operation::AddEvent { conversation_id, params }))
+        with(c, |c| {
+            c.run_unit(Operation::AddEvent {
+                conversation_id,
+                params,
+            })
+        })
     }
 
-    fn assign(c: wclient::ClientBorrow<'_>, conversation_id: String, p: wconv::AssignParams) -> Result<(), wt::Error> {
-        with(c, |c| c.run_unit(Operation::Assign { conversation_id, params: assign_in(p) }))
+    fn assign(
+        c: wclient::ClientBorrow<'_>,
+        conversation_id: String,
+        p: wconv::AssignParams,
+    ) -> Result<(), wt::Error> {
+        with(c, |c| {
+            c.run_unit(Operation::Assign {
+                conversation_id,
+                params: assign_in(p),
+            })
+        })
     }
 
-    fn finish(c: wclient::ClientBorrow<'_>, conversation_id: String, p: wconv::FinishParams) -> Result<(), wt::Error> {
-        let params = conv::FinishParams { timestamp: ts(p.timestamp), reason: p.reason, reason_code: p.reason_code.map(Into::into) };
-        with(c, |c| c.run_unit(Operation::Finish { conversation_id, params }))
+    fn finish(
+        c: wclient::ClientBorrow<'_>,
+        conversation_id: String,
+        p: wconv::FinishParams,
+    ) -> Result<(), wt::Error> {
+        let params = conv::FinishParams {
+            timestamp: ts(p.timestamp),
+            reason: p.reason,
+            reason_code: p.reason_code.map(Into::into),
+        };
+        with(c, |c| {
+            c.run_unit(Operation::Finish {
+                conversation_id,
+                params,
+            })
+        })
     }
 
-    fn end(c: wclient::ClientBorrow<'_>, conversation_id: String, timestamp: Option<i64>) -> Result<(), wt::Error> {
-        let params = conv::EndParams { timestamp: ts(timestamp) };
-        with(c, |c| c.run_unit(Operation::End { conversation_id, params }))
+    fn end(
+        c: wclient::ClientBorrow<'_>,
+        conversation_id: String,
+        timestamp: Option<i64>,
+    ) -> Result<(), wt::Error> {
+        let params = conv::EndParams {
+            timestamp: ts(timestamp),
+        };
+        with(c, |c| {
+            c.run_unit(Operation::End {
+                conversation_id,
+                params,
+            })
+        })
     }
 
-    fn cancel(c: wclient::ClientBorrow<'_>, conversation_id: String, p: wconv::CancelParams) -> Result<(), wt::Error> {
-        let params = conv::CancelParams { timestamp: ts(p.timestamp), reason: p.reason };
-        with(c, |c| c.run_unit(Operation::Cancel { conversation_id, params }))
+    fn cancel(
+        c: wclient::ClientBorrow<'_>,
+        conversation_id: String,
+        p: wconv::CancelParams,
+    ) -> Result<(), wt::Error> {
+        let params = conv::CancelParams {
+            timestamp: ts(p.timestamp),
+            reason: p.reason,
+        };
+        with(c, |c| {
+            c.run_unit(Operation::Cancel {
+                conversation_id,
+                params,
+            })
+        })
     }
 
-    fn resume(c: wclient::ClientBorrow<'_>, conversation_id: String, p: wconv::AssignParams) -> Result<(), wt::Error> {
-        with(c, |c| c.run_unit(Operation::Resume { conversation_id, params: assign_in(p) }))
+    fn resume(
+        c: wclient::ClientBorrow<'_>,
+        conversation_id: String,
+        p: wconv::AssignParams,
+    ) -> Result<(), wt::Error> {
+        with(c, |c| {
+            c.run_unit(Operation::Resume {
+                conversation_id,
+                params: assign_in(p),
+            })
+        })
     }
 
-    fn rate(c: wclient::ClientBorrow<'_>, conversation_id: String, p: wconv::RatingParams) -> Result<(), wt::Error> {
+    fn rate(
+        c: wclient::ClientBorrow<'_>,
+        conversation_id: String,
+        p: wconv::RatingParams,
+    ) -> Result<(), wt::Error> {
         let params = conv::RatingParams {
             kind: p.kind,
             value: p.value,
@@ -331,12 +449,28 @@ impl wconv::Guest for Component {
             comments: p.comments,
             timestamp: ts(p.timestamp),
         };
-        with(c, |c| c.run_unit(Operation::Rate { conversation_id, params }))
+        with(c, |c| {
+            c.run_unit(Operation::Rate {
+                conversation_id,
+                params,
+            })
+        })
     }
 
-    fn push_resource(c: wclient::ClientBorrow<'_>, conversation_id: String, name: String, document: String) -> Result<(), wt::Error> {
+    fn push_resource(
+        c: wclient::ClientBorrow<'_>,
+        conversation_id: String,
+        name: String,
+        document: String,
+    ) -> Result<(), wt::Error> {
         let document = crate::validate::json("document", &document).map_err(error)?;
-        with(c, |c| c.run_unit(Operation::PushResource { conversation_id, name, document }))
+        with(c, |c| {
+            c.run_unit(Operation::PushResource {
+                conversation_id,
+                name,
+                document,
+            })
+        })
     }
 }
 
@@ -364,8 +498,17 @@ impl wknow::Guest for Component {
         with(c, |c| c.run_unit(Operation::DeleteArticle { id }))
     }
 
-    fn set_article_usage(c: wclient::ClientBorrow<'_>, id: String, usage: wknow::UsageStatus) -> Result<(), wt::Error> {
-        with(c, |c| c.run_unit(Operation::SetArticleUsage { id, usage_status: usage.into() }))
+    fn set_article_usage(
+        c: wclient::ClientBorrow<'_>,
+        id: String,
+        usage: wknow::UsageStatus,
+    ) -> Result<(), wt::Error> {
+        with(c, |c| {
+            c.run_unit(Operation::SetArticleUsage {
+                id,
+                usage_status: usage.into(),
+            })
+        })
     }
 
     fn upsert_topic(c: wclient::ClientBorrow<'_>, t: wknow::Topic) -> Result<(), wt::Error> {
@@ -397,13 +540,29 @@ fn resource_type_out(r: mgmt::ResourceType) -> wmgmt::ResourceType {
 }
 
 impl wmgmt::Guest for Component {
-    fn upsert_hand_off_target(c: wclient::ClientBorrow<'_>, t: wmgmt::HandOffTarget) -> Result<(), wt::Error> {
-        with(c, |c| c.run_unit(Operation::UpsertHandOffTarget(mgmt::HandOffTarget { id: t.id, name: t.name })))
+    fn upsert_hand_off_target(
+        c: wclient::ClientBorrow<'_>,
+        t: wmgmt::HandOffTarget,
+    ) -> Result<(), wt::Error> {
+        with(c, |c| {
+            c.run_unit(Operation::UpsertHandOffTarget(mgmt::HandOffTarget {
+                id: t.id,
+                name: t.name,
+            }))
+        })
     }
 
-    fn list_hand_off_targets(c: wclient::ClientBorrow<'_>) -> Result<Vec<wmgmt::HandOffTarget>, wt::Error> {
+    fn list_hand_off_targets(
+        c: wclient::ClientBorrow<'_>,
+    ) -> Result<Vec<wmgmt::HandOffTarget>, wt::Error> {
         with(c, |c| match c.run(Operation::ListHandOffTargets)? {
-            Output::HandOffTargets(ts) => Ok(ts.into_iter().map(|t| wmgmt::HandOffTarget { id: t.id, name: t.name }).collect()),
+            Output::HandOffTargets(ts) => Ok(ts
+                .into_iter()
+                .map(|t| wmgmt::HandOffTarget {
+                    id: t.id,
+                    name: t.name,
+                })
+                .collect()),
             other => Err(unexpected(other)),
         })
     }
@@ -412,18 +571,38 @@ impl wmgmt::Guest for Component {
         with(c, |c| c.run_unit(Operation::DeleteHandOffTarget { id }))
     }
 
-    fn set_default_hand_off_target(c: wclient::ClientBorrow<'_>, id: String, channel: wt::Channel) -> Result<(), wt::Error> {
-        with(c, |c| c.run_unit(Operation::SetDefaultHandOffTarget { id, channel: channel.into() }))
-    }
-
-    fn get_default_hand_off_target(c: wclient::ClientBorrow<'_>, channel: wt::Channel) -> Result<Option<String>, wt::Error> {
-        with(c, |c| match c.run(Operation::GetDefaultHandOffTarget { channel: channel.into() })? {
-            Output::DefaultHandOffTarget(id) => Ok(id),
-            other => Err(unexpected(other)),
+    fn set_default_hand_off_target(
+        c: wclient::ClientBorrow<'_>,
+        id: String,
+        channel: wt::Channel,
+    ) -> Result<(), wt::Error> {
+        with(c, |c| {
+            c.run_unit(Operation::SetDefaultHandOffTarget {
+                id,
+                channel: channel.into(),
+            })
         })
     }
 
-    fn put_secret(c: wclient::ClientBorrow<'_>, name: String, value: String) -> Result<(), wt::Error> {
+    fn get_default_hand_off_target(
+        c: wclient::ClientBorrow<'_>,
+        channel: wt::Channel,
+    ) -> Result<Option<String>, wt::Error> {
+        with(c, |c| {
+            match c.run(Operation::GetDefaultHandOffTarget {
+                channel: channel.into(),
+            })? {
+                Output::DefaultHandOffTarget(id) => Ok(id),
+                other => Err(unexpected(other)),
+            }
+        })
+    }
+
+    fn put_secret(
+        c: wclient::ClientBorrow<'_>,
+        name: String,
+        value: String,
+    ) -> Result<(), wt::Error> {
         with(c, |c| c.run_unit(Operation::PutSecret { name, value }))
     }
 
@@ -431,7 +610,11 @@ impl wmgmt::Guest for Component {
         with(c, |c| match c.run(Operation::ListSecrets)? {
             Output::Secrets(s) => Ok(s
                 .into_iter()
-                .map(|s| wmgmt::SecretInfo { name: s.name, created: s.created.map(|t| t.0), updated: s.updated.map(|t| t.0) })
+                .map(|s| wmgmt::SecretInfo {
+                    name: s.name,
+                    created: s.created.map(|t| t.0),
+                    updated: s.updated.map(|t| t.0),
+                })
                 .collect()),
             other => Err(unexpected(other)),
         })
@@ -441,7 +624,10 @@ impl wmgmt::Guest for Component {
         with(c, |c| c.run_unit(Operation::DeleteSecret { name }))
     }
 
-    fn put_resource_type(c: wclient::ClientBorrow<'_>, r: wmgmt::ResourceType) -> Result<(), wt::Error> {
+    fn put_resource_type(
+        c: wclient::ClientBorrow<'_>,
+        r: wmgmt::ResourceType,
+    ) -> Result<(), wt::Error> {
         let rt = mgmt::ResourceType {
             name: r.name,
             display_name: r.display_name,
@@ -452,14 +638,19 @@ impl wmgmt::Guest for Component {
         with(c, |c| c.run_unit(Operation::PutResourceType(rt)))
     }
 
-    fn get_resource_type(c: wclient::ClientBorrow<'_>, name: String) -> Result<wmgmt::ResourceType, wt::Error> {
+    fn get_resource_type(
+        c: wclient::ClientBorrow<'_>,
+        name: String,
+    ) -> Result<wmgmt::ResourceType, wt::Error> {
         with(c, |c| match c.run(Operation::GetResourceType { name })? {
             Output::ResourceType(r) => Ok(resource_type_out(r)),
             other => Err(unexpected(other)),
         })
     }
 
-    fn list_resource_types(c: wclient::ClientBorrow<'_>) -> Result<Vec<wmgmt::ResourceType>, wt::Error> {
+    fn list_resource_types(
+        c: wclient::ClientBorrow<'_>,
+    ) -> Result<Vec<wmgmt::ResourceType>, wt::Error> {
         with(c, |c| match c.run(Operation::ListResourceTypes)? {
             Output::ResourceTypes(rs) => Ok(rs.into_iter().map(resource_type_out).collect()),
             other => Err(unexpected(other)),
@@ -472,7 +663,10 @@ impl wmgmt::Guest for Component {
 
     fn ip_addresses(c: wclient::ClientBorrow<'_>) -> Result<wmgmt::IpAddressList, wt::Error> {
         with(c, |c| match c.run(Operation::IpAddresses)? {
-            Output::IpAddresses(ip) => Ok(wmgmt::IpAddressList { api: ip.api, egress: ip.egress }),
+            Output::IpAddresses(ip) => Ok(wmgmt::IpAddressList {
+                api: ip.api,
+                egress: ip.egress,
+            }),
             other => Err(unexpected(other)),
         })
     }
@@ -491,7 +685,11 @@ fn webhook_error(e: webhook::WebhookError) -> wweb::WebhookError {
 }
 
 fn wconversation(c: ev::WebhookConversation) -> wweb::WebhookConversation {
-    wweb::WebhookConversation { id: c.id, customer_id: c.customer_id, metadata: c.metadata.as_ref().map(json_out) }
+    wweb::WebhookConversation {
+        id: c.id,
+        customer_id: c.customer_id,
+        metadata: c.metadata.as_ref().map(json_out),
+    }
 }
 
 fn event_out(e: ev::WebhookEvent) -> wweb::Event {
@@ -558,14 +756,21 @@ fn event_in(e: wweb::Event) -> Result<ev::WebhookEvent, wt::Error> {
         "data": raw,
     });
     let bytes = envelope.to_string();
-    webhook::parse(bytes.as_bytes(), e.token.as_deref())
-        .map_err(|err| wt::Error::InvalidArgument(wt::InvalidArgument { field: "event".into(), reason: err.to_string() }))
+    webhook::parse(bytes.as_bytes(), e.token.as_deref()).map_err(|err| {
+        wt::Error::InvalidArgument(wt::InvalidArgument {
+            field: "event".into(),
+            reason: err.to_string(),
+        })
+    })
 }
 
 fn released_out(r: seq::Released) -> wweb::Released {
     wweb::Released {
         event: event_out(r.event),
-        gap: r.gap.map(|g| wweb::Gap { first_missing: g.first_missing, last_missing: g.last_missing }),
+        gap: r.gap.map(|g| wweb::Gap {
+            first_missing: g.first_missing,
+            last_missing: g.last_missing,
+        }),
         late: r.late,
     }
 }
@@ -579,12 +784,19 @@ pub struct BridgeSequencer(seq::Sequencer);
 
 impl wweb::GuestSequencer for BridgeSequencer {
     fn new(namespace: String, max_hold_ns: u64, first_sequence_number: u64) -> Self {
-        BridgeSequencer(seq::Sequencer::new(namespace, max_hold_ns, first_sequence_number))
+        BridgeSequencer(seq::Sequencer::new(
+            namespace,
+            max_hold_ns,
+            first_sequence_number,
+        ))
     }
 
     fn offer(&self, event: wweb::Event) -> Result<wweb::OfferOutcome, wt::Error> {
         let event = event_in(event)?;
-        let outcome = self.0.offer(&Imports, event, Imports.now()).map_err(error)?;
+        let outcome = self
+            .0
+            .offer(&Imports, event, Imports.now())
+            .map_err(error)?;
         Ok(wweb::OfferOutcome {
             duplicate: outcome.duplicate,
             released: outcome.released.into_iter().map(released_out).collect(),
@@ -604,13 +816,21 @@ impl wweb::Guest for Component {
         webhook::sign(&signing_key, timestamp_secs, &body)
     }
 
-    fn verify(signing_key: String, header: String, body: Vec<u8>, now: Option<i64>, leeway: Option<u32>) -> Result<(), wweb::WebhookError> {
+    fn verify(
+        signing_key: String,
+        header: String,
+        body: Vec<u8>,
+        now: Option<i64>,
+        leeway: Option<u32>,
+    ) -> Result<(), wweb::WebhookError> {
         let leeway = leeway.unwrap_or(webhook::DEFAULT_LEEWAY_SECS);
         webhook::verify(&signing_key, &header, &body, now_secs(now), leeway).map_err(webhook_error)
     }
 
     fn parse(body: Vec<u8>, token: Option<String>) -> Result<wweb::Event, wweb::WebhookError> {
-        webhook::parse(&body, token.as_deref()).map(event_out).map_err(webhook_error)
+        webhook::parse(&body, token.as_deref())
+            .map(event_out)
+            .map_err(webhook_error)
     }
 
     fn verify_and_parse(
@@ -622,9 +842,16 @@ impl wweb::Guest for Component {
         leeway: Option<u32>,
     ) -> Result<wweb::Event, wweb::WebhookError> {
         let leeway = leeway.unwrap_or(webhook::DEFAULT_LEEWAY_SECS);
-        webhook::verify_and_parse(&signing_key, &header, token.as_deref(), &body, now_secs(now), leeway)
-            .map(event_out)
-            .map_err(webhook_error)
+        webhook::verify_and_parse(
+            &signing_key,
+            &header,
+            token.as_deref(),
+            &body,
+            now_secs(now),
+            leeway,
+        )
+        .map(event_out)
+        .map_err(webhook_error)
     }
 
     fn event_json(event: wweb::Event) -> String {
@@ -639,10 +866,17 @@ impl wweb::Guest for Component {
 
 impl wproto::Guest for Component {
     fn operations() -> Vec<String> {
-        crate::operation::OPERATION_NAMES.iter().map(|s| (*s).to_owned()).collect()
+        crate::operation::OPERATION_NAMES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
     }
 
-    fn build_request(c: wclient::Config, operation: String, params: String) -> Result<whttp::Request, wt::Error> {
+    fn build_request(
+        c: wclient::Config,
+        operation: String,
+        params: String,
+    ) -> Result<whttp::Request, wt::Error> {
         let op = crate::protocol::operation(&operation, &params).map_err(error)?;
         op.build(&config(c)).map(request_to_wit).map_err(error)
     }
@@ -660,7 +894,11 @@ impl wproto::Guest for Component {
         jitter: f64,
     ) -> Option<u64> {
         let op = crate::protocol::operation(&operation, &params).ok()?;
-        let outcome = outcome.map(response_from_wit).map_err(transport_error_from_wit);
-        config(c).retry.delay_ns(op.is_idempotent(), attempt, outcome.as_ref(), jitter)
+        let outcome = outcome
+            .map(response_from_wit)
+            .map_err(transport_error_from_wit);
+        config(c)
+            .retry
+            .delay_ns(op.is_idempotent(), attempt, outcome.as_ref(), jitter)
     }
 }

@@ -20,7 +20,11 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "API error {} {}: {}", self.status, self.code, self.message)?;
+        write!(
+            f,
+            "API error {} {}: {}",
+            self.status, self.code, self.message
+        )?;
         if let Some(trace) = &self.trace_id {
             write!(f, " (trace id {trace})")?;
         }

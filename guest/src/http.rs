@@ -78,7 +78,10 @@ impl std::fmt::Debug for HttpRequest {
             .field("method", &self.method)
             .field("url", &self.url)
             .field("headers", &headers)
-            .field("body", &self.body.as_ref().map(|b| String::from_utf8_lossy(b)))
+            .field(
+                "body",
+                &self.body.as_ref().map(|b| String::from_utf8_lossy(b)),
+            )
             .field("timeout_ms", &self.timeout_ms)
             .finish()
     }

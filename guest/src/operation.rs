@@ -29,33 +29,86 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 #[allow(missing_docs)]
 pub enum Operation {
     StartConversation(StartParams),
-    ReadConversation { conversation_id: String },
-    ReadConversationLegacy { conversation_id: String },
-    AddMessage { conversation_id: String, params: MessageParams },
-    AddEvent { conversation_id: String, params: EventParams },
-    Assign { conversation_id: String, params: AssignParams },
-    Finish { conversation_id: String, params: FinishParams },
-    End { conversation_id: String, params: EndParams },
-    Cancel { conversation_id: String, params: CancelParams },
-    Resume { conversation_id: String, params: AssignParams },
-    Rate { conversation_id: String, params: RatingParams },
-    PushResource { conversation_id: String, name: String, document: Value },
+    ReadConversation {
+        conversation_id: String,
+    },
+    ReadConversationLegacy {
+        conversation_id: String,
+    },
+    AddMessage {
+        conversation_id: String,
+        params: MessageParams,
+    },
+    AddEvent {
+        conversation_id: String,
+        params: EventParams,
+    },
+    Assign {
+        conversation_id: String,
+        params: AssignParams,
+    },
+    Finish {
+        conversation_id: String,
+        params: FinishParams,
+    },
+    End {
+        conversation_id: String,
+        params: EndParams,
+    },
+    Cancel {
+        conversation_id: String,
+        params: CancelParams,
+    },
+    Resume {
+        conversation_id: String,
+        params: AssignParams,
+    },
+    Rate {
+        conversation_id: String,
+        params: RatingParams,
+    },
+    PushResource {
+        conversation_id: String,
+        name: String,
+        document: Value,
+    },
     UpsertArticle(Article),
-    DeleteArticle { id: String },
-    SetArticleUsage { id: String, usage_status: UsageStatus },
+    DeleteArticle {
+        id: String,
+    },
+    SetArticleUsage {
+        id: String,
+        usage_status: UsageStatus,
+    },
     UpsertTopic(Topic),
     UpsertHandOffTarget(HandOffTarget),
     ListHandOffTargets,
-    DeleteHandOffTarget { id: String },
-    SetDefaultHandOffTarget { id: String, channel: Channel },
-    GetDefaultHandOffTarget { channel: Channel },
-    PutSecret { name: String, value: String },
+    DeleteHandOffTarget {
+        id: String,
+    },
+    SetDefaultHandOffTarget {
+        id: String,
+        channel: Channel,
+    },
+    GetDefaultHandOffTarget {
+        channel: Channel,
+    },
+    PutSecret {
+        name: String,
+        value: String,
+    },
     ListSecrets,
-    DeleteSecret { name: String },
+    DeleteSecret {
+        name: String,
+    },
     PutResourceType(ResourceType),
-    GetResourceType { name: String },
+    GetResourceType {
+        name: String,
+    },
     ListResourceTypes,
-    DeleteResourceType { name: String },
+    DeleteResourceType {
+        name: String,
+    },
     IpAddresses,
 }
 
@@ -199,7 +252,8 @@ impl Wire {
     }
 
     fn body<T: Serialize>(mut self, body: &T) -> Result<Self> {
-        let value = serde_json::to_value(body).map_err(|e| Error::invalid("params", e.to_string()))?;
+        let value =
+            serde_json::to_value(body).map_err(|e| Error::invalid("params", e.to_string()))?;
         self.body = Some(value);
         Ok(self)
     }
@@ -325,7 +379,10 @@ impl Operation {
                 validate::required("customer_id", &p.customer_id)?;
                 if let Some(resources) = &p.resources {
                     let Value::Object(map) = resources else {
-                        return Err(Error::invalid("resources", "must be an object of name → document"));
+                        return Err(Error::invalid(
+                            "resources",
+                            "must be an object of name → document",
+                        ));
                     };
                     for (name, doc) in map {
                         validate::id("resources", name)?;
@@ -336,10 +393,19 @@ impl Operation {
             }
             O::ReadConversation { conversation_id }
             | O::ReadConversationLegacy { conversation_id }
-            | O::End { conversation_id, .. }
-            | O::Finish { conversation_id, .. }
-            | O::Cancel { conversation_id, .. } => validate::id("conversation_id", conversation_id),
-            O::AddMessage { conversation_id, params } => {
+            | O::End {
+                conversation_id, ..
+            }
+            | O::Finish {
+                conversation_id, ..
+            }
+            | O::Cancel {
+                conversation_id, ..
+            } => validate::id("conversation_id", conversation_id),
+            O::AddMessage {
+                conversation_id,
+                params,
+            } => {
                 validate::id("conversation_id", conversation_id)?;
                 validate::id("id", &params.id)?;
                 validate::required("participant_id", &params.participant_id)?;
@@ -350,14 +416,20 @@ impl Operation {
                     ));
                 }
                 if params.body.trim().is_empty() && params.attachments.is_empty() {
-                    return Err(Error::invalid("body", "is required when there are no attachments"));
+                    return Err(Error::invalid(
+                        "body",
+                        "is required when there are no attachments",
+                    ));
                 }
                 for a in &params.attachments {
                     validate::required("attachments.file_name", &a.file_name)?;
                 }
                 Ok(())
             }
-            O::AddEvent { conversation_id, params } => {
+            O::AddEvent {
+                conversation_id,
+                params,
+            } => {
                 validate::id("conversation_id", conversation_id)?;
                 validate::required("participant_id", &params.participant_id)?;
                 if let Some(id) = &params.message_id {
@@ -365,21 +437,34 @@ impl Operation {
                 }
                 Ok(())
             }
-            O::Assign { conversation_id, .. } | O::Resume { conversation_id, .. } => {
-                validate::id("conversation_id", conversation_id)
+            O::Assign {
+                conversation_id, ..
             }
-            O::Rate { conversation_id, params } => {
+            | O::Resume {
+                conversation_id, ..
+            } => validate::id("conversation_id", conversation_id),
+            O::Rate {
+                conversation_id,
+                params,
+            } => {
                 validate::id("conversation_id", conversation_id)?;
                 validate::required("type", &params.kind)?;
                 if params.min_value > params.max_value {
                     return Err(Error::invalid("min_value", "must not exceed max_value"));
                 }
                 if params.value < params.min_value || params.value > params.max_value {
-                    return Err(Error::invalid("value", "must lie between min_value and max_value"));
+                    return Err(Error::invalid(
+                        "value",
+                        "must lie between min_value and max_value",
+                    ));
                 }
                 Ok(())
             }
-            O::PushResource { conversation_id, name, document } => {
+            O::PushResource {
+                conversation_id,
+                name,
+                document,
+            } => {
                 validate::id("conversation_id", conversation_id)?;
                 validate::id("name", name)?;
                 check_resource_size(document)
@@ -403,19 +488,26 @@ impl Operation {
                 validate::id("id", &t.id)?;
                 validate::required("name", &t.name)
             }
-            O::DeleteHandOffTarget { id } | O::SetDefaultHandOffTarget { id, .. } => validate::id("id", id),
+            O::DeleteHandOffTarget { id } | O::SetDefaultHandOffTarget { id, .. } => {
+                validate::id("id", id)
+            }
             O::PutSecret { name, value } => {
                 validate::id("name", name)?;
                 validate::required("value", value)
             }
-            O::DeleteSecret { name } | O::GetResourceType { name } | O::DeleteResourceType { name } => {
-                validate::id("name", name)
-            }
+            O::DeleteSecret { name }
+            | O::GetResourceType { name }
+            | O::DeleteResourceType { name } => validate::id("name", name),
             O::PutResourceType(r) => {
                 validate::id("name", &r.name)?;
                 match (&r.mode, &r.pull_config) {
-                    (ResourceMode::Pull, None) => Err(Error::invalid("pull_config", "is required when mode is pull")),
-                    (_, Some(c)) if !c.is_object() => Err(Error::invalid("pull_config", "must be an object")),
+                    (ResourceMode::Pull, None) => Err(Error::invalid(
+                        "pull_config",
+                        "is required when mode is pull",
+                    )),
+                    (_, Some(c)) if !c.is_object() => {
+                        Err(Error::invalid("pull_config", "must be an object"))
+                    }
                     _ => Ok(()),
                 }
             }
@@ -433,37 +525,73 @@ impl Operation {
         let c = "conversations";
         Ok(match self {
             O::StartConversation(p) => Wire::new(Post, &[c]).body(p)?,
-            O::ReadConversation { conversation_id: id } => Wire::new(Get, &[c, id, "read"]),
-            O::ReadConversationLegacy { conversation_id: id } => Wire::new(Get, &[c, id]),
-            O::AddMessage { conversation_id: id, params } => Wire::new(Post, &[c, id, "messages"]).body(params)?,
-            O::AddEvent { conversation_id: id, params } => Wire::new(Post, &[c, id, "events"]).body(params)?,
-            O::Assign { conversation_id: id, params } => Wire::new(Put, &[c, id, "assignee"]).body(params)?,
-            O::Finish { conversation_id: id, params } => Wire::new(Put, &[c, id, "finish"]).body(params)?,
-            O::End { conversation_id: id, params } => Wire::new(Put, &[c, id, "end"]).body(params)?,
-            O::Cancel { conversation_id: id, params } => Wire::new(Put, &[c, id, "cancel"]).body(params)?,
-            O::Resume { conversation_id: id, params } => Wire::new(Put, &[c, id, "resume"]).body(params)?,
-            O::Rate { conversation_id: id, params } => Wire::new(Put, &[c, id, "rate"]).body(params)?,
-            O::PushResource { conversation_id: id, name, document } => {
-                Wire::new(Put, &[c, id, "resources", name]).body(document)?
-            }
+            O::ReadConversation {
+                conversation_id: id,
+            } => Wire::new(Get, &[c, id, "read"]),
+            O::ReadConversationLegacy {
+                conversation_id: id,
+            } => Wire::new(Get, &[c, id]),
+            O::AddMessage {
+                conversation_id: id,
+                params,
+            } => Wire::new(Post, &[c, id, "messages"]).body(params)?,
+            O::AddEvent {
+                conversation_id: id,
+                params,
+            } => Wire::new(Post, &[c, id, "events"]).body(params)?,
+            O::Assign {
+                conversation_id: id,
+                params,
+            } => Wire::new(Put, &[c, id, "assignee"]).body(params)?,
+            O::Finish {
+                conversation_id: id,
+                params,
+            } => Wire::new(Put, &[c, id, "finish"]).body(params)?,
+            O::End {
+                conversation_id: id,
+                params,
+            } => Wire::new(Put, &[c, id, "end"]).body(params)?,
+            O::Cancel {
+                conversation_id: id,
+                params,
+            } => Wire::new(Put, &[c, id, "cancel"]).body(params)?,
+            O::Resume {
+                conversation_id: id,
+                params,
+            } => Wire::new(Put, &[c, id, "resume"]).body(params)?,
+            O::Rate {
+                conversation_id: id,
+                params,
+            } => Wire::new(Put, &[c, id, "rate"]).body(params)?,
+            O::PushResource {
+                conversation_id: id,
+                name,
+                document,
+            } => Wire::new(Put, &[c, id, "resources", name]).body(document)?,
             O::UpsertArticle(a) => Wire::new(Post, &["articles"]).body(a)?,
             O::DeleteArticle { id } => Wire::new(Delete, &["articles", id]),
             O::SetArticleUsage { id, usage_status } => {
-                Wire::new(Post, &["articles", id, "usage-status"]).body(&json!({ "usage_status": usage_status }))?
+                Wire::new(Post, &["articles", id, "usage-status"])
+                    .body(&json!({ "usage_status": usage_status }))?
             }
             O::UpsertTopic(t) => Wire::new(Post, &["topics"]).body(t)?,
             O::UpsertHandOffTarget(t) => Wire::new(Post, &["hand-off-targets"]).body(t)?,
             O::ListHandOffTargets => Wire::new(Get, &["hand-off-targets"]),
             // The one DELETE with a body, as the official clients send it.
-            O::DeleteHandOffTarget { id } => Wire::new(Delete, &["hand-off-targets"]).body(&json!({ "id": id }))?,
+            O::DeleteHandOffTarget { id } => {
+                Wire::new(Delete, &["hand-off-targets"]).body(&json!({ "id": id }))?
+            }
             O::SetDefaultHandOffTarget { id, channel } => {
-                Wire::new(Put, &["hand-off-targets", "default"]).body(&json!({ "id": id, "channel": channel }))?
+                Wire::new(Put, &["hand-off-targets", "default"])
+                    .body(&json!({ "id": id, "channel": channel }))?
             }
             O::GetDefaultHandOffTarget { channel } => Wire {
                 query: Some(("channel", channel.as_str().to_owned())),
                 ..Wire::new(Get, &["hand-off-targets", "default"])
             },
-            O::PutSecret { name, value } => Wire::new(Put, &["secrets", name]).body(&json!({ "value": value }))?,
+            O::PutSecret { name, value } => {
+                Wire::new(Put, &["secrets", name]).body(&json!({ "value": value }))?
+            }
             O::ListSecrets => Wire::new(Get, &["secrets"]),
             O::DeleteSecret { name } => Wire::new(Delete, &["secrets", name]),
             O::PutResourceType(r) => {
@@ -494,13 +622,17 @@ impl Operation {
             url.extend(utf8_percent_encode(value, SEGMENT));
         }
         let mut headers = vec![
-            ("Authorization".to_owned(), format!("Bearer {}", config.api_key.expose())),
+            (
+                "Authorization".to_owned(),
+                format!("Bearer {}", config.api_key.expose()),
+            ),
             ("Accept".to_owned(), "application/json".to_owned()),
             ("User-Agent".to_owned(), config.user_agent()),
         ];
         let body = match wire.body {
             Some(value) => {
-                let bytes = serde_json::to_vec(&value).map_err(|e| Error::invalid("params", e.to_string()))?;
+                let bytes = serde_json::to_vec(&value)
+                    .map_err(|e| Error::invalid("params", e.to_string()))?;
                 if bytes.len() > config.max_body_bytes as usize {
                     return Err(Error::invalid(
                         "body",
@@ -621,7 +753,9 @@ pub fn parse_output(name: &str, response: &HttpResponse) -> Result<Output> {
 }
 
 fn check_resource_size(document: &Value) -> Result<()> {
-    let size = serde_json::to_vec(document).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(document)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size >= validate::MAX_RESOURCE_BYTES {
         return Err(Error::invalid(
             "document",

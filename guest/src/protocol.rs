@@ -20,7 +20,10 @@ pub fn operation(name: &str, params: &str) -> Result<Operation> {
 /// The answer to the operation called `name`, as JSON text.
 pub fn parse_response(name: &str, response: &HttpResponse) -> Result<String> {
     if !OPERATION_NAMES.contains(&name) {
-        return Err(Error::invalid("operation", format!("unknown operation {name:?}")));
+        return Err(Error::invalid(
+            "operation",
+            format!("unknown operation {name:?}"),
+        ));
     }
     let output = parse_output(name, response)?;
     serde_json::to_string(&output).map_err(|e| Error::response(e.to_string()))

@@ -7,7 +7,13 @@ use crate::http::{HttpResponse, TransportError};
 use crate::operation::api_error;
 
 /// API error codes worth another try.
-pub const RETRYABLE_CODES: &[&str] = &["unavailable", "deadline_exceeded", "aborted", "unknown", "internal"];
+pub const RETRYABLE_CODES: &[&str] = &[
+    "unavailable",
+    "deadline_exceeded",
+    "aborted",
+    "unknown",
+    "internal",
+];
 
 /// How transient failures are retried (see the WIT `retry-policy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -56,7 +62,9 @@ impl Jitter {
 impl RetryPolicy {
     /// The back-off cap before retry number `retry` (1-based), in ms.
     pub fn backoff_cap_ms(&self, retry: u32) -> u64 {
-        let doubling = 1u64.checked_shl(retry.saturating_sub(1)).unwrap_or(u64::MAX);
+        let doubling = 1u64
+            .checked_shl(retry.saturating_sub(1))
+            .unwrap_or(u64::MAX);
         u64::from(self.initial_backoff_ms)
             .saturating_mul(doubling)
             .min(u64::from(self.max_backoff_ms))
@@ -82,11 +90,15 @@ impl RetryPolicy {
                 if !is_transient(response) {
                     return None;
                 }
-                response.header("retry-after").and_then(parse_retry_after_secs)
+                response
+                    .header("retry-after")
+                    .and_then(parse_retry_after_secs)
             }
         };
         let ms = match retry_after {
-            Some(secs) => secs.saturating_mul(1000).min(u64::from(self.max_retry_after_ms)),
+            Some(secs) => secs
+                .saturating_mul(1000)
+                .min(u64::from(self.max_retry_after_ms)),
             None => {
                 let cap = self.backoff_cap_ms(attempt) as f64;
                 (cap * jitter.clamp(0.0, 1.0)) as u64
@@ -138,17 +150,28 @@ mod tests {
         let t = TransportError::Timeout;
         assert_eq!(p.delay_ns(true, 1, Err(&t), 0.5), Some(50_000_000));
         assert_eq!(p.delay_ns(true, 3, Err(&t), 0.25), Some(100_000_000));
-        assert_eq!(p.delay_ns(true, 5, Err(&t), 0.5), None, "attempts exhausted");
+        assert_eq!(
+            p.delay_ns(true, 5, Err(&t), 0.5),
+            None,
+            "attempts exhausted"
+        );
         assert_eq!(p.delay_ns(false, 1, Err(&t), 0.5), None, "not idempotent");
-        assert_eq!(p.delay_ns(true, 1, Err(&TransportError::InvalidUrl("x".into())), 0.5), None);
+        assert_eq!(
+            p.delay_ns(true, 1, Err(&TransportError::InvalidUrl("x".into())), 0.5),
+            None
+        );
     }
 
     #[test]
     fn classifies_answers() {
         let p = policy();
         let unavailable = HttpResponse::json(503, r#"{"code":"unavailable","message":"busy"}"#);
-        let precondition = HttpResponse::json(500, r#"{"code":"failed_precondition","message":"no"}"#);
-        let bare_502 = HttpResponse { status: 502, ..Default::default() };
+        let precondition =
+            HttpResponse::json(500, r#"{"code":"failed_precondition","message":"no"}"#);
+        let bare_502 = HttpResponse {
+            status: 502,
+            ..Default::default()
+        };
         let not_found = HttpResponse::json(404, r#"{"code":"not_found","message":"no"}"#);
         assert!(p.delay_ns(true, 1, Ok(&unavailable), 0.0).is_some());
         assert!(p.delay_ns(true, 1, Ok(&bare_502), 0.0).is_some());
@@ -159,7 +182,10 @@ mod tests {
     #[test]
     fn honours_retry_after_up_to_its_cap() {
         let p = policy();
-        let mut r = HttpResponse::json(429, r#"{"code":"resource_exhausted","message":"slow down"}"#);
+        let mut r = HttpResponse::json(
+            429,
+            r#"{"code":"resource_exhausted","message":"slow down"}"#,
+        );
         r.headers.push(("Retry-After".into(), "3".into()));
         assert_eq!(p.delay_ns(true, 1, Ok(&r), 0.9), Some(3_000_000_000));
         r.headers[1].1 = "60".into();

@@ -23,12 +23,17 @@ pub struct FakeClock {
 impl FakeClock {
     /// A clock reading `start`.
     pub fn new(start: Timestamp) -> Self {
-        FakeClock { state: Mutex::new((start, Vec::new())) }
+        FakeClock {
+            state: Mutex::new((start, Vec::new())),
+        }
     }
     /// Moves time forward.
     pub fn advance(&self, nanos: u64) {
         let mut s = lock(&self.state);
-        s.0 = Timestamp(s.0 .0.saturating_add(i64::try_from(nanos).unwrap_or(i64::MAX)));
+        s.0 = Timestamp(
+            s.0 .0
+                .saturating_add(i64::try_from(nanos).unwrap_or(i64::MAX)),
+        );
     }
     /// Sets the time.
     pub fn set(&self, now: Timestamp) {
@@ -61,7 +66,10 @@ pub struct ScriptedTransport {
 impl ScriptedTransport {
     /// A transport that will answer with `script`, in order.
     pub fn new(script: impl IntoIterator<Item = Result<HttpResponse, TransportError>>) -> Self {
-        ScriptedTransport { script: Mutex::new(script.into_iter().collect()), sent: Mutex::default() }
+        ScriptedTransport {
+            script: Mutex::new(script.into_iter().collect()),
+            sent: Mutex::default(),
+        }
     }
     /// Adds an answer to the end of the script.
     pub fn push(&self, answer: Result<HttpResponse, TransportError>) {
@@ -97,7 +105,12 @@ impl Store for MemoryStore {
         Ok(lock(&self.map).get(key).cloned())
     }
 
-    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: Option<&[u8]>) -> Result<bool, StoreError> {
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
         let mut map = lock(&self.map);
         if map.get(key).map(Vec::as_slice) != expected {
             return Ok(false);

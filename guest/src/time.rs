@@ -33,13 +33,16 @@ impl Timestamp {
 
     /// Parses RFC 3339 with any offset.
     pub fn parse_rfc3339(s: &str) -> Result<Self, String> {
-        let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("not RFC 3339 ({e}): {s:?}"))?;
+        let t =
+            OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("not RFC 3339 ({e}): {s:?}"))?;
         Self::from_datetime(t).ok_or_else(|| format!("out of range: {s:?}"))
     }
 
     /// Parses an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
     pub fn parse_http_date(s: &str) -> Option<Self> {
-        OffsetDateTime::parse(s, &Rfc2822).ok().and_then(Self::from_datetime)
+        OffsetDateTime::parse(s, &Rfc2822)
+            .ok()
+            .and_then(Self::from_datetime)
     }
 
     fn from_datetime(t: OffsetDateTime) -> Option<Self> {

@@ -52,10 +52,7 @@ mod tests {
     #[test]
     fn ids_allow_the_documented_charset_only() {
         assert!(id("id", "conv_1-a+b=c.d").is_ok());
-        assert_eq!(
-            id("id", ""),
-            Err(Error::invalid("id", "is required"))
-        );
+        assert_eq!(id("id", ""), Err(Error::invalid("id", "is required")));
         let err = id("message_id", "a/b").unwrap_err();
         assert!(err.to_string().contains("message_id"), "{err}");
         assert!(id("id", "é").is_err());

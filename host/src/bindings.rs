@@ -6,5 +6,7 @@ wasmtime::component::bindgen!({
     world: "bridge",
 });
 
-pub use exports::gradient_labs::bridge::{client, conversations, knowledge, management, protocol, webhooks};
+pub use exports::gradient_labs::bridge::{
+    client, conversations, knowledge, management, protocol, webhooks,
+};
 pub use gradient_labs::bridge::{clock, http, store, types};

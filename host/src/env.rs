@@ -28,7 +28,11 @@ impl Env {
         clock: Arc<dyn Clock + Send + Sync>,
         store: Arc<dyn Store + Send + Sync>,
     ) -> Self {
-        Env { transport, clock, store }
+        Env {
+            transport,
+            clock,
+            store,
+        }
     }
 }
 
@@ -50,7 +54,13 @@ pub struct HostState {
 
 impl HostState {
     pub(crate) fn new(env: Env, limits: StoreLimits, guest_time_limit: Duration) -> Self {
-        HostState { env, limits, call_started: Instant::now(), in_imports: Duration::ZERO, guest_time_limit }
+        HostState {
+            env,
+            limits,
+            call_started: Instant::now(),
+            in_imports: Duration::ZERO,
+            guest_time_limit,
+        }
     }
 
     /// Starts the accounting of a new export call.
@@ -92,7 +102,15 @@ impl http::Host for HostState {
         };
         let answer = self.timed(|env| env.transport.send(&request));
         match answer {
-            Ok(HttpResponse { status, headers, body }) => Ok(http::Response { status, headers, body }),
+            Ok(HttpResponse {
+                status,
+                headers,
+                body,
+            }) => Ok(http::Response {
+                status,
+                headers,
+                body,
+            }),
             Err(TransportError::Timeout) => Err(http::Error::Timeout),
             Err(TransportError::Connection(m)) => Err(http::Error::Connection(m)),
             Err(TransportError::InvalidUrl(m)) => Err(http::Error::InvalidUrl(m)),
@@ -112,16 +130,26 @@ impl clock::Host for HostState {
 
 impl store::Host for HostState {
     fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, store::Error> {
-        self.timed(|env| env.store.get(&key)).map_err(|e| store::Error::Unavailable(e.0))
-    }
-
-    fn compare_and_swap(&mut self, key: String, expected: Option<Vec<u8>>, new: Option<Vec<u8>>) -> Result<bool, store::Error> {
-        self.timed(|env| env.store.compare_and_swap(&key, expected.as_deref(), new.as_deref()))
+        self.timed(|env| env.store.get(&key))
             .map_err(|e| store::Error::Unavailable(e.0))
     }
 
+    fn compare_and_swap(
+        &mut self,
+        key: String,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+    ) -> Result<bool, store::Error> {
+        self.timed(|env| {
+            env.store
+                .compare_and_swap(&key, expected.as_deref(), new.as_deref())
+        })
+        .map_err(|e| store::Error::Unavailable(e.0))
+    }
+
     fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, store::Error> {
-        self.timed(|env| env.store.list_keys(&prefix)).map_err(|e| store::Error::Unavailable(e.0))
+        self.timed(|env| env.store.list_keys(&prefix))
+            .map_err(|e| store::Error::Unavailable(e.0))
     }
 }
 

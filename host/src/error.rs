@@ -33,7 +33,10 @@ impl From<types::Error> for glbridge_guest::Error {
     fn from(e: types::Error) -> Self {
         use glbridge_guest::Error as E;
         match e {
-            types::Error::InvalidArgument(a) => E::InvalidArgument { field: a.field, reason: a.reason },
+            types::Error::InvalidArgument(a) => E::InvalidArgument {
+                field: a.field,
+                reason: a.reason,
+            },
             types::Error::Api(a) => E::Api(glbridge_guest::ApiError {
                 status: a.status,
                 code: a.code,

@@ -68,7 +68,9 @@ pub struct Bridge {
 
 impl std::fmt::Debug for Bridge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bridge").field("options", &self.inner.options).finish()
+        f.debug_struct("Bridge")
+            .field("options", &self.inner.options)
+            .finish()
     }
 }
 
@@ -89,11 +91,20 @@ impl Bridge {
         }
         .map_err(|e| HostError::Load(format!("{e:#}")))?;
         let mut linker = Linker::<HostState>::new(&engine);
-        bindings::Bridge::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(load)?;
-        let pre = linker.instantiate_pre(&component).map_err(|e| HostError::Load(format!("{e:#}")))?;
+        bindings::Bridge::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(load)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| HostError::Load(format!("{e:#}")))?;
         let pre = bindings::BridgePre::new(pre).map_err(|e| HostError::Load(format!("{e:#}")))?;
         spawn_epoch_ticker(&engine, options.epoch_tick);
-        Ok(Bridge { inner: Arc::new(Inner { engine, pre, options }) })
+        Ok(Bridge {
+            inner: Arc::new(Inner {
+                engine,
+                pre,
+                options,
+            }),
+        })
     }
 
     /// A session: one instance (made on first use) with these imports.
@@ -107,13 +118,19 @@ impl Bridge {
     }
 
     /// A fresh instance with its own store, limits and deadline accounting.
-    pub(crate) fn instantiate(&self, env: &Env) -> Result<(wasmtime::Store<HostState>, bindings::Bridge), HostError> {
+    pub(crate) fn instantiate(
+        &self,
+        env: &Env,
+    ) -> Result<(wasmtime::Store<HostState>, bindings::Bridge), HostError> {
         let options = &self.inner.options;
         let limits = StoreLimitsBuilder::new()
             .memory_size(options.memory_limit_bytes)
             .instances(8)
             .build();
-        let mut store = wasmtime::Store::new(&self.inner.engine, HostState::new(env.clone(), limits, options.guest_time_limit));
+        let mut store = wasmtime::Store::new(
+            &self.inner.engine,
+            HostState::new(env.clone(), limits, options.guest_time_limit),
+        );
         store.limiter(|s| &mut s.limits);
         // Each tick checks the guest's own CPU time, so waiting on imports
         // (a slow HTTP answer, a back-off sleep) never counts against it.
@@ -127,7 +144,11 @@ impl Bridge {
         });
         store.set_epoch_deadline(1);
         store.data_mut().begin_call();
-        let bindings = self.inner.pre.instantiate(&mut store).map_err(|e| HostError::Load(format!("{e:#}")))?;
+        let bindings = self
+            .inner
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| HostError::Load(format!("{e:#}")))?;
         Ok((store, bindings))
     }
 }

@@ -23,7 +23,11 @@ pub struct SequencerConfig {
 
 impl Default for SequencerConfig {
     fn default() -> Self {
-        SequencerConfig { namespace: "webhooks".into(), max_hold_ns: 30_000_000_000, first_sequence_number: 1 }
+        SequencerConfig {
+            namespace: "webhooks".into(),
+            max_hold_ns: 30_000_000_000,
+            first_sequence_number: 1,
+        }
     }
 }
 
@@ -46,7 +50,9 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("live", &self.live.is_some()).finish_non_exhaustive()
+        f.debug_struct("Session")
+            .field("live", &self.live.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -74,7 +80,12 @@ pub fn wit_config(c: &glbridge_guest::Config) -> client::Config {
 
 impl Session {
     pub(crate) fn new(bridge: Bridge, env: Env) -> Self {
-        Session { bridge, env, client_config: None, live: None }
+        Session {
+            bridge,
+            env,
+            client_config: None,
+            live: None,
+        }
     }
 
     /// The imports this session runs with.
@@ -83,10 +94,18 @@ impl Session {
     }
 
     /// Runs `f` against the live instance (made if needed). A trap discards it.
-    fn guard<R>(&mut self, f: impl FnOnce(&mut Live) -> wasmtime::Result<R>) -> Result<R, HostError> {
+    fn guard<R>(
+        &mut self,
+        f: impl FnOnce(&mut Live) -> wasmtime::Result<R>,
+    ) -> Result<R, HostError> {
         if self.live.is_none() {
             let (store, bindings) = self.bridge.instantiate(&self.env)?;
-            self.live = Some(Live { store, bindings, client: None, sequencers: HashMap::new() });
+            self.live = Some(Live {
+                store,
+                bindings,
+                client: None,
+                sequencers: HashMap::new(),
+            });
         }
         let Some(live) = self.live.as_mut() else {
             return Err(HostError::Load("instance vanished".into()));
@@ -107,7 +126,11 @@ impl Session {
             if let Some(old) = live.client.take() {
                 old.resource_drop(&mut live.store)?;
             }
-            let r = live.bindings.gradient_labs_bridge_client().client().call_open(&mut live.store, &wit)?;
+            let r = live
+                .bindings
+                .gradient_labs_bridge_client()
+                .client()
+                .call_open(&mut live.store, &wit)?;
             if let Ok(handle) = &r {
                 live.client = Some(*handle);
             }
@@ -123,13 +146,22 @@ impl Session {
     /// `session.with_client(|b, s, c| b.gradient_labs_bridge_conversations().call_read(s, c, "c-1"))`.
     pub fn with_client<R>(
         &mut self,
-        f: impl FnOnce(&bindings::Bridge, &mut wasmtime::Store<HostState>, ResourceAny) -> wasmtime::Result<Result<R, types::Error>>,
+        f: impl FnOnce(
+            &bindings::Bridge,
+            &mut wasmtime::Store<HostState>,
+            ResourceAny,
+        ) -> wasmtime::Result<Result<R, types::Error>>,
     ) -> Result<R, HostError> {
         let config = self.client_config.clone().ok_or(HostError::NoClient)?;
         let result = self.guard(|live| {
             let handle = match live.client {
                 Some(h) => h,
-                None => match live.bindings.gradient_labs_bridge_client().client().call_open(&mut live.store, &config)? {
+                None => match live
+                    .bindings
+                    .gradient_labs_bridge_client()
+                    .client()
+                    .call_open(&mut live.store, &config)?
+                {
                     Ok(h) => {
                         live.client = Some(h);
                         h
@@ -145,24 +177,53 @@ impl Session {
     /// Runs any operation by name with JSON parameters (see
     /// [`Session::operations`]); returns its JSON result.
     pub fn call(&mut self, operation: &str, params: &str) -> Result<serde_json::Value, HostError> {
-        let text = self.with_client(|b, s, c| b.gradient_labs_bridge_client().client().call_call(s, c, operation, &params.to_owned()))?;
+        let text = self.with_client(|b, s, c| {
+            b.gradient_labs_bridge_client()
+                .client()
+                .call_call(s, c, operation, &params.to_owned())
+        })?;
         serde_json::from_str(&text).map_err(|e| HostError::Protocol(e.to_string()))
     }
 
     /// The operation names `call` accepts.
     pub fn operations(&mut self) -> Result<Vec<String>, HostError> {
-        self.guard(|live| live.bindings.gradient_labs_bridge_protocol().call_operations(&mut live.store))
+        self.guard(|live| {
+            live.bindings
+                .gradient_labs_bridge_protocol()
+                .call_operations(&mut live.store)
+        })
     }
 
     /// Builds the request for an operation without sending it.
-    pub fn build_request(&mut self, config: &glbridge_guest::Config, operation: &str, params: &str) -> Result<http::Request, HostError> {
+    pub fn build_request(
+        &mut self,
+        config: &glbridge_guest::Config,
+        operation: &str,
+        params: &str,
+    ) -> Result<http::Request, HostError> {
         let wit = wit_config(config);
-        Ok(self.guard(|live| live.bindings.gradient_labs_bridge_protocol().call_build_request(&mut live.store, &wit, operation, &params.to_owned()))??)
+        Ok(self.guard(|live| {
+            live.bindings
+                .gradient_labs_bridge_protocol()
+                .call_build_request(&mut live.store, &wit, operation, &params.to_owned())
+        })??)
     }
 
     /// Signs a webhook body: the `X-GradientLabs-Signature` value.
-    pub fn webhook_sign(&mut self, signing_key: &str, timestamp_secs: i64, body: &[u8]) -> Result<String, HostError> {
-        self.guard(|live| live.bindings.gradient_labs_bridge_webhooks().call_sign(&mut live.store, signing_key, timestamp_secs, body))
+    pub fn webhook_sign(
+        &mut self,
+        signing_key: &str,
+        timestamp_secs: i64,
+        body: &[u8],
+    ) -> Result<String, HostError> {
+        self.guard(|live| {
+            live.bindings.gradient_labs_bridge_webhooks().call_sign(
+                &mut live.store,
+                signing_key,
+                timestamp_secs,
+                body,
+            )
+        })
     }
 
     /// Verifies a webhook signature (`now` defaults to the session's clock).
@@ -175,9 +236,14 @@ impl Session {
         leeway_secs: Option<u32>,
     ) -> Result<(), HostError> {
         Ok(self.guard(|live| {
-            live.bindings
-                .gradient_labs_bridge_webhooks()
-                .call_verify(&mut live.store, signing_key, header, body, now.map(|t| t.0), leeway_secs)
+            live.bindings.gradient_labs_bridge_webhooks().call_verify(
+                &mut live.store,
+                signing_key,
+                header,
+                body,
+                now.map(|t| t.0),
+                leeway_secs,
+            )
         })??)
     }
 
@@ -192,26 +258,40 @@ impl Session {
         leeway_secs: Option<u32>,
     ) -> Result<webhooks::Event, HostError> {
         Ok(self.guard(|live| {
-            live.bindings.gradient_labs_bridge_webhooks().call_verify_and_parse(
-                &mut live.store,
-                signing_key,
-                header,
-                token,
-                body,
-                now.map(|t| t.0),
-                leeway_secs,
-            )
+            live.bindings
+                .gradient_labs_bridge_webhooks()
+                .call_verify_and_parse(
+                    &mut live.store,
+                    signing_key,
+                    header,
+                    token,
+                    body,
+                    now.map(|t| t.0),
+                    leeway_secs,
+                )
         })??)
     }
 
     /// Parses a webhook body without checking a signature.
-    pub fn webhook_parse(&mut self, body: &[u8], token: Option<&str>) -> Result<webhooks::Event, HostError> {
-        Ok(self.guard(|live| live.bindings.gradient_labs_bridge_webhooks().call_parse(&mut live.store, body, token))??)
+    pub fn webhook_parse(
+        &mut self,
+        body: &[u8],
+        token: Option<&str>,
+    ) -> Result<webhooks::Event, HostError> {
+        Ok(self.guard(|live| {
+            live.bindings
+                .gradient_labs_bridge_webhooks()
+                .call_parse(&mut live.store, body, token)
+        })??)
     }
 
     /// An event as JSON (`id`, `type`, `sequence_number`, `timestamp`, `data`, ...).
     pub fn event_json(&mut self, event: &webhooks::Event) -> Result<serde_json::Value, HostError> {
-        let text = self.guard(|live| live.bindings.gradient_labs_bridge_webhooks().call_event_json(&mut live.store, event))?;
+        let text = self.guard(|live| {
+            live.bindings
+                .gradient_labs_bridge_webhooks()
+                .call_event_json(&mut live.store, event)
+        })?;
         serde_json::from_str(&text).map_err(|e| HostError::Protocol(e.to_string()))
     }
 
@@ -219,29 +299,46 @@ impl Session {
         if let Some(h) = live.sequencers.get(config) {
             return Ok(*h);
         }
-        let h = live.bindings.gradient_labs_bridge_webhooks().sequencer().call_constructor(
-            &mut live.store,
-            &config.namespace,
-            config.max_hold_ns,
-            config.first_sequence_number,
-        )?;
+        let h = live
+            .bindings
+            .gradient_labs_bridge_webhooks()
+            .sequencer()
+            .call_constructor(
+                &mut live.store,
+                &config.namespace,
+                config.max_hold_ns,
+                config.first_sequence_number,
+            )?;
         live.sequencers.insert(config.clone(), h);
         Ok(h)
     }
 
     /// Offers an event to the sequencer: duplicate or not, and what is now ready.
-    pub fn sequencer_offer(&mut self, config: &SequencerConfig, event: &webhooks::Event) -> Result<webhooks::OfferOutcome, HostError> {
+    pub fn sequencer_offer(
+        &mut self,
+        config: &SequencerConfig,
+        event: &webhooks::Event,
+    ) -> Result<webhooks::OfferOutcome, HostError> {
         Ok(self.guard(|live| {
             let h = Self::sequencer(live, config)?;
-            live.bindings.gradient_labs_bridge_webhooks().sequencer().call_offer(&mut live.store, h, event)
+            live.bindings
+                .gradient_labs_bridge_webhooks()
+                .sequencer()
+                .call_offer(&mut live.store, h, event)
         })??)
     }
 
     /// Releases held events whose wait has passed.
-    pub fn sequencer_poll(&mut self, config: &SequencerConfig) -> Result<Vec<webhooks::Released>, HostError> {
+    pub fn sequencer_poll(
+        &mut self,
+        config: &SequencerConfig,
+    ) -> Result<Vec<webhooks::Released>, HostError> {
         Ok(self.guard(|live| {
             let h = Self::sequencer(live, config)?;
-            live.bindings.gradient_labs_bridge_webhooks().sequencer().call_poll(&mut live.store, h)
+            live.bindings
+                .gradient_labs_bridge_webhooks()
+                .sequencer()
+                .call_poll(&mut live.store, h)
         })??)
     }
 }

@@ -39,8 +39,10 @@ impl SqliteStore {
 
     fn init(conn: Connection) -> Result<Self, StoreError> {
         conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS glbridge_kv (
                  key   TEXT PRIMARY KEY NOT NULL,
@@ -48,10 +50,15 @@ impl SqliteStore {
              ) WITHOUT ROWID;",
         )
         .map_err(err)?;
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut Connection) -> Result<R, rusqlite::Error>) -> Result<R, StoreError> {
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R, rusqlite::Error>,
+    ) -> Result<R, StoreError> {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         f(&mut conn).map_err(err)
     }
@@ -60,16 +67,29 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.with(|c| {
-            c.query_row("SELECT value FROM glbridge_kv WHERE key = ?1", params![key], |r| r.get(0))
-                .optional()
+            c.query_row(
+                "SELECT value FROM glbridge_kv WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()
         })
     }
 
-    fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: Option<&[u8]>) -> Result<bool, StoreError> {
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let current: Option<Vec<u8>> = tx
-                .query_row("SELECT value FROM glbridge_kv WHERE key = ?1", params![key], |r| r.get(0))
+                .query_row(
+                    "SELECT value FROM glbridge_kv WHERE key = ?1",
+                    params![key],
+                    |r| r.get(0),
+                )
                 .optional()?;
             if current.as_deref() != expected {
                 return Ok(false);
@@ -93,7 +113,9 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare_cached(
                 "SELECT key FROM glbridge_kv WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
             )?;
-            let keys = stmt.query_map(params![prefix], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            let keys = stmt
+                .query_map(params![prefix], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
             Ok(keys)
         })
     }
@@ -106,7 +128,10 @@ mod tests {
     fn exercise(store: &dyn Store) {
         assert_eq!(store.get("a").unwrap(), None);
         assert!(store.compare_and_swap("a", None, Some(b"1")).unwrap());
-        assert!(!store.compare_and_swap("a", None, Some(b"2")).unwrap(), "must be absent");
+        assert!(
+            !store.compare_and_swap("a", None, Some(b"2")).unwrap(),
+            "must be absent"
+        );
         assert!(!store.compare_and_swap("a", Some(b"x"), Some(b"2")).unwrap());
         assert!(store.compare_and_swap("a", Some(b"1"), Some(b"2")).unwrap());
         assert_eq!(store.get("a").unwrap(), Some(b"2".to_vec()));

@@ -75,7 +75,12 @@ impl Transport for UreqTransport {
         let headers = response
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let body = response
             .body_mut()
@@ -83,6 +88,10 @@ impl Transport for UreqTransport {
             .limit(MAX_RESPONSE_BYTES)
             .read_to_vec()
             .map_err(transport_error)?;
-        Ok(HttpResponse { status, headers, body })
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
     }
 }

@@ -168,8 +168,12 @@ struct Envelope {
     data: Value,
 }
 
-fn typed<T: serde::de::DeserializeOwned>(event_type: &str, data: &Value) -> Result<T, WebhookError> {
-    T::deserialize(data).map_err(|e| WebhookError::InvalidEnvelope(format!("{event_type} data: {e}")))
+fn typed<T: serde::de::DeserializeOwned>(
+    event_type: &str,
+    data: &Value,
+) -> Result<T, WebhookError> {
+    T::deserialize(data)
+        .map_err(|e| WebhookError::InvalidEnvelope(format!("{event_type} data: {e}")))
 }
 
 /// Parses a webhook body (no signature check). Unknown types are kept as
@@ -181,7 +185,9 @@ pub fn parse(body: &[u8], token: Option<&str>) -> Result<WebhookEvent, WebhookEr
         return Err(WebhookError::InvalidEnvelope("empty id".into()));
     }
     if !envelope.data.is_object() {
-        return Err(WebhookError::InvalidEnvelope("data is not an object".into()));
+        return Err(WebhookError::InvalidEnvelope(
+            "data is not an object".into(),
+        ));
     }
     let t = envelope.event_type.as_str();
     let data = match t {
@@ -229,11 +235,26 @@ mod tests {
     #[test]
     fn every_documented_type_is_typed() {
         let cases = [
-            ("agent.message", format!(r#"{{{CONV},"body":"hi","is_holding":true,"total":2,"sequence":1}}"#)),
-            ("conversation.hand_off", format!(r#"{{{CONV},"target":"billing","reason_code":"x","reason":"y"}}"#)),
-            ("conversation.finished", format!(r#"{{{CONV},"reason_code":"resolved"}}"#)),
-            ("action.execute", format!(r#"{{{CONV},"action":"dog-fact","params":{{"breed":"lab"}}}}"#)),
-            ("resource.pull", format!(r#"{{{CONV},"resource_type":"orders"}}"#)),
+            (
+                "agent.message",
+                format!(r#"{{{CONV},"body":"hi","is_holding":true,"total":2,"sequence":1}}"#),
+            ),
+            (
+                "conversation.hand_off",
+                format!(r#"{{{CONV},"target":"billing","reason_code":"x","reason":"y"}}"#),
+            ),
+            (
+                "conversation.finished",
+                format!(r#"{{{CONV},"reason_code":"resolved"}}"#),
+            ),
+            (
+                "action.execute",
+                format!(r#"{{{CONV},"action":"dog-fact","params":{{"breed":"lab"}}}}"#),
+            ),
+            (
+                "resource.pull",
+                format!(r#"{{{CONV},"resource_type":"orders"}}"#),
+            ),
             ("back-office-task.complete", format!("{{{CONV}}}")),
             ("back-office-task.hand-off", format!("{{{CONV}}}")),
             ("back-office-task.fail", format!("{{{CONV}}}")),
@@ -246,7 +267,14 @@ mod tests {
             assert_eq!(e.token.as_deref(), Some("tok"));
             assert!(!matches!(e.data, EventData::Unknown(_)), "{t}");
         }
-        let e = parse(&body("agent.message", &format!(r#"{{{CONV},"body":"hi","is_holding":true}}"#)), None).unwrap();
+        let e = parse(
+            &body(
+                "agent.message",
+                &format!(r#"{{{CONV},"body":"hi","is_holding":true}}"#),
+            ),
+            None,
+        )
+        .unwrap();
         match e.data {
             EventData::AgentMessage(m) => {
                 assert_eq!(m.body, "hi");
@@ -266,8 +294,15 @@ mod tests {
 
     #[test]
     fn not_an_envelope() {
-        for bad in [&b"not json"[..], br#"{"id":"x"}"#, br#"{"id":"x","type":"agent.message","data":{"body":"no conversation"}}"#] {
-            assert!(matches!(parse(bad, None), Err(WebhookError::InvalidEnvelope(_))));
+        for bad in [
+            &b"not json"[..],
+            br#"{"id":"x"}"#,
+            br#"{"id":"x","type":"agent.message","data":{"body":"no conversation"}}"#,
+        ] {
+            assert!(matches!(
+                parse(bad, None),
+                Err(WebhookError::InvalidEnvelope(_))
+            ));
         }
     }
 }

@@ -86,10 +86,18 @@ impl ConversationState {
     /// Releases held events that are next in line.
     fn drain(&mut self, out: &mut Vec<Released>) {
         self.held.sort_by_key(|h| h.event.sequence_number);
-        while self.held.first().is_some_and(|h| h.event.sequence_number == self.next) {
+        while self
+            .held
+            .first()
+            .is_some_and(|h| h.event.sequence_number == self.next)
+        {
             let h = self.held.remove(0);
             self.next = self.next.saturating_add(1);
-            out.push(Released { event: h.event, gap: None, late: false });
+            out.push(Released {
+                event: h.event,
+                gap: None,
+                late: false,
+            });
         }
     }
 
@@ -103,13 +111,20 @@ impl ConversationState {
             }
             let h = self.held.remove(0);
             let n = h.event.sequence_number;
-            let gap = Gap { first_missing: self.next, last_missing: n.saturating_sub(1) };
+            let gap = Gap {
+                first_missing: self.next,
+                last_missing: n.saturating_sub(1),
+            };
             self.skipped.push((gap.first_missing, gap.last_missing));
             if self.skipped.len() > MAX_SKIPPED_RANGES {
                 self.skipped.remove(0);
             }
             self.next = n.saturating_add(1);
-            out.push(Released { event: h.event, gap: Some(gap), late: false });
+            out.push(Released {
+                event: h.event,
+                gap: Some(gap),
+                late: false,
+            });
             self.drain(out);
         }
     }
@@ -128,13 +143,19 @@ fn store_err(e: StoreError) -> Error {
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| Error::Store { message: format!("encode: {e}") })
+    serde_json::to_vec(value).map_err(|e| Error::Store {
+        message: format!("encode: {e}"),
+    })
 }
 
 impl Sequencer {
     /// A sequencer keeping its keys under `namespace`.
     pub fn new(namespace: impl Into<String>, max_hold_ns: u64, first_sequence_number: u64) -> Self {
-        Sequencer { namespace: namespace.into(), max_hold_ns, first_sequence_number }
+        Sequencer {
+            namespace: namespace.into(),
+            max_hold_ns,
+            first_sequence_number,
+        }
     }
 
     fn state_key(&self, conversation: &str) -> String {
@@ -146,7 +167,12 @@ impl Sequencer {
     }
 
     /// Offers an event received at `now`.
-    pub fn offer(&self, store: &dyn Store, event: WebhookEvent, now: Timestamp) -> Result<OfferOutcome> {
+    pub fn offer(
+        &self,
+        store: &dyn Store,
+        event: WebhookEvent,
+        now: Timestamp,
+    ) -> Result<OfferOutcome> {
         let conversation = match (&event.conversation_id, event.sequence_number) {
             (Some(c), n) if n > 0 => c.clone(),
             _ => return self.offer_unordered(store, event),
@@ -156,23 +182,41 @@ impl Sequencer {
         for _ in 0..MAX_CAS_ROUNDS {
             let old = store.get(&key).map_err(store_err)?;
             let mut state = match &old {
-                Some(bytes) => serde_json::from_slice::<ConversationState>(bytes)
-                    .map_err(|e| Error::Store { message: format!("corrupt state at {key}: {e}") })?,
-                None => ConversationState { next: self.first_sequence_number, held: Vec::new(), skipped: Vec::new() },
+                Some(bytes) => serde_json::from_slice::<ConversationState>(bytes).map_err(|e| {
+                    Error::Store {
+                        message: format!("corrupt state at {key}: {e}"),
+                    }
+                })?,
+                None => ConversationState {
+                    next: self.first_sequence_number,
+                    held: Vec::new(),
+                    skipped: Vec::new(),
+                },
             };
             let n = event.sequence_number;
             let mut outcome = OfferOutcome::default();
-            if state.held.iter().any(|h| h.event.id == event.id || h.event.sequence_number == n) {
+            if state
+                .held
+                .iter()
+                .any(|h| h.event.id == event.id || h.event.sequence_number == n)
+            {
                 outcome.duplicate = true;
             } else if n < state.next {
                 if state.was_skipped(n) {
                     state.unskip(n);
-                    outcome.released.push(Released { event: event.clone(), gap: None, late: true });
+                    outcome.released.push(Released {
+                        event: event.clone(),
+                        gap: None,
+                        late: true,
+                    });
                 } else {
                     outcome.duplicate = true;
                 }
             } else {
-                state.held.push(Held { event: event.clone(), since: now.0 });
+                state.held.push(Held {
+                    event: event.clone(),
+                    since: now.0,
+                });
             }
             if outcome.duplicate {
                 return Ok(outcome);
@@ -181,25 +225,44 @@ impl Sequencer {
             // The marker goes in before held state is written and out after it
             // is cleared, so `poll` never misses a conversation with held events.
             if !state.held.is_empty() {
-                let _ = store.compare_and_swap(&marker, None, Some(b"1")).map_err(store_err)?;
+                let _ = store
+                    .compare_and_swap(&marker, None, Some(b"1"))
+                    .map_err(store_err)?;
             }
             let new = encode(&state)?;
-            if store.compare_and_swap(&key, old.as_deref(), Some(&new)).map_err(store_err)? {
+            if store
+                .compare_and_swap(&key, old.as_deref(), Some(&new))
+                .map_err(store_err)?
+            {
                 if state.held.is_empty() {
-                    let _ = store.compare_and_swap(&marker, Some(b"1"), None).map_err(store_err)?;
+                    let _ = store
+                        .compare_and_swap(&marker, Some(b"1"), None)
+                        .map_err(store_err)?;
                 }
                 return Ok(outcome);
             }
         }
-        Err(Error::Store { message: format!("{key} is too contended") })
+        Err(Error::Store {
+            message: format!("{key} is too contended"),
+        })
     }
 
     fn offer_unordered(&self, store: &dyn Store, event: WebhookEvent) -> Result<OfferOutcome> {
         let key = format!("{}/seen/{}", self.namespace, event.id);
-        let fresh = store.compare_and_swap(&key, None, Some(b"1")).map_err(store_err)?;
+        let fresh = store
+            .compare_and_swap(&key, None, Some(b"1"))
+            .map_err(store_err)?;
         Ok(OfferOutcome {
             duplicate: !fresh,
-            released: if fresh { vec![Released { event, gap: None, late: false }] } else { Vec::new() },
+            released: if fresh {
+                vec![Released {
+                    event,
+                    gap: None,
+                    late: false,
+                }]
+            } else {
+                Vec::new()
+            },
         })
     }
 
@@ -208,27 +271,40 @@ impl Sequencer {
         let prefix = self.held_prefix();
         let mut released = Vec::new();
         for marker in store.list_keys(&prefix).map_err(store_err)? {
-            let Some(conversation) = marker.strip_prefix(&prefix) else { continue };
+            let Some(conversation) = marker.strip_prefix(&prefix) else {
+                continue;
+            };
             let key = self.state_key(conversation);
             for round in 0..=MAX_CAS_ROUNDS {
                 if round == MAX_CAS_ROUNDS {
-                    return Err(Error::Store { message: format!("{key} is too contended") });
+                    return Err(Error::Store {
+                        message: format!("{key} is too contended"),
+                    });
                 }
                 let Some(old) = store.get(&key).map_err(store_err)? else {
-                    let _ = store.compare_and_swap(&marker, Some(b"1"), None).map_err(store_err)?;
+                    let _ = store
+                        .compare_and_swap(&marker, Some(b"1"), None)
+                        .map_err(store_err)?;
                     break;
                 };
-                let mut state: ConversationState = serde_json::from_slice(&old)
-                    .map_err(|e| Error::Store { message: format!("corrupt state at {key}: {e}") })?;
+                let mut state: ConversationState =
+                    serde_json::from_slice(&old).map_err(|e| Error::Store {
+                        message: format!("corrupt state at {key}: {e}"),
+                    })?;
                 let mut out = Vec::new();
                 state.expire(now.0, self.max_hold_ns, &mut out);
                 if out.is_empty() {
                     break;
                 }
                 let new = encode(&state)?;
-                if store.compare_and_swap(&key, Some(&old), Some(&new)).map_err(store_err)? {
+                if store
+                    .compare_and_swap(&key, Some(&old), Some(&new))
+                    .map_err(store_err)?
+                {
                     if state.held.is_empty() {
-                        let _ = store.compare_and_swap(&marker, Some(b"1"), None).map_err(store_err)?;
+                        let _ = store
+                            .compare_and_swap(&marker, Some(b"1"), None)
+                            .map_err(store_err)?;
                     }
                     released.extend(out);
                     break;
@@ -269,8 +345,14 @@ mod tests {
         let store = MemoryStore::default();
         let s = Sequencer::new("wh", 10 * SEC as u64, 1);
         let t = Timestamp(0);
-        assert_eq!(numbers(&s.offer(&store, ev("a", 1), t).unwrap().released), vec![1]);
-        assert_eq!(numbers(&s.offer(&store, ev("a", 2), t).unwrap().released), vec![2]);
+        assert_eq!(
+            numbers(&s.offer(&store, ev("a", 1), t).unwrap().released),
+            vec![1]
+        );
+        assert_eq!(
+            numbers(&s.offer(&store, ev("a", 2), t).unwrap().released),
+            vec![2]
+        );
         let dup = s.offer(&store, ev("a", 1), t).unwrap();
         assert!(dup.duplicate && dup.released.is_empty());
     }
@@ -282,8 +364,14 @@ mod tests {
         let t = Timestamp(0);
         assert!(s.offer(&store, ev("a", 3), t).unwrap().released.is_empty());
         assert!(s.offer(&store, ev("a", 2), t).unwrap().released.is_empty());
-        assert!(s.offer(&store, ev("a", 3), t).unwrap().duplicate, "held duplicate");
-        assert_eq!(numbers(&s.offer(&store, ev("a", 1), t).unwrap().released), vec![1, 2, 3]);
+        assert!(
+            s.offer(&store, ev("a", 3), t).unwrap().duplicate,
+            "held duplicate"
+        );
+        assert_eq!(
+            numbers(&s.offer(&store, ev("a", 1), t).unwrap().released),
+            vec![1, 2, 3]
+        );
         assert!(store.list_keys("wh/held/").unwrap().is_empty());
     }
 
@@ -291,16 +379,36 @@ mod tests {
     fn a_gap_is_given_up_on_after_the_wait_and_late_events_still_pass_once() {
         let store = MemoryStore::default();
         let s = Sequencer::new("wh", 10 * SEC as u64, 1);
-        assert_eq!(numbers(&s.offer(&store, ev("a", 1), Timestamp(0)).unwrap().released), vec![1]);
-        assert!(s.offer(&store, ev("a", 3), Timestamp(SEC)).unwrap().released.is_empty());
-        assert!(s.poll(&store, Timestamp(10 * SEC)).unwrap().is_empty(), "waited 9 s only");
+        assert_eq!(
+            numbers(&s.offer(&store, ev("a", 1), Timestamp(0)).unwrap().released),
+            vec![1]
+        );
+        assert!(s
+            .offer(&store, ev("a", 3), Timestamp(SEC))
+            .unwrap()
+            .released
+            .is_empty());
+        assert!(
+            s.poll(&store, Timestamp(10 * SEC)).unwrap().is_empty(),
+            "waited 9 s only"
+        );
         let out = s.poll(&store, Timestamp(11 * SEC)).unwrap();
         assert_eq!(numbers(&out), vec![3]);
-        assert_eq!(out[0].gap, Some(Gap { first_missing: 2, last_missing: 2 }));
+        assert_eq!(
+            out[0].gap,
+            Some(Gap {
+                first_missing: 2,
+                last_missing: 2
+            })
+        );
         let late = s.offer(&store, ev("a", 2), Timestamp(12 * SEC)).unwrap();
         assert_eq!(numbers(&late.released), vec![2]);
         assert!(late.released[0].late);
-        assert!(s.offer(&store, ev("a", 2), Timestamp(13 * SEC)).unwrap().duplicate);
+        assert!(
+            s.offer(&store, ev("a", 2), Timestamp(13 * SEC))
+                .unwrap()
+                .duplicate
+        );
     }
 
     #[test]
@@ -309,7 +417,10 @@ mod tests {
         let s = Sequencer::new("wh", SEC as u64, 1);
         let t = Timestamp(0);
         assert!(s.offer(&store, ev("a", 2), t).unwrap().released.is_empty());
-        assert_eq!(numbers(&s.offer(&store, ev("b", 1), t).unwrap().released), vec![1]);
+        assert_eq!(
+            numbers(&s.offer(&store, ev("b", 1), t).unwrap().released),
+            vec![1]
+        );
         let mut loose = ev("x", 0);
         loose.conversation_id = None;
         assert_eq!(s.offer(&store, loose.clone(), t).unwrap().released.len(), 1);

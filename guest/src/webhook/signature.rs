@@ -48,7 +48,13 @@ pub fn sign(signing_key: &str, timestamp_secs: i64, body: &[u8]) -> String {
 }
 
 /// Checks `header` against the raw `body` (rules in the WIT `webhooks` docs).
-pub fn verify(signing_key: &str, header: &str, body: &[u8], now_secs: i64, leeway_secs: u32) -> Result<(), WebhookError> {
+pub fn verify(
+    signing_key: &str,
+    header: &str,
+    body: &[u8],
+    now_secs: i64,
+    leeway_secs: u32,
+) -> Result<(), WebhookError> {
     if header.len() > MAX_HEADER_BYTES {
         return Err(WebhookError::MalformedHeader(format!(
             "longer than {MAX_HEADER_BYTES} bytes"
@@ -94,7 +100,10 @@ pub fn verify(signing_key: &str, header: &str, body: &[u8], now_secs: i64, leewa
     }
     let expected = mac(signing_key, t, body);
     // verify_slice compares in constant time.
-    if !candidates.iter().any(|c| expected.clone().verify_slice(c).is_ok()) {
+    if !candidates
+        .iter()
+        .any(|c| expected.clone().verify_slice(c).is_ok())
+    {
         return Err(WebhookError::SignatureMismatch);
     }
     let skew = now_secs.saturating_sub(t_secs);
@@ -124,10 +133,22 @@ mod tests {
     #[test]
     fn tampering_wrong_key_and_time_are_refused() {
         let h = format!("t={T},v1={V1}");
-        assert_eq!(verify(KEY, &h, br#"{"type":"foo.baz"}"#, T, 300), Err(WebhookError::SignatureMismatch));
-        assert_eq!(verify("other", &h, BODY, T, 300), Err(WebhookError::SignatureMismatch));
-        assert_eq!(verify(KEY, &h, BODY, T + 301, 300), Err(WebhookError::TimestampOutOfRange(301)));
-        assert_eq!(verify(KEY, &h, BODY, T - 301, 300), Err(WebhookError::TimestampOutOfRange(-301)));
+        assert_eq!(
+            verify(KEY, &h, br#"{"type":"foo.baz"}"#, T, 300),
+            Err(WebhookError::SignatureMismatch)
+        );
+        assert_eq!(
+            verify("other", &h, BODY, T, 300),
+            Err(WebhookError::SignatureMismatch)
+        );
+        assert_eq!(
+            verify(KEY, &h, BODY, T + 301, 300),
+            Err(WebhookError::TimestampOutOfRange(301))
+        );
+        assert_eq!(
+            verify(KEY, &h, BODY, T - 301, 300),
+            Err(WebhookError::TimestampOutOfRange(-301))
+        );
         assert_eq!(verify(KEY, &h, BODY, T + 300, 300), Ok(()));
         assert_eq!(verify(KEY, &h, BODY, T + 3600, 7200), Ok(()));
     }
@@ -153,7 +174,10 @@ mod tests {
         ];
         for h in cases {
             assert!(
-                matches!(verify(KEY, &h, BODY, T, 300), Err(WebhookError::MalformedHeader(_))),
+                matches!(
+                    verify(KEY, &h, BODY, T, 300),
+                    Err(WebhookError::MalformedHeader(_))
+                ),
                 "{h:.60}"
             );
         }

@@ -1,1 +1,267 @@
-fn main(){}
+//! `glbridge`: the glbridge component from the command line. Every command
+//! runs through the component in wasmtime.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use glbridge_host::guest::webhook::WebhookError;
+use glbridge_host::guest::{Config, Timestamp};
+use glbridge_host::{
+    Bridge, BridgeOptions, ComponentSource, Env, HostError, MemoryStore, SystemClock, UreqTransport,
+};
+
+/// Connects helpdesks to the Gradient Labs AI agent.
+///
+/// All protocol and signature logic lives in one WebAssembly component; this
+/// command loads it in wasmtime and supplies HTTP, time and storage.
+#[derive(Parser)]
+#[command(name = "glbridge", version, about, long_about = None)]
+struct Cli {
+    /// Load this component file instead of the embedded one.
+    #[arg(long, global = true, value_name = "FILE", env = "GLBRIDGE_COMPONENT")]
+    component: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write the component (for other runtimes) to a file.
+    Component {
+        /// Where to write it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Sign or verify webhooks (X-GradientLabs-Signature).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+    /// Run any API operation against GLBRIDGE_API_URL with GLBRIDGE_API_KEY.
+    ///
+    /// Parameters use the API's JSON field names plus the path parameters
+    /// (conversation_id, name, id). Prints the JSON result, or the typed error
+    /// as JSON on stderr (exit 1). Example:
+    ///
+    ///   glbridge api conversations.read --json '{"conversation_id":"c-1"}'
+    Api(ApiArgs),
+    /// List the operation names `glbridge api` accepts.
+    Operations,
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Print the signature header value for a body: t=<unix>,v1=<hex>.
+    Sign {
+        /// The webhook signing key (used as its UTF-8 bytes).
+        #[arg(long, env = "GLBRIDGE_WEBHOOK_SIGNING_KEY", hide_env_values = true)]
+        signing_key: String,
+        /// Unix seconds to sign at (default: now).
+        #[arg(long, value_name = "UNIX")]
+        timestamp: Option<i64>,
+        /// The raw body; `-` reads standard input.
+        #[arg(long, value_name = "FILE", default_value = "-")]
+        body_file: String,
+    },
+    /// Verify a signature over a body and print the event as JSON.
+    ///
+    /// Exit 0: valid (event on stdout). Exit 1: bad, stale or malformed
+    /// signature (reason on stderr). Exit 3: good signature but the body is
+    /// not a webhook envelope. Exit 2: usage error.
+    Verify {
+        /// The webhook signing key (used as its UTF-8 bytes).
+        #[arg(long, env = "GLBRIDGE_WEBHOOK_SIGNING_KEY", hide_env_values = true)]
+        signing_key: String,
+        /// The X-GradientLabs-Signature header value.
+        #[arg(long, value_name = "HEADER")]
+        signature: String,
+        /// The X-GradientLabs-Token header value, if any.
+        #[arg(long)]
+        token: Option<String>,
+        /// Unix seconds to check against (default: now).
+        #[arg(long, value_name = "UNIX")]
+        now: Option<i64>,
+        /// Allowed distance between the signature's time and now, seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 300)]
+        leeway: u32,
+        /// The raw body; `-` reads standard input.
+        #[arg(long, value_name = "FILE", default_value = "-")]
+        body_file: String,
+    },
+}
+
+#[derive(Args)]
+struct ApiArgs {
+    /// Operation name, e.g. conversations.start (see `glbridge operations`).
+    operation: String,
+    /// Parameters as a JSON object; `@FILE` reads them from a file.
+    #[arg(long, value_name = "PARAMS", default_value = "{}")]
+    json: String,
+    /// API base URL.
+    #[arg(
+        long,
+        env = "GLBRIDGE_API_URL",
+        default_value = "https://api.gradient-labs.ai"
+    )]
+    api_url: String,
+    /// API key (Integration or Management, as the operation needs).
+    #[arg(long, env = "GLBRIDGE_API_KEY", hide_env_values = true)]
+    api_key: String,
+    /// Per-request timeout, milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    timeout_ms: u32,
+    /// Total attempts for transient failures.
+    #[arg(long, default_value_t = 4)]
+    max_attempts: u32,
+}
+
+fn bridge(component: Option<PathBuf>) -> Result<Bridge> {
+    let source = component.map(ComponentSource::File).unwrap_or_default();
+    Ok(Bridge::new(BridgeOptions {
+        component: source,
+        ..Default::default()
+    })?)
+}
+
+fn env() -> Env {
+    Env::new(
+        Arc::new(UreqTransport::new()),
+        Arc::new(SystemClock),
+        Arc::new(MemoryStore::default()),
+    )
+}
+
+fn read_body(path: &str) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    if path == "-" {
+        std::io::stdin()
+            .read_to_end(&mut body)
+            .context("reading the body from standard input")?;
+    } else {
+        body = std::fs::read(path).with_context(|| format!("reading the body from {path}"))?;
+    }
+    Ok(body)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("glbridge: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Component { out } => {
+            let bytes: Vec<u8> = match &cli.component {
+                Some(path) => {
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
+                }
+                None => glbridge_host::EMBEDDED_COMPONENT.to_vec(),
+            };
+            // Load it once so a broken file is reported here, not by the user's runtime.
+            Bridge::new(BridgeOptions {
+                component: ComponentSource::Bytes(bytes.clone()),
+                ..Default::default()
+            })?;
+            std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+            eprintln!("wrote {} ({} bytes)", out.display(), bytes.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Operations => {
+            let mut session = bridge(cli.component)?.session(env());
+            for name in session.operations()? {
+                println!("{name}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Webhook(WebhookCommand::Sign {
+            signing_key,
+            timestamp,
+            body_file,
+        }) => {
+            let body = read_body(&body_file)?;
+            let env = env();
+            let t = timestamp.unwrap_or_else(|| env.clock.now().secs());
+            let mut session = bridge(cli.component)?.session(env);
+            println!("{}", session.webhook_sign(&signing_key, t, &body)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Webhook(WebhookCommand::Verify {
+            signing_key,
+            signature,
+            token,
+            now,
+            leeway,
+            body_file,
+        }) => {
+            let body = read_body(&body_file)?;
+            let mut session = bridge(cli.component)?.session(env());
+            let now = now.map(Timestamp::from_secs);
+            match session.webhook_receive(
+                &signing_key,
+                &signature,
+                token.as_deref(),
+                &body,
+                now,
+                Some(leeway),
+            ) {
+                Ok(event) => {
+                    let json = session.event_json(&event)?;
+                    println!("{}", serde_json::to_string_pretty(&json)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(HostError::Webhook(e @ WebhookError::InvalidEnvelope(_))) => {
+                    eprintln!("glbridge: signature valid, but {e}");
+                    Ok(ExitCode::from(3))
+                }
+                Err(HostError::Webhook(e)) => {
+                    eprintln!("glbridge: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(other) => Err(other.into()),
+            }
+        }
+        Command::Api(args) => {
+            let params = match args.json.strip_prefix('@') {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("reading parameters from {path}"))?,
+                None => args.json.clone(),
+            };
+            let mut config = Config::new(args.api_url, args.api_key);
+            config.timeout_ms = args.timeout_ms;
+            config.retry.max_attempts = args.max_attempts;
+            config.retry.jitter_seed = jitter_seed();
+            let mut session = bridge(cli.component)?.session(env());
+            let result = session
+                .open_client(&config)
+                .and_then(|()| session.call(&args.operation, &params));
+            match result {
+                Ok(value) => {
+                    println!("{}", serde_json::to_string_pretty(&value)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(HostError::Api(e)) => {
+                    let mut stderr = std::io::stderr().lock();
+                    writeln!(stderr, "{}", serde_json::to_string_pretty(&e)?)?;
+                    writeln!(stderr, "glbridge: {e}")?;
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(other) => Err(other.into()),
+            }
+        }
+    }
+}
+
+/// A jitter seed that differs between runs, so separate processes do not
+/// retry in lockstep.
+fn jitter_seed() -> u64 {
+    use glbridge_host::guest::env::Clock;
+    SystemClock.now().0 as u64 ^ u64::from(std::process::id()).rotate_left(32)
+}
