@@ -1,0 +1,202 @@
+//! The `glbridge` binary: exit codes and output of every command.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const KEY: &str = "FNHtU3KZpxF3GfKSZXCNkUkPnVSPQygbdNMLHuibkPY=";
+const V1: &str = "05b3faa3377aea763b67a528813bcd7357581fa3f75dd7bf870a83986c6a425f";
+
+fn glbridge(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_glbridge"));
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.env_remove("GLBRIDGE_API_KEY")
+        .env_remove("GLBRIDGE_API_URL")
+        .env_remove("GLBRIDGE_WEBHOOK_SIGNING_KEY");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn webhook_sign_prints_the_published_vector() {
+    let out = glbridge(
+        &[
+            "webhook",
+            "sign",
+            "--signing-key",
+            KEY,
+            "--timestamp",
+            "1699291314",
+        ],
+        br#"{"type":"foo.bar"}"#,
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), format!("t=1699291314,v1={V1}"));
+}
+
+#[test]
+fn webhook_verify_exit_codes() {
+    let body = br#"{"id":"wh_1","type":"agent.message","sequence_number":5,"timestamp":"2023-10-23T17:24:50.804952Z","data":{"conversation":{"id":"c-1","customer_id":"u-1"},"body":"Sure!"}}"#;
+    let sign = glbridge(
+        &["webhook", "sign", "--timestamp", "1699291314"],
+        body,
+        &[("GLBRIDGE_WEBHOOK_SIGNING_KEY", KEY)],
+    );
+    let header = text(&sign.stdout).trim().to_owned();
+    let verify = |header: &str, now: &str, body: &[u8]| {
+        glbridge(
+            &[
+                "webhook",
+                "verify",
+                "--signing-key",
+                KEY,
+                "--signature",
+                header,
+                "--now",
+                now,
+                "--token",
+                "tk",
+            ],
+            body,
+            &[],
+        )
+    };
+    let ok = verify(&header, "1699291314", body);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    let event: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(event["id"], "wh_1");
+    assert_eq!(event["type"], "agent.message");
+    assert_eq!(event["sequence_number"], 5);
+    assert_eq!(event["data"]["body"], "Sure!");
+    assert_eq!(event["token"], "tk");
+
+    let stale = verify(&header, "1699291615", body);
+    assert_eq!(stale.status.code(), Some(1));
+    assert_eq!(text(&stale.stderr).lines().count(), 1, "one-line reason");
+    let tampered = verify(&header, "1699291314", &body[..body.len() - 2]);
+    assert_eq!(tampered.status.code(), Some(1));
+    assert!(text(&tampered.stderr).contains("does not match"));
+    assert_eq!(
+        verify("t=1699291314", "1699291314", body).status.code(),
+        Some(1)
+    );
+
+    let vector = verify(
+        &format!("t=1699291314,v1={V1}"),
+        "1699291314",
+        br#"{"type":"foo.bar"}"#,
+    );
+    assert_eq!(
+        vector.status.code(),
+        Some(3),
+        "good signature, not an envelope"
+    );
+
+    let usage = glbridge(&["webhook", "verify", "--signing-key", KEY], b"", &[]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn api_runs_operations_over_real_http() {
+    let server = support::Server::start(vec![
+        (
+            200,
+            vec![],
+            r#"{"id":"c 1","customer_id":"u","channel":"web","status":"observing"}"#.into(),
+        ),
+        (
+            403,
+            vec![],
+            r#"{"code":"permission_denied","message":"wrong role","details":{"trace_id":"t-7"}}"#
+                .into(),
+        ),
+    ]);
+    let url = server.url.clone();
+    let env = [
+        ("GLBRIDGE_API_URL", url.as_str()),
+        ("GLBRIDGE_API_KEY", "sk_cli_secret"),
+    ];
+    let ok = glbridge(
+        &[
+            "api",
+            "conversations.read",
+            "--json",
+            r#"{"conversation_id":"c+1"}"#,
+        ],
+        b"",
+        &env,
+    );
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let conv: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(conv["status"], "observing");
+    let denied = glbridge(&["api", "management.list-secrets"], b"", &env);
+    assert_eq!(denied.status.code(), Some(1));
+    let stderr = text(&denied.stderr);
+    assert!(
+        stderr.contains("permission_denied") && stderr.contains("t-7"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("sk_cli_secret"));
+    let seen = server.seen();
+    server.join();
+    assert_eq!(seen[0].target, "/conversations/c%2B1/read");
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some("Bearer sk_cli_secret")
+    );
+    assert_eq!(seen[1].target, "/secrets");
+
+    let invalid = glbridge(
+        &[
+            "api",
+            "conversations.read",
+            "--json",
+            r#"{"conversation_id":"a/b"}"#,
+        ],
+        b"",
+        &env,
+    );
+    assert_eq!(invalid.status.code(), Some(1));
+    assert!(text(&invalid.stderr).contains("invalid_argument"));
+}
+
+#[test]
+fn component_writes_a_loadable_component() {
+    let dir = std::env::temp_dir().join(format!("glbridge-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bridge.wasm");
+    let out = glbridge(&["component", "--out", path.to_str().unwrap()], b"", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        glbridge_host::EMBEDDED_COMPONENT
+    );
+    let ops = glbridge(
+        &["--component", path.to_str().unwrap(), "operations"],
+        b"",
+        &[],
+    );
+    assert!(text(&ops.stdout)
+        .lines()
+        .any(|l| l == "conversations.start"));
+    std::fs::remove_dir_all(dir).ok();
+}
