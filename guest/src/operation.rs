@@ -207,19 +207,8 @@ impl Params {
     }
 
     fn rest<T: DeserializeOwned>(self) -> Result<T> {
-        serde_json::from_value(Value::Object(self.0))
-            .map_err(|e| Error::invalid(field_of(&e.to_string()), e.to_string()))
+        serde_json::from_value(Value::Object(self.0)).map_err(|e| validate::serde_error(&e))
     }
-}
-
-/// serde names the field in "missing field `x`" / "unknown variant ..." messages.
-fn field_of(message: &str) -> String {
-    message
-        .split('`')
-        .nth(1)
-        .filter(|_| message.starts_with("missing field"))
-        .unwrap_or("params")
-        .to_owned()
 }
 
 fn json_kind(v: &Value) -> &'static str {

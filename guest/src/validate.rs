@@ -45,6 +45,19 @@ pub fn json(field: &str, text: &str) -> Result<serde_json::Value> {
     serde_json::from_str(text).map_err(|e| Error::invalid(field, format!("is not valid JSON: {e}")))
 }
 
+/// An [`Error::InvalidArgument`] for a JSON body serde could not read,
+/// naming the field when serde does ("missing field `x`").
+pub fn serde_error(e: &serde_json::Error) -> Error {
+    let message = e.to_string();
+    let field = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.starts_with("missing field"))
+        .unwrap_or("params")
+        .to_owned();
+    Error::invalid(field, message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
