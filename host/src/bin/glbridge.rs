@@ -49,6 +49,62 @@ enum Command {
     Api(ApiArgs),
     /// List the operation names `glbridge api` accepts.
     Operations,
+    /// Run a local, offline stand-in for the AI-agent API.
+    ///
+    /// It speaks the API like the real service (paths, JSON, errors, roles)
+    /// and plays a simple, deterministic AI agent that answers from the
+    /// articles it was given, hands off, finishes and calls actions, sending
+    /// signed webhooks to --webhook-url. Keys not given are generated and
+    /// printed. Stops cleanly on Ctrl-C or SIGTERM.
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Args)]
+struct SandboxArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        default_value = "127.0.0.1:4010",
+        env = "GLBRIDGE_SANDBOX_LISTEN"
+    )]
+    listen: std::net::SocketAddr,
+    /// Where to deliver webhooks (without it, assigning to the AI agent fails, as in the real API).
+    #[arg(long, value_name = "URL")]
+    webhook_url: Option<String>,
+    /// Webhook signing key (random when absent).
+    #[arg(long, env = "GLBRIDGE_SANDBOX_SIGNING_KEY", hide_env_values = true)]
+    signing_key: Option<String>,
+    /// Key with the Integration role (random when absent).
+    #[arg(long, env = "GLBRIDGE_SANDBOX_INTEGRATION_KEY", hide_env_values = true)]
+    integration_key: Option<String>,
+    /// Key with the Management role (random when absent).
+    #[arg(long, env = "GLBRIDGE_SANDBOX_MANAGEMENT_KEY", hide_env_values = true)]
+    management_key: Option<String>,
+    /// Keep state in this SQLite file across runs (in memory otherwise).
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
+    /// Preload articles, topics, hand-off targets and actions (JSON, or TOML by extension).
+    #[arg(long, value_name = "FILE")]
+    seed: Option<PathBuf>,
+    /// Scale of the webhook retry schedule: 1s is the documented one (36
+    /// attempts over ~24 h); 1ms runs it in ~90 s.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    retry_base: std::time::Duration,
+    /// Delay added to every API answer.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    latency: std::time::Duration,
+    /// Fraction (0..1) of API requests answered 503 or 429 on purpose.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0, value_parser = fraction)]
+    fail_rate: f64,
+}
+
+fn fraction(s: &str) -> Result<f64, String> {
+    let f: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=1.0).contains(&f) {
+        Ok(f)
+    } else {
+        Err("must be between 0 and 1".into())
+    }
 }
 
 #[derive(Subcommand)]
@@ -174,6 +230,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!("wrote {} ({} bytes)", out.display(), bytes.len());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Sandbox(args) => sandbox(args),
         Command::Operations => {
             let mut session = bridge(cli.component)?.session(env());
             for name in session.operations()? {
@@ -257,6 +314,75 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
     }
+}
+
+fn sandbox(args: SandboxArgs) -> Result<ExitCode> {
+    use glbridge_sandbox::{random_key, Sandbox, SandboxConfig, Seed};
+    let seed = args
+        .seed
+        .as_deref()
+        .map(Seed::load)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let config = SandboxConfig {
+        listen: args.listen,
+        webhook_url: args.webhook_url,
+        signing_key: args.signing_key.unwrap_or_else(|| random_key("whsec_")),
+        integration_key: args
+            .integration_key
+            .unwrap_or_else(|| random_key("sk_int_")),
+        management_key: args
+            .management_key
+            .unwrap_or_else(|| random_key("sk_mgmt_")),
+        store: args.store,
+        seed,
+        retry_base: args.retry_base,
+        latency: args.latency,
+        fail_rate: args.fail_rate,
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config)?;
+    let c = sandbox.config();
+    println!("glbridge sandbox listening on {}", sandbox.url());
+    println!("  integration key:  {}", c.integration_key);
+    println!("  management key:   {}", c.management_key);
+    println!("  signing key:      {}", c.signing_key);
+    match &c.webhook_url {
+        Some(url) => println!("  webhooks go to:   {url}"),
+        None => println!("  webhooks:         none (pass --webhook-url to let the AI agent reply)"),
+    }
+    if let Some(store) = &c.store {
+        println!("  state kept in:    {}", store.display());
+    }
+    println!("Press Ctrl-C to stop.");
+    std::io::stdout().flush()?;
+    wait_for_shutdown()?;
+    sandbox.stop();
+    eprintln!("glbridge sandbox stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Blocks until Ctrl-C or SIGTERM.
+fn wait_for_shutdown() -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r,
+                _ = term.recv() => Ok(()),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await
+        }
+    })?;
+    Ok(())
 }
 
 /// A jitter seed that differs between runs, so separate processes do not
