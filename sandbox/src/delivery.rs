@@ -302,9 +302,7 @@ fn follow_up(
 /// Delivers one webhook until it succeeds or its schedule gives up; returns
 /// the receiver's JSON answer (`null` when it was not JSON).
 async fn deliver(shared: &Arc<Shared>, event: &Outgoing) -> Option<Value> {
-    let Some(url) = shared.config.webhook_url.clone() else {
-        return None;
-    };
+    let url = shared.config.webhook_url.clone()?;
     let started = Instant::now();
     let mut attempt = 1u32;
     loop {

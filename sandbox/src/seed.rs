@@ -140,3 +140,49 @@ impl Seed {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_toml_and_json_and_refuses_bad_ids() {
+        let dir = std::env::temp_dir().join(format!("glbridge-seed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let toml_path = dir.join("seed.toml");
+        std::fs::write(
+            &toml_path,
+            r#"
+[[articles]]
+id = "returns"
+title = "Returns"
+body = "Return within 30 days."
+
+[[hand_off_targets]]
+id = "support"
+name = "Support"
+default = true
+
+[[actions]]
+name = "order-status"
+keywords = ["where is my order"]
+reply = "Order {{id}} is {{status}}."
+"#,
+        )
+        .unwrap();
+        let seed = Seed::load(&toml_path).unwrap();
+        assert_eq!(seed.articles[0].status, PublicationStatus::Published);
+        assert!(seed.hand_off_targets[0].default);
+        assert_eq!(seed.actions[0].holding, default_holding());
+        let json_path = dir.join("seed.json");
+        std::fs::write(
+            &json_path,
+            r#"{"articles": [{"id": "bad id", "title": "t", "body": "b"}]}"#,
+        )
+        .unwrap();
+        assert!(Seed::load(&json_path).unwrap_err().contains("articles.id"));
+        std::fs::write(&json_path, r#"{"artcles": []}"#).unwrap();
+        assert!(Seed::load(&json_path).unwrap_err().contains("artcles"));
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
