@@ -22,6 +22,7 @@
 pub mod client;
 pub mod env;
 pub mod error;
+pub mod gleap;
 pub mod http;
 pub mod model;
 pub mod operation;
