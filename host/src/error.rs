@@ -21,8 +21,8 @@ pub enum HostError {
     /// The component could not be compiled, linked or instantiated.
     #[error("loading the component: {0}")]
     Load(String),
-    /// A client call before `open_client`.
-    #[error("no client is open in this session; call open_client first")]
+    /// A client or Gleap call before `open_client` / `open_gleap`.
+    #[error("nothing is configured for this call in this session; call open_client or open_gleap first")]
     NoClient,
     /// The component answered something the host could not read.
     #[error("unreadable answer from the component: {0}")]

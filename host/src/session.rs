@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use glbridge_guest::Timestamp;
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::{self, client, http, types, webhooks};
+use crate::bindings::{self, client, gleap, http, types, webhooks};
+use glbridge_guest::gleap::bridge as gb;
 use crate::env::{Env, HostState};
 use crate::error::HostError;
 use crate::runtime::Bridge;
@@ -35,6 +36,7 @@ struct Live {
     store: wasmtime::Store<HostState>,
     bindings: bindings::Bridge,
     client: Option<ResourceAny>,
+    gleap: Option<ResourceAny>,
     sequencers: HashMap<SequencerConfig, ResourceAny>,
 }
 
@@ -45,6 +47,7 @@ pub struct Session {
     bridge: Bridge,
     env: Env,
     client_config: Option<client::Config>,
+    gleap_config: Option<gleap::BridgeConfig>,
     live: Option<Live>,
 }
 
@@ -78,12 +81,38 @@ pub fn wit_config(c: &glbridge_guest::Config) -> client::Config {
     }
 }
 
+/// The WIT form of a Gleap bridge configuration.
+pub fn wit_bridge_config(c: &gb::BridgeConfig) -> gleap::BridgeConfig {
+    gleap::BridgeConfig {
+        client: wit_config(&c.client),
+        signing_key: c.signing_key.expose().to_owned(),
+        gleap_secret: c.gleap_secret.as_ref().map(|s| s.expose().to_owned()),
+        reply_wait_ms: c.reply_wait_ms,
+        poll_interval_ms: c.poll_interval_ms,
+        holding_text: c.holding_text.clone(),
+        hand_off_text: c.hand_off_text.clone(),
+        actions: c
+            .actions
+            .iter()
+            .map(|a| gleap::ActionEndpoint { name: a.name.clone(), url: a.url.clone(), headers: a.headers.clone(), timeout_ms: a.timeout_ms })
+            .collect(),
+        rest: c.rest.as_ref().map(|r| gleap::RestConfig {
+            base_url: r.base_url.clone(),
+            api_key: r.api_key.expose().to_owned(),
+            project_id: r.project_id.clone(),
+        }),
+        max_hold_ms: c.max_hold_ms,
+        leeway_secs: c.leeway_secs,
+    }
+}
+
 impl Session {
     pub(crate) fn new(bridge: Bridge, env: Env) -> Self {
         Session {
             bridge,
             env,
             client_config: None,
+            gleap_config: None,
             live: None,
         }
     }
@@ -104,6 +133,7 @@ impl Session {
                 store,
                 bindings,
                 client: None,
+                gleap: None,
                 sequencers: HashMap::new(),
             });
         }
@@ -340,5 +370,65 @@ impl Session {
                 .sequencer()
                 .call_poll(&mut live.store, h)
         })??)
+    }
+
+    /// Configures the Gleap bridge this session's `gleap_*` calls use;
+    /// validated by the component at once.
+    pub fn open_gleap(&mut self, config: &gb::BridgeConfig) -> Result<(), HostError> {
+        let wit = wit_bridge_config(config);
+        let opened = self.guard(|live| {
+            if let Some(old) = live.gleap.take() {
+                old.resource_drop(&mut live.store)?;
+            }
+            let r = live.bindings.gradient_labs_bridge_gleap().bridge().call_open(&mut live.store, &wit)?;
+            if let Ok(h) = &r {
+                live.gleap = Some(*h);
+            }
+            Ok(r.map(|_| ()))
+        })?;
+        opened?;
+        self.gleap_config = Some(wit);
+        Ok(())
+    }
+
+    fn with_gleap<R>(
+        &mut self,
+        f: impl FnOnce(&bindings::Bridge, &mut wasmtime::Store<HostState>, ResourceAny) -> wasmtime::Result<R>,
+    ) -> Result<R, HostError> {
+        let config = self.gleap_config.clone().ok_or(HostError::NoClient)?;
+        let result = self.guard(|live| {
+            let handle = match live.gleap {
+                Some(h) => h,
+                None => match live.bindings.gradient_labs_bridge_gleap().bridge().call_open(&mut live.store, &config)? {
+                    Ok(h) => {
+                        live.gleap = Some(h);
+                        h
+                    }
+                    Err(e) => return Ok(Err(e)),
+                },
+            };
+            f(&live.bindings, &mut live.store, handle).map(Ok)
+        })?;
+        Ok(result?)
+    }
+
+    /// `POST /gleap/action`, answered by the component.
+    pub fn gleap_action(&mut self, authorization: Option<&str>, body: &[u8]) -> Result<gleap::Answer, HostError> {
+        self.with_gleap(|b, s, h| b.gradient_labs_bridge_gleap().bridge().call_handle_action(s, h, authorization, body))
+    }
+
+    /// `POST /webhooks/gradient-labs`, answered by the component.
+    pub fn gleap_webhook(&mut self, signature: Option<&str>, token: Option<&str>, body: &[u8]) -> Result<gleap::Answer, HostError> {
+        self.with_gleap(|b, s, h| b.gradient_labs_bridge_gleap().bridge().call_handle_webhook(s, h, signature, token, body))
+    }
+
+    /// Releases held events and pushes late replies.
+    pub fn gleap_tick(&mut self) -> Result<gleap::TickReport, HostError> {
+        Ok(self.with_gleap(|b, s, h| b.gradient_labs_bridge_gleap().bridge().call_tick(s, h))??)
+    }
+
+    /// Replies queued for Gleap.
+    pub fn gleap_queue_depth(&mut self) -> Result<u64, HostError> {
+        Ok(self.with_gleap(|b, s, h| b.gradient_labs_bridge_gleap().bridge().call_queue_depth(s, h))??)
     }
 }

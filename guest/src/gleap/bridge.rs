@@ -414,11 +414,12 @@ impl GleapBridge {
         if texts.is_empty() {
             return Answer::new(200, "holding", json!({ "message": self.config.holding_text }));
         }
-        let mut body = json!({ "message": texts.join("\n\n") });
+        let message = texts.join("\n\n");
         if finished {
-            body["tags"] = json!(["ai-finished"]);
+            Answer::new(200, "finished", json!({ "message": message, "tags": ["ai-finished"] }))
+        } else {
+            Answer::new(200, "replied", json!({ "message": message }))
         }
-        Answer::new(200, if finished { "finished" } else { "replied" }, body)
     }
 
     /// Handles `POST /webhooks/gradient-labs`.
