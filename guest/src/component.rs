@@ -905,8 +905,8 @@ impl wproto::Guest for Component {
 
 // ---------------------------------------------------------------- gleap
 
-use exports::gradient_labs::bridge::gleap as wgleap;
 use crate::gleap::bridge as gb;
+use exports::gradient_labs::bridge::gleap as wgleap;
 
 fn bridge_config(c: wgleap::BridgeConfig) -> gb::BridgeConfig {
     gb::BridgeConfig {
@@ -920,19 +920,36 @@ fn bridge_config(c: wgleap::BridgeConfig) -> gb::BridgeConfig {
         actions: c
             .actions
             .into_iter()
-            .map(|a| gb::ActionEndpoint { name: a.name, url: a.url, headers: a.headers, timeout_ms: a.timeout_ms })
+            .map(|a| gb::ActionEndpoint {
+                name: a.name,
+                url: a.url,
+                headers: a.headers,
+                timeout_ms: a.timeout_ms,
+            })
             .collect(),
-        rest: c.rest.map(|r| gb::RestConfig { base_url: r.base_url, api_key: crate::client::Secret::new(r.api_key), project_id: r.project_id }),
+        rest: c.rest.map(|r| gb::RestConfig {
+            base_url: r.base_url,
+            api_key: crate::client::Secret::new(r.api_key),
+            project_id: r.project_id,
+        }),
         max_hold_ms: c.max_hold_ms,
         leeway_secs: c.leeway_secs,
     }
 }
 
 fn answer_out(a: gb::Answer) -> wgleap::Answer {
-    wgleap::Answer { status: a.status, body: json_out(&a.body), outcome: a.outcome.to_owned() }
+    wgleap::Answer {
+        status: a.status,
+        body: json_out(&a.body),
+        outcome: a.outcome.to_owned(),
+    }
 }
 
-const IO: gb::Io<'static> = gb::Io { http: &Imports, clock: &Imports, store: &Imports };
+const IO: gb::Io<'static> = gb::Io {
+    http: &Imports,
+    clock: &Imports,
+    store: &Imports,
+};
 
 /// The exported `gleap.bridge` resource.
 pub struct BridgeResource(RefCell<gb::GleapBridge>);
@@ -948,16 +965,34 @@ impl wgleap::GuestBridge for BridgeResource {
     }
 
     fn handle_action(&self, authorization: Option<String>, body: Vec<u8>) -> wgleap::Answer {
-        answer_out(self.0.borrow_mut().handle_action(IO, authorization.as_deref(), &body))
+        answer_out(
+            self.0
+                .borrow_mut()
+                .handle_action(IO, authorization.as_deref(), &body),
+        )
     }
 
-    fn handle_webhook(&self, signature: Option<String>, token: Option<String>, body: Vec<u8>) -> wgleap::Answer {
-        answer_out(self.0.borrow_mut().handle_webhook(IO, signature.as_deref(), token.as_deref(), &body))
+    fn handle_webhook(
+        &self,
+        signature: Option<String>,
+        token: Option<String>,
+        body: Vec<u8>,
+    ) -> wgleap::Answer {
+        answer_out(self.0.borrow_mut().handle_webhook(
+            IO,
+            signature.as_deref(),
+            token.as_deref(),
+            &body,
+        ))
     }
 
     fn tick(&self) -> Result<wgleap::TickReport, wt::Error> {
         let r = self.0.borrow_mut().tick(IO).map_err(error)?;
-        Ok(wgleap::TickReport { released: r.released, pushed: r.pushed, failed: r.failed })
+        Ok(wgleap::TickReport {
+            released: r.released,
+            pushed: r.pushed,
+            failed: r.failed,
+        })
     }
 
     fn queue_depth(&self) -> Result<u64, wt::Error> {

@@ -22,7 +22,9 @@ pub enum HostError {
     #[error("loading the component: {0}")]
     Load(String),
     /// A client or Gleap call before `open_client` / `open_gleap`.
-    #[error("nothing is configured for this call in this session; call open_client or open_gleap first")]
+    #[error(
+        "nothing is configured for this call in this session; call open_client or open_gleap first"
+    )]
     NoClient,
     /// The component answered something the host could not read.
     #[error("unreadable answer from the component: {0}")]

@@ -22,9 +22,11 @@
 
 pub mod bindings;
 pub mod clock;
+pub mod demo;
 pub mod env;
 pub mod error;
 pub mod runtime;
+pub mod serve;
 pub mod session;
 pub mod store;
 pub mod transport;

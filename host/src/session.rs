@@ -6,10 +6,10 @@ use glbridge_guest::Timestamp;
 use wasmtime::component::ResourceAny;
 
 use crate::bindings::{self, client, gleap, http, types, webhooks};
-use glbridge_guest::gleap::bridge as gb;
 use crate::env::{Env, HostState};
 use crate::error::HostError;
 use crate::runtime::Bridge;
+use glbridge_guest::gleap::bridge as gb;
 
 /// How a webhook sequencer is set up (see the WIT `sequencer`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -94,7 +94,12 @@ pub fn wit_bridge_config(c: &gb::BridgeConfig) -> gleap::BridgeConfig {
         actions: c
             .actions
             .iter()
-            .map(|a| gleap::ActionEndpoint { name: a.name.clone(), url: a.url.clone(), headers: a.headers.clone(), timeout_ms: a.timeout_ms })
+            .map(|a| gleap::ActionEndpoint {
+                name: a.name.clone(),
+                url: a.url.clone(),
+                headers: a.headers.clone(),
+                timeout_ms: a.timeout_ms,
+            })
             .collect(),
         rest: c.rest.as_ref().map(|r| gleap::RestConfig {
             base_url: r.base_url.clone(),
@@ -380,7 +385,11 @@ impl Session {
             if let Some(old) = live.gleap.take() {
                 old.resource_drop(&mut live.store)?;
             }
-            let r = live.bindings.gradient_labs_bridge_gleap().bridge().call_open(&mut live.store, &wit)?;
+            let r = live
+                .bindings
+                .gradient_labs_bridge_gleap()
+                .bridge()
+                .call_open(&mut live.store, &wit)?;
             if let Ok(h) = &r {
                 live.gleap = Some(*h);
             }
@@ -393,13 +402,22 @@ impl Session {
 
     fn with_gleap<R>(
         &mut self,
-        f: impl FnOnce(&bindings::Bridge, &mut wasmtime::Store<HostState>, ResourceAny) -> wasmtime::Result<R>,
+        f: impl FnOnce(
+            &bindings::Bridge,
+            &mut wasmtime::Store<HostState>,
+            ResourceAny,
+        ) -> wasmtime::Result<R>,
     ) -> Result<R, HostError> {
         let config = self.gleap_config.clone().ok_or(HostError::NoClient)?;
         let result = self.guard(|live| {
             let handle = match live.gleap {
                 Some(h) => h,
-                None => match live.bindings.gradient_labs_bridge_gleap().bridge().call_open(&mut live.store, &config)? {
+                None => match live
+                    .bindings
+                    .gradient_labs_bridge_gleap()
+                    .bridge()
+                    .call_open(&mut live.store, &config)?
+                {
                     Ok(h) => {
                         live.gleap = Some(h);
                         h
@@ -413,13 +431,30 @@ impl Session {
     }
 
     /// `POST /gleap/action`, answered by the component.
-    pub fn gleap_action(&mut self, authorization: Option<&str>, body: &[u8]) -> Result<gleap::Answer, HostError> {
-        self.with_gleap(|b, s, h| b.gradient_labs_bridge_gleap().bridge().call_handle_action(s, h, authorization, body))
+    pub fn gleap_action(
+        &mut self,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Result<gleap::Answer, HostError> {
+        self.with_gleap(|b, s, h| {
+            b.gradient_labs_bridge_gleap()
+                .bridge()
+                .call_handle_action(s, h, authorization, body)
+        })
     }
 
     /// `POST /webhooks/gradient-labs`, answered by the component.
-    pub fn gleap_webhook(&mut self, signature: Option<&str>, token: Option<&str>, body: &[u8]) -> Result<gleap::Answer, HostError> {
-        self.with_gleap(|b, s, h| b.gradient_labs_bridge_gleap().bridge().call_handle_webhook(s, h, signature, token, body))
+    pub fn gleap_webhook(
+        &mut self,
+        signature: Option<&str>,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> Result<gleap::Answer, HostError> {
+        self.with_gleap(|b, s, h| {
+            b.gradient_labs_bridge_gleap()
+                .bridge()
+                .call_handle_webhook(s, h, signature, token, body)
+        })
     }
 
     /// Releases held events and pushes late replies.
@@ -429,6 +464,10 @@ impl Session {
 
     /// Replies queued for Gleap.
     pub fn gleap_queue_depth(&mut self) -> Result<u64, HostError> {
-        Ok(self.with_gleap(|b, s, h| b.gradient_labs_bridge_gleap().bridge().call_queue_depth(s, h))??)
+        Ok(self.with_gleap(|b, s, h| {
+            b.gradient_labs_bridge_gleap()
+                .bridge()
+                .call_queue_depth(s, h)
+        })??)
     }
 }

@@ -96,8 +96,10 @@ impl BridgeConfig {
             gleap_secret: None,
             reply_wait_ms: 8_000,
             poll_interval_ms: 25,
-            holding_text: "Thanks for your message — I'm looking into it and will reply here shortly.".into(),
-            hand_off_text: "I'm passing you to a member of our team, who will reply here shortly.".into(),
+            holding_text:
+                "Thanks for your message — I'm looking into it and will reply here shortly.".into(),
+            hand_off_text: "I'm passing you to a member of our team, who will reply here shortly."
+                .into(),
             actions: Vec::new(),
             rest: None,
             max_hold_ms: 10_000,
@@ -119,7 +121,11 @@ pub struct Answer {
 
 impl Answer {
     fn new(status: u16, outcome: &'static str, body: Value) -> Self {
-        Answer { status, body, outcome }
+        Answer {
+            status,
+            body,
+            outcome,
+        }
     }
     fn error(status: u16, outcome: &'static str, message: impl Into<String>) -> Self {
         Answer::new(status, outcome, json!({ "error": message.into() }))
@@ -190,7 +196,9 @@ impl OutItem {
     fn ends_turn(&self) -> bool {
         match self {
             OutItem::Message { holding: true, .. } => false,
-            OutItem::Message { total, sequence, .. } => match (total, sequence) {
+            OutItem::Message {
+                total, sequence, ..
+            } => match (total, sequence) {
                 (Some(t), Some(s)) => s >= t,
                 _ => true,
             },
@@ -212,13 +220,17 @@ fn store_error(e: crate::env::StoreError) -> Error {
 
 fn decode<T: for<'de> Deserialize<'de> + Default>(bytes: Option<&[u8]>) -> Result<T> {
     match bytes {
-        Some(b) => serde_json::from_slice(b).map_err(|e| Error::Store { message: format!("unreadable state: {e}") }),
+        Some(b) => serde_json::from_slice(b).map_err(|e| Error::Store {
+            message: format!("unreadable state: {e}"),
+        }),
         None => Ok(T::default()),
     }
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| Error::Store { message: e.to_string() })
+    serde_json::to_vec(value).map_err(|e| Error::Store {
+        message: e.to_string(),
+    })
 }
 
 /// Read-modify-write of one key by compare-and-swap.
@@ -234,11 +246,16 @@ where
         if old.as_deref() == Some(new.as_slice()) {
             return Ok(r);
         }
-        if store.compare_and_swap(key, old.as_deref(), Some(&new)).map_err(store_error)? {
+        if store
+            .compare_and_swap(key, old.as_deref(), Some(&new))
+            .map_err(store_error)?
+        {
             return Ok(r);
         }
     }
-    Err(Error::Store { message: format!("{key} is too contended") })
+    Err(Error::Store {
+        message: format!("{key} is too contended"),
+    })
 }
 
 /// The bridge: one per instance, configured once.
@@ -269,16 +286,34 @@ impl GleapBridge {
             return Err(Error::invalid("signing_key", "is required"));
         }
         for a in &config.actions {
-            if a.name.trim().is_empty() || !(a.url.starts_with("http://") || a.url.starts_with("https://")) {
-                return Err(Error::invalid("actions", format!("action {:?} needs a name and an http(s) URL", a.name)));
+            if a.name.trim().is_empty()
+                || !(a.url.starts_with("http://") || a.url.starts_with("https://"))
+            {
+                return Err(Error::invalid(
+                    "actions",
+                    format!("action {:?} needs a name and an http(s) URL", a.name),
+                ));
             }
         }
-        let sequencer = Sequencer::new(format!("{NS}/seq"), u64::from(config.max_hold_ms) * 1_000_000, 1);
-        Ok(GleapBridge { config, client, sequencer })
+        let sequencer = Sequencer::new(
+            format!("{NS}/seq"),
+            u64::from(config.max_hold_ms) * 1_000_000,
+            1,
+        );
+        Ok(GleapBridge {
+            config,
+            client,
+            sequencer,
+        })
     }
 
     /// Handles `POST /gleap/action`.
-    pub fn handle_action(&mut self, io: Io<'_>, authorization: Option<&str>, body: &[u8]) -> Answer {
+    pub fn handle_action(
+        &mut self,
+        io: Io<'_>,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Answer {
         if let Some(secret) = &self.config.gleap_secret {
             let given = authorization.unwrap_or("").as_bytes();
             if !bool::from(given.ct_eq(secret.expose().as_bytes())) {
@@ -290,7 +325,11 @@ impl GleapBridge {
             Err(e) => return Answer::error(400, "bad-request", e.0),
         };
         if let Err(e) = self.forward(io, &call) {
-            return Answer::error(502, "upstream-error", format!("could not reach the AI agent: {e}"));
+            return Answer::error(
+                502,
+                "upstream-error",
+                format!("could not reach the AI agent: {e}"),
+            );
         }
         match self.wait_for_reply(io, &call.conversation_id) {
             Ok(items) => self.reply(items),
@@ -313,7 +352,8 @@ impl GleapBridge {
                 resources: None,
                 conversation_token: None,
             };
-            self.client.run(io.http, io.clock, &Operation::StartConversation(start))?;
+            self.client
+                .run(io.http, io.clock, &Operation::StartConversation(start))?;
             let push = Operation::PushResource {
                 conversation_id: call.conversation_id.clone(),
                 name: "gleap-context".into(),
@@ -349,7 +389,12 @@ impl GleapBridge {
                     // The agent finished the conversation; the customer wrote again.
                     let resume = Operation::Resume {
                         conversation_id: call.conversation_id.clone(),
-                        params: AssignParams { assignee_type: ParticipantType::AiAgent, assignee_id: None, timestamp: None, reason: Some("customer wrote again".into()) },
+                        params: AssignParams {
+                            assignee_type: ParticipantType::AiAgent,
+                            assignee_id: None,
+                            timestamp: None,
+                            reason: Some("customer wrote again".into()),
+                        },
                     };
                     self.client.run(io.http, io.clock, &resume)?;
                     self.client.run(io.http, io.clock, &op)?;
@@ -371,20 +416,29 @@ impl GleapBridge {
     /// Waits for the agent's turn to end (or the reply wait to pass) and
     /// takes what is in the outbox.
     fn wait_for_reply(&self, io: Io<'_>, conversation: &str) -> Result<Vec<OutItem>> {
-        let deadline = io.clock.now().0.saturating_add(i64::from(self.config.reply_wait_ms) * 1_000_000);
+        let deadline = io
+            .clock
+            .now()
+            .0
+            .saturating_add(i64::from(self.config.reply_wait_ms) * 1_000_000);
         let marker = waiting_key(conversation);
         update::<i64, _>(io.store, &marker, |d| *d = (*d).max(deadline))?;
         let outbox = outbox_key(conversation);
         let taken = loop {
-            let ready = decode::<Vec<OutItem>>(io.store.get(&outbox).map_err(store_error)?.as_deref())?;
+            let ready =
+                decode::<Vec<OutItem>>(io.store.get(&outbox).map_err(store_error)?.as_deref())?;
             let now = io.clock.now().0;
             if ready.iter().any(OutItem::ends_turn) || now >= deadline {
                 break take_all(io.store, &outbox)?;
             }
             let left = u64::try_from(deadline.saturating_sub(now)).unwrap_or(0);
-            io.clock.sleep((u64::from(self.config.poll_interval_ms) * 1_000_000).min(left));
+            io.clock
+                .sleep((u64::from(self.config.poll_interval_ms) * 1_000_000).min(left));
         };
-        let _ = io.store.compare_and_swap(&marker, Some(&encode(&deadline)?), None).map_err(store_error)?;
+        let _ = io
+            .store
+            .compare_and_swap(&marker, Some(&encode(&deadline)?), None)
+            .map_err(store_error)?;
         Ok(taken)
     }
 
@@ -395,7 +449,12 @@ impl GleapBridge {
         for item in items {
             match item {
                 OutItem::Message { body, .. } => texts.push(body),
-                OutItem::HandOff { target, reason_code, reason, .. } => hand_off = Some((target, reason_code, reason)),
+                OutItem::HandOff {
+                    target,
+                    reason_code,
+                    reason,
+                    ..
+                } => hand_off = Some((target, reason_code, reason)),
                 OutItem::Finished { .. } => finished = true,
             }
         }
@@ -412,25 +471,48 @@ impl GleapBridge {
             );
         }
         if texts.is_empty() {
-            return Answer::new(200, "holding", json!({ "message": self.config.holding_text }));
+            return Answer::new(
+                200,
+                "holding",
+                json!({ "message": self.config.holding_text }),
+            );
         }
         let message = texts.join("\n\n");
         if finished {
-            Answer::new(200, "finished", json!({ "message": message, "tags": ["ai-finished"] }))
+            Answer::new(
+                200,
+                "finished",
+                json!({ "message": message, "tags": ["ai-finished"] }),
+            )
         } else {
             Answer::new(200, "replied", json!({ "message": message }))
         }
     }
 
     /// Handles `POST /webhooks/gradient-labs`.
-    pub fn handle_webhook(&mut self, io: Io<'_>, signature: Option<&str>, token: Option<&str>, body: &[u8]) -> Answer {
+    pub fn handle_webhook(
+        &mut self,
+        io: Io<'_>,
+        signature: Option<&str>,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> Answer {
         let Some(signature) = signature else {
             return Answer::error(401, "bad-signature", "missing X-GradientLabs-Signature");
         };
         let now = io.clock.now();
-        let event = match webhook::verify_and_parse(self.config.signing_key.expose(), signature, token, body, now.secs(), self.config.leeway_secs) {
+        let event = match webhook::verify_and_parse(
+            self.config.signing_key.expose(),
+            signature,
+            token,
+            body,
+            now.secs(),
+            self.config.leeway_secs,
+        ) {
             Ok(e) => e,
-            Err(e @ WebhookError::InvalidEnvelope(_)) => return Answer::error(400, "bad-envelope", e.to_string()),
+            Err(e @ WebhookError::InvalidEnvelope(_)) => {
+                return Answer::error(400, "bad-envelope", e.to_string())
+            }
             Err(e) => return Answer::error(401, "bad-signature", e.to_string()),
         };
         let action = match &event.data {
@@ -456,12 +538,28 @@ impl GleapBridge {
     fn enqueue(&self, store: &dyn Store, released: Vec<Released>) -> Result<u32> {
         let mut n = 0;
         for r in released {
-            let Some(conversation) = r.event.conversation_id.clone() else { continue };
+            let Some(conversation) = r.event.conversation_id.clone() else {
+                continue;
+            };
             let id = r.event.id.clone();
             let item = match r.event.data {
-                EventData::AgentMessage(m) => OutItem::Message { event_id: id, body: m.body, holding: m.is_holding, total: m.total, sequence: m.sequence },
-                EventData::HandOff(h) => OutItem::HandOff { event_id: id, target: h.target, reason_code: h.reason_code, reason: h.reason },
-                EventData::Finished(f) => OutItem::Finished { event_id: id, reason_code: f.reason_code },
+                EventData::AgentMessage(m) => OutItem::Message {
+                    event_id: id,
+                    body: m.body,
+                    holding: m.is_holding,
+                    total: m.total,
+                    sequence: m.sequence,
+                },
+                EventData::HandOff(h) => OutItem::HandOff {
+                    event_id: id,
+                    target: h.target,
+                    reason_code: h.reason_code,
+                    reason: h.reason,
+                },
+                EventData::Finished(f) => OutItem::Finished {
+                    event_id: id,
+                    reason_code: f.reason_code,
+                },
                 _ => continue,
             };
             update::<Vec<OutItem>, _>(store, &outbox_key(&conversation), |items| {
@@ -474,7 +572,12 @@ impl GleapBridge {
         Ok(n)
     }
 
-    fn run_action(&self, io: Io<'_>, event_id: &str, action: &webhook::event::ActionExecute) -> Answer {
+    fn run_action(
+        &self,
+        io: Io<'_>,
+        event_id: &str,
+        action: &webhook::event::ActionExecute,
+    ) -> Answer {
         let cache = format!("{NS}/action/{event_id}");
         if let Ok(Some(done)) = io.store.get(&cache) {
             if let Ok(v) = serde_json::from_slice::<Value>(&done) {
@@ -482,10 +585,17 @@ impl GleapBridge {
             }
         }
         let Some(endpoint) = self.config.actions.iter().find(|a| a.name == action.action) else {
-            return Answer::error(404, "action-unconfigured", format!("no endpoint is configured for action {:?}", action.action));
+            return Answer::error(
+                404,
+                "action-unconfigured",
+                format!("no endpoint is configured for action {:?}", action.action),
+            );
         };
         let payload = json!({"action": action.action, "params": action.params, "conversation": action.conversation});
-        let mut headers = vec![("Content-Type".to_owned(), "application/json".to_owned()), ("Accept".to_owned(), "application/json".to_owned())];
+        let mut headers = vec![
+            ("Content-Type".to_owned(), "application/json".to_owned()),
+            ("Accept".to_owned(), "application/json".to_owned()),
+        ];
         headers.extend(endpoint.headers.iter().cloned());
         let request = HttpRequest {
             method: Method::Post,
@@ -501,10 +611,16 @@ impl GleapBridge {
                     Ok(other) => json!({ "result": other }),
                     Err(_) => json!({ "result": String::from_utf8_lossy(&r.body) }),
                 };
-                let _ = io.store.compare_and_swap(&cache, None, Some(answer.to_string().as_bytes()));
+                let _ =
+                    io.store
+                        .compare_and_swap(&cache, None, Some(answer.to_string().as_bytes()));
                 Answer::new(200, "action", answer)
             }
-            Ok(r) => Answer::error(502, "action-failed", format!("action endpoint answered {}", r.status)),
+            Ok(r) => Answer::error(
+                502,
+                "action-failed",
+                format!("action endpoint answered {}", r.status),
+            ),
             Err(e) => Answer::error(502, "action-failed", format!("action endpoint: {e}")),
         }
     }
@@ -514,15 +630,28 @@ impl GleapBridge {
         let mut report = TickReport::default();
         let released = self.sequencer.poll(io.store, io.clock.now())?;
         report.released = self.enqueue(io.store, released)?;
-        let Some(rest) = self.config.rest.clone() else { return Ok(report) };
+        let Some(rest) = self.config.rest.clone() else {
+            return Ok(report);
+        };
         let prefix = format!("{NS}/outbox/");
         for key in io.store.list_keys(&prefix).map_err(store_error)? {
-            let Some(conversation) = key.strip_prefix(&prefix) else { continue };
-            let waiting: Option<i64> = io.store.get(&waiting_key(conversation)).map_err(store_error)?.and_then(|b| serde_json::from_slice(&b).ok());
+            let Some(conversation) = key.strip_prefix(&prefix) else {
+                continue;
+            };
+            let waiting: Option<i64> = io
+                .store
+                .get(&waiting_key(conversation))
+                .map_err(store_error)?
+                .and_then(|b| serde_json::from_slice(&b).ok());
             if waiting.is_some_and(|deadline| deadline > io.clock.now().0) {
                 continue;
             }
-            let state: ConversationState = decode(io.store.get(&conv_key(conversation)).map_err(store_error)?.as_deref())?;
+            let state: ConversationState = decode(
+                io.store
+                    .get(&conv_key(conversation))
+                    .map_err(store_error)?
+                    .as_deref(),
+            )?;
             let items: Vec<OutItem> = decode(io.store.get(&key).map_err(store_error)?.as_deref())?;
             for item in items {
                 let text = match &item {
@@ -574,7 +703,10 @@ fn push_to_gleap(io: Io<'_>, rest: &RestConfig, ticket: &str, text: &str) -> Res
         method: Method::Post,
         url: format!("{}/messages", rest.base_url.trim_end_matches('/')),
         headers: vec![
-            ("Authorization".into(), format!("Bearer {}", rest.api_key.expose())),
+            (
+                "Authorization".into(),
+                format!("Bearer {}", rest.api_key.expose()),
+            ),
             ("Project".into(), rest.project_id.clone()),
             ("Content-Type".into(), "application/json".into()),
             ("Accept".into(), "application/json".into()),
@@ -582,7 +714,9 @@ fn push_to_gleap(io: Io<'_>, rest: &RestConfig, ticket: &str, text: &str) -> Res
         body: Some(body.to_string().into_bytes()),
         timeout_ms: 10_000,
     };
-    let r = io.http.send(&request).map_err(|e| Error::Transport { message: e.to_string() })?;
+    let r = io.http.send(&request).map_err(|e| Error::Transport {
+        message: e.to_string(),
+    })?;
     if r.is_success() {
         Ok(())
     } else {

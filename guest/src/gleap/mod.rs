@@ -40,28 +40,49 @@ pub struct ActionCall {
 pub struct BadCall(pub String);
 
 fn str_field<'a>(v: &'a Value, names: &[&str]) -> Option<&'a str> {
-    names.iter().find_map(|n| v.get(*n).and_then(Value::as_str)).filter(|s| !s.trim().is_empty())
+    names
+        .iter()
+        .find_map(|n| v.get(*n).and_then(Value::as_str))
+        .filter(|s| !s.trim().is_empty())
 }
 
 /// Letters, digits and `_ - + = .` only, as ids must be.
 pub fn id_safe(raw: &str) -> String {
     raw.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '=' | '.') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '=' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
 /// Reads the JSON Gleap posts: `{conversation, session, comments}`.
 pub fn parse_action(body: &[u8]) -> Result<ActionCall, BadCall> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| BadCall(format!("body is not JSON: {e}")))?;
-    let conversation = v.get("conversation").filter(|c| c.is_object()).ok_or_else(|| BadCall("missing object `conversation`".into()))?;
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| BadCall(format!("body is not JSON: {e}")))?;
+    let conversation = v
+        .get("conversation")
+        .filter(|c| c.is_object())
+        .ok_or_else(|| BadCall("missing object `conversation`".into()))?;
     let gleap_id = match conversation.get("id") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
         _ => return Err(BadCall("missing `conversation.id`".into())),
     };
-    let session = v.get("session").filter(|s| s.is_object()).ok_or_else(|| BadCall("missing object `session`".into()))?;
+    let session = v
+        .get("session")
+        .filter(|s| s.is_object())
+        .ok_or_else(|| BadCall("missing object `session`".into()))?;
     let customer_id = str_field(session, &["userId", "gleapId", "email"])
-        .ok_or_else(|| BadCall("`session` has none of `userId`, `gleapId`, `email` to identify the customer".into()))?
+        .ok_or_else(|| {
+            BadCall(
+                "`session` has none of `userId`, `gleapId`, `email` to identify the customer"
+                    .into(),
+            )
+        })?
         .to_owned();
     let raw_comments = match v.get("comments") {
         Some(Value::Array(a)) => a.as_slice(),
@@ -87,10 +108,15 @@ pub fn parse_action(body: &[u8]) -> Result<ActionCall, BadCall> {
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         }) else {
-            skipped.push(format!("comment {i}: no `id` or `_id`, so it cannot be forwarded exactly once"));
+            skipped.push(format!(
+                "comment {i}: no `id` or `_id`, so it cannot be forwarded exactly once"
+            ));
             continue;
         };
-        let text = match c.get("comment").or_else(|| c.get("data").and_then(|d| d.get("content"))) {
+        let text = match c
+            .get("comment")
+            .or_else(|| c.get("data").and_then(|d| d.get("content")))
+        {
             Some(Value::String(s)) => tiptap::flatten_text(s),
             Some(doc @ Value::Object(_)) => tiptap::flatten(doc),
             _ => String::new(),
@@ -99,7 +125,11 @@ pub fn parse_action(body: &[u8]) -> Result<ActionCall, BadCall> {
             skipped.push(format!("comment {i} ({id}): no text in `comment`"));
             continue;
         }
-        comments.push(CustomerComment { message_id: format!("gleap-{}", id_safe(&id)), comment_id: id, text });
+        comments.push(CustomerComment {
+            message_id: format!("gleap-{}", id_safe(&id)),
+            comment_id: id,
+            text,
+        });
     }
     let context = serde_json::json!({
         "gleap_conversation_id": gleap_id,
@@ -141,18 +171,39 @@ mod tests {
             {"id": 7, "comment": "numbers work", "user": null},
         ]));
         let c = parse_action(&body).unwrap();
-        assert_eq!((c.conversation_id.as_str(), c.customer_id.as_str()), ("gleap-T-42", "g-1"));
-        let texts: Vec<(&str, &str)> = c.comments.iter().map(|c| (c.message_id.as_str(), c.text.as_str())).collect();
-        assert_eq!(texts, vec![("gleap-c1", "Where is my order?"), ("gleap-7", "numbers work")]);
+        assert_eq!(
+            (c.conversation_id.as_str(), c.customer_id.as_str()),
+            ("gleap-T-42", "g-1")
+        );
+        let texts: Vec<(&str, &str)> = c
+            .comments
+            .iter()
+            .map(|c| (c.message_id.as_str(), c.text.as_str()))
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                ("gleap-c1", "Where is my order?"),
+                ("gleap-7", "numbers work")
+            ]
+        );
         assert_eq!(c.context["conversation_custom_data"]["plan"], "pro");
     }
 
     #[test]
     fn says_what_is_missing() {
         assert!(parse_action(b"nope").unwrap_err().0.contains("not JSON"));
-        assert!(parse_action(br#"{"session":{}}"#).unwrap_err().0.contains("conversation"));
-        let no_customer = json!({"conversation": {"id": "1"}, "session": {"name": "x"}, "comments": []}).to_string();
-        assert!(parse_action(no_customer.as_bytes()).unwrap_err().0.contains("userId"));
+        assert!(parse_action(br#"{"session":{}}"#)
+            .unwrap_err()
+            .0
+            .contains("conversation"));
+        let no_customer =
+            json!({"conversation": {"id": "1"}, "session": {"name": "x"}, "comments": []})
+                .to_string();
+        assert!(parse_action(no_customer.as_bytes())
+            .unwrap_err()
+            .0
+            .contains("userId"));
         let c = parse_action(&call(json!([{}, {"comment": "no id"}]))).unwrap();
         assert!(c.comments.is_empty());
         assert!(c.skipped[1].contains("no `id`"), "{:?}", c.skipped);
@@ -161,11 +212,18 @@ mod tests {
     #[test]
     fn prefers_user_id_then_gleap_id_then_email() {
         let with = |session: Value| {
-            let b = json!({"conversation": {"id": "1"}, "session": session, "comments": []}).to_string();
+            let b = json!({"conversation": {"id": "1"}, "session": session, "comments": []})
+                .to_string();
             parse_action(b.as_bytes()).unwrap().customer_id
         };
-        assert_eq!(with(json!({"userId": "u", "gleapId": "g", "email": "e@x"})), "u");
-        assert_eq!(with(json!({"userId": "", "gleapId": "g", "email": "e@x"})), "g");
+        assert_eq!(
+            with(json!({"userId": "u", "gleapId": "g", "email": "e@x"})),
+            "u"
+        );
+        assert_eq!(
+            with(json!({"userId": "", "gleapId": "g", "email": "e@x"})),
+            "g"
+        );
         assert_eq!(with(json!({"email": "e@x"})), "e@x");
     }
 }

@@ -14,7 +14,9 @@ pub fn flatten(doc: &Value) -> String {
 /// Text that may itself be a serialised TipTap document.
 pub fn flatten_text(text: &str) -> String {
     match serde_json::from_str::<Value>(text) {
-        Ok(doc @ Value::Object(_)) if doc.get("type").and_then(Value::as_str) == Some("doc") => flatten(&doc),
+        Ok(doc @ Value::Object(_)) if doc.get("type").and_then(Value::as_str) == Some("doc") => {
+            flatten(&doc)
+        }
         _ => text.trim().to_owned(),
     }
 }
@@ -36,7 +38,11 @@ fn walk(node: &Value, out: &mut String, depth: usize) {
                     walk(child, out, depth + 1);
                 }
             }
-            if matches!(kind, "paragraph" | "heading" | "listItem" | "blockquote" | "codeBlock") && !out.ends_with('\n') {
+            if matches!(
+                kind,
+                "paragraph" | "heading" | "listItem" | "blockquote" | "codeBlock"
+            ) && !out.ends_with('\n')
+            {
                 out.push('\n');
             }
         }

@@ -57,6 +57,71 @@ enum Command {
     /// signed webhooks to --webhook-url. Keys not given are generated and
     /// printed. Stops cleanly on Ctrl-C or SIGTERM.
     Sandbox(SandboxArgs),
+    /// Run the bridge as a service: Gleap's custom API action in, the AI agent's replies out.
+    ///
+    /// Routes: POST /gleap/action (Gleap), POST /webhooks/gradient-labs (the
+    /// AI agent's webhooks), GET /healthz, GET /metrics (Prometheus).
+    /// Settings come from flags, then GLBRIDGE_* environment variables, then
+    /// the TOML file given with --config. With no --api-url/--api-key it
+    /// starts the sandbox in-process and wires both sides together.
+    Serve(Box<ServeArgs>),
+    /// One command, no configuration: the sandbox and the service in-process,
+    /// three Gleap conversations played through them (an article answer, an
+    /// action, a hand-off), each turn printed with its latency.
+    Demo,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// TOML file with any of the settings below (lowest precedence).
+    #[arg(long, env = "GLBRIDGE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "GLBRIDGE_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+    /// AI-agent API base URL (omit with --api-key to use the embedded sandbox).
+    #[arg(long, env = "GLBRIDGE_API_URL")]
+    api_url: Option<String>,
+    /// Integration API key.
+    #[arg(long, env = "GLBRIDGE_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Webhook signing key (required with --api-url).
+    #[arg(long, env = "GLBRIDGE_WEBHOOK_SIGNING_KEY", hide_env_values = true)]
+    webhook_signing_key: Option<String>,
+    /// SQLite file for the bridge's state [default: ./glbridge.db].
+    #[arg(long, env = "GLBRIDGE_STORE", value_name = "FILE")]
+    store: Option<PathBuf>,
+    /// How long a Gleap call waits for the agent's answer [default: 8s].
+    #[arg(long, env = "GLBRIDGE_REPLY_WAIT", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    reply_wait: Option<std::time::Duration>,
+    /// The exact Authorization header value Gleap sends (compared in constant time).
+    #[arg(long, env = "GLBRIDGE_GLEAP_SECRET", hide_env_values = true)]
+    gleap_secret: Option<String>,
+    /// Accept Gleap calls without an Authorization header (never in production).
+    #[arg(long)]
+    insecure_no_gleap_auth: bool,
+    /// Gleap REST API key, to push replies that arrive after a call returned.
+    #[arg(long, env = "GLBRIDGE_GLEAP_API_KEY", hide_env_values = true)]
+    gleap_api_key: Option<String>,
+    /// Gleap project id (with --gleap-api-key).
+    #[arg(long, env = "GLBRIDGE_GLEAP_PROJECT_ID")]
+    gleap_project_id: Option<String>,
+    /// Gleap REST base URL [default: https://api.gleap.io/v3].
+    #[arg(long, env = "GLBRIDGE_GLEAP_API_URL")]
+    gleap_api_url: Option<String>,
+    /// An action endpoint, NAME=URL (repeatable; headers via the TOML file).
+    #[arg(long = "action", value_name = "NAME=URL", value_parser = parse_action)]
+    actions: Vec<glbridge_host::guest::gleap::bridge::ActionEndpoint>,
+    /// Answered when the agent has not replied in time.
+    #[arg(long, env = "GLBRIDGE_HOLDING_TEXT")]
+    holding_text: Option<String>,
+    /// Answered on a hand-off.
+    #[arg(long, env = "GLBRIDGE_HAND_OFF_TEXT")]
+    hand_off_text: Option<String>,
+}
+
+fn parse_action(s: &str) -> Result<glbridge_host::guest::gleap::bridge::ActionEndpoint, String> {
+    glbridge_host::serve::config::parse_action_flag(s).map_err(|e| e.to_string())
 }
 
 #[derive(Args)]
@@ -231,6 +296,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sandbox(args) => sandbox(args),
+        Command::Serve(args) => serve(*args),
+        Command::Demo => {
+            init_logs("warn");
+            glbridge_host::demo::run()?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Operations => {
             let mut session = bridge(cli.component)?.session(env());
             for name in session.operations()? {
@@ -359,6 +430,99 @@ fn sandbox(args: SandboxArgs) -> Result<ExitCode> {
     wait_for_shutdown()?;
     sandbox.stop();
     eprintln!("glbridge sandbox stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logs(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn serve(args: ServeArgs) -> Result<ExitCode> {
+    use glbridge_host::guest::client::Secret;
+    use glbridge_host::serve::config::{actions, rest, FileConfig};
+    use glbridge_host::serve::{ServeConfig, Service, Upstream};
+    init_logs("info");
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let api_url = args.api_url.or(file.api_url.clone());
+    let api_key = args.api_key.or(file.api_key.clone());
+    let signing_key = args
+        .webhook_signing_key
+        .or(file.webhook_signing_key.clone());
+    let upstream = match (api_url, api_key) {
+        (None, None) => Upstream::EmbeddedSandbox {
+            seed: Some(glbridge_host::demo::seed()),
+        },
+        (Some(url), Some(key)) => {
+            let signing_key = signing_key.ok_or_else(|| anyhow::anyhow!("--webhook-signing-key is required with --api-url (it verifies the agent's webhooks)"))?;
+            Upstream::Api {
+                url,
+                api_key: Secret::new(key),
+                signing_key: Secret::new(signing_key),
+            }
+        }
+        _ => anyhow::bail!(
+            "give both --api-url and --api-key, or neither to use the embedded sandbox"
+        ),
+    };
+    let embedded = matches!(upstream, Upstream::EmbeddedSandbox { .. });
+    let gleap_secret = args.gleap_secret.or(file.gleap_secret.clone());
+    let insecure = args.insecure_no_gleap_auth || file.insecure_no_gleap_auth.unwrap_or(false);
+    if gleap_secret.is_none() && !insecure && !embedded {
+        anyhow::bail!(
+            "no Gleap secret: set GLBRIDGE_GLEAP_SECRET (or --gleap-secret) to the Authorization header value configured in Gleap's custom API action, or pass --insecure-no-gleap-auth to accept unauthenticated calls"
+        );
+    }
+    let mut config = ServeConfig::new(
+        upstream,
+        args.store
+            .or(file.store.clone())
+            .unwrap_or_else(|| PathBuf::from("glbridge.db")),
+    );
+    config.listen = args.listen.or(file.listen).unwrap_or(config.listen);
+    config.gleap_secret = gleap_secret.map(Secret::new);
+    config.insecure_no_gleap_auth = insecure;
+    if let Some(wait) = args
+        .reply_wait
+        .map(Ok)
+        .or_else(|| file.reply_wait.as_deref().map(humantime::parse_duration))
+    {
+        config.reply_wait = wait.context("reply_wait")?;
+    }
+    config.holding_text = args.holding_text.or(file.holding_text.clone());
+    config.hand_off_text = args.hand_off_text.or(file.hand_off_text.clone());
+    config.actions = actions(&file, &args.actions)?;
+    config.rest = rest(
+        args.gleap_api_key,
+        args.gleap_project_id,
+        args.gleap_api_url,
+        &file,
+    )?;
+    let service = Service::start(config)?;
+    if let Some(sandbox) = service.sandbox() {
+        tracing::info!(api = %service.api_url(), "no --api-url/--api-key: started the sandbox in-process on loopback and wired it to this service");
+        tracing::info!(webhooks = %sandbox.config().webhook_url.clone().unwrap_or_default(), "the sandbox delivers its webhooks here");
+    } else {
+        tracing::info!(api = %service.api_url(), "talking to the AI-agent API");
+    }
+    tracing::info!(listen = %service.url(), "glbridge serve: POST /gleap/action, POST /webhooks/gradient-labs, GET /healthz, GET /metrics");
+    if insecure {
+        tracing::warn!("--insecure-no-gleap-auth: Gleap calls are not authenticated");
+    }
+    if let Some(secret) = service.generated_gleap_secret() {
+        // Shown once on the terminal (not in the log): a throwaway for local use.
+        println!("Local Gleap Authorization header (generated for the embedded sandbox): {secret}");
+    }
+    wait_for_shutdown()?;
+    tracing::info!("shutting down");
+    service.stop();
     Ok(ExitCode::SUCCESS)
 }
 

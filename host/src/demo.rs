@@ -1,0 +1,224 @@
+//! `glbridge demo`: the sandbox and the service in-process, a small help
+//! centre, and three Gleap conversations played through `/gleap/action`.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use glbridge_guest::client::Secret;
+use glbridge_guest::gleap::bridge::ActionEndpoint;
+use glbridge_guest::model::knowledge::{PublicationStatus, Visibility};
+use glbridge_sandbox::seed::{ActionRule, Seed, SeedArticle, SeedTarget};
+use serde_json::{json, Value};
+
+use crate::serve::{ServeConfig, Service, Upstream};
+
+/// The demo's help centre: three articles, a hand-off target, one action.
+pub fn seed() -> Seed {
+    let article = |id: &str, title: &str, body: &str| SeedArticle {
+        id: id.into(),
+        title: title.into(),
+        body: body.into(),
+        topic_id: None,
+        visibility: Visibility::Public,
+        status: PublicationStatus::Published,
+    };
+    Seed {
+        articles: vec![
+            article(
+                "returns",
+                "Returning an item",
+                "You can return any item within **30 days** of delivery for a full refund. Start a return from *Orders → Return an item*; the label is free.",
+            ),
+            article("shipping", "Shipping times", "Orders ship within 2 working days; delivery takes 3 to 5 working days."),
+            article("password", "Resetting your password", "Use *Forgot password* on the sign-in page and follow the link we e-mail you."),
+        ],
+        topics: vec![],
+        hand_off_targets: vec![SeedTarget { id: "support".into(), name: "Support team".into(), default: true }],
+        actions: vec![ActionRule {
+            name: "order-status".into(),
+            keywords: vec!["where is my order".into(), "order status".into(), "track my order".into()],
+            reply: Some("Your order **{{id}}** is {{status}} — expected {{eta}}.".into()),
+            holding: "One moment while I look up your order.".into(),
+        }],
+    }
+}
+
+/// A tiny order-status endpoint for the demo's action.
+fn start_order_endpoint(runtime: &tokio::runtime::Runtime) -> Result<String> {
+    use axum::routing::post;
+    use axum::Json;
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    let app = axum::Router::new().route(
+        "/order-status",
+        post(|Json(call): Json<Value>| async move {
+            let reference = call["params"]["reference"].as_str().unwrap_or("unknown").to_owned();
+            Json(json!({"id": reference, "status": "out for delivery", "eta": "tomorrow before 6 pm"}))
+        }),
+    );
+    runtime.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(format!("http://{addr}/order-status"))
+}
+
+struct Turn {
+    text: &'static str,
+}
+
+struct Scenario {
+    title: &'static str,
+    turns: Vec<Turn>,
+    expect: fn(&Value) -> bool,
+}
+
+fn comment(id: &str, text: &str) -> Value {
+    json!({
+        "id": id,
+        "type": "COMMENT",
+        "bot": false,
+        "comment": {"type": "doc", "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]},
+    })
+}
+
+fn indent(text: &str) -> String {
+    text.lines().collect::<Vec<_>>().join("\n            ")
+}
+
+/// Runs the demo; exit 0 when all three conversations went as expected.
+pub fn run() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("glbridge-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let order_url = start_order_endpoint(&runtime)?;
+    let secret = format!("Bearer {}", glbridge_sandbox::random_key("demo_"));
+    let mut config = ServeConfig::new(
+        Upstream::EmbeddedSandbox { seed: Some(seed()) },
+        dir.join("glbridge.db"),
+    );
+    config.listen = "127.0.0.1:0".parse()?;
+    config.gleap_secret = Some(Secret::new(secret.clone()));
+    config.actions = vec![ActionEndpoint {
+        name: "order-status".into(),
+        url: order_url,
+        headers: vec![],
+        timeout_ms: 5_000,
+    }];
+    let started = Instant::now();
+    let service = Service::start(config).context("starting the bridge")?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "glbridge demo — everything local, nothing configured ({} ms to start)\n",
+        started.elapsed().as_millis()
+    )?;
+    writeln!(out, "  AI-agent API (sandbox)   {}", service.api_url())?;
+    writeln!(out, "  bridge (glbridge serve)  {}", service.url())?;
+    writeln!(
+        out,
+        "  Gleap calls go to        {}/gleap/action\n",
+        service.url()
+    )?;
+
+    let scenarios = [
+        Scenario {
+            title: "answered from a help-centre article",
+            turns: vec![
+                Turn {
+                    text: "Hi! How do I return an item I bought last week?",
+                },
+                Turn {
+                    text: "Perfect, thanks!",
+                },
+            ],
+            expect: |last| last["tags"] == json!(["ai-finished"]),
+        },
+        Scenario {
+            title: "the agent calls an action",
+            turns: vec![Turn {
+                text: "Where is my order A-1042?",
+            }],
+            expect: |last| {
+                last["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("out for delivery"))
+            },
+        },
+        Scenario {
+            title: "handed off to a person",
+            turns: vec![Turn {
+                text: "My parcel arrived damaged and I want to talk to a human.",
+            }],
+            expect: |last| last["tags"] == json!(["ai-handoff"]),
+        },
+    ];
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .build();
+    let agent: ureq::Agent = agent.into();
+    let mut failures = Vec::new();
+    for (n, scenario) in scenarios.iter().enumerate() {
+        writeln!(out, "▸ Conversation {}: {}", n + 1, scenario.title)?;
+        let mut comments: Vec<Value> = Vec::new();
+        let mut last = Value::Null;
+        for (t, turn) in scenario.turns.iter().enumerate() {
+            comments.push(comment(&format!("demo{n}-c{t}"), turn.text));
+            let recent: Vec<Value> = comments.iter().rev().take(2).rev().cloned().collect();
+            let call = json!({
+                "conversation": {"id": format!("demo-{}-{n}", std::process::id()), "type": "INQUIRY", "project": "demo", "customData": {}},
+                "session": {"id": "s", "userId": format!("customer-{n}"), "email": "sam@example.com", "name": "Sam"},
+                "comments": recent,
+            });
+            writeln!(out, "  customer  {}", turn.text)?;
+            let sent = Instant::now();
+            let mut response = agent
+                .post(&format!("{}/gleap/action", service.url()))
+                .header("Authorization", &secret)
+                .header("Content-Type", "application/json")
+                .send(call.to_string().as_bytes())?;
+            let status = response.status().as_u16();
+            let body: Value =
+                serde_json::from_slice(&response.body_mut().read_to_vec()?).unwrap_or(Value::Null);
+            let ms = sent.elapsed().as_millis();
+            let message = body["message"].as_str().unwrap_or("(no message)");
+            let tags = body["tags"]
+                .as_array()
+                .map(|t| {
+                    format!(
+                        "  [{}]",
+                        t.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  agent     {}{tags}   ({ms} ms, HTTP {status})",
+                indent(message)
+            )?;
+            last = body;
+        }
+        if !(scenario.expect)(&last) {
+            failures.push(scenario.title);
+        }
+        writeln!(out)?;
+    }
+    drop(out);
+    service.stop();
+    std::fs::remove_dir_all(&dir).ok();
+    if !failures.is_empty() {
+        bail!(
+            "these conversations did not go as expected: {}",
+            failures.join("; ")
+        );
+    }
+    println!("All three conversations went through the component, the sandbox and back. Next: `glbridge serve --help`.");
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! `glbridge serve` configuration: flags, then `GLBRIDGE_*` environment,
+//! then an optional TOML file, in that order of precedence.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use glbridge_guest::client::Secret;
+use glbridge_guest::gleap::bridge::{ActionEndpoint, RestConfig};
+use serde::Deserialize;
+
+/// An action endpoint in the TOML file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionFile {
+    /// Where to POST.
+    pub url: String,
+    /// Extra headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Timeout, e.g. `5s`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+/// Gleap REST credentials in the TOML file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GleapRestFile {
+    /// API key.
+    pub api_key: String,
+    /// Project id.
+    pub project_id: String,
+    /// Base URL (default `https://api.gleap.io/v3`).
+    #[serde(default)]
+    pub base_url: Option<String>,
+}
+
+/// The TOML file: every field optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Listen address.
+    pub listen: Option<SocketAddr>,
+    /// API base URL.
+    pub api_url: Option<String>,
+    /// Integration key.
+    pub api_key: Option<String>,
+    /// Webhook signing key.
+    pub webhook_signing_key: Option<String>,
+    /// SQLite file.
+    pub store: Option<PathBuf>,
+    /// Reply wait, e.g. `8s`.
+    pub reply_wait: Option<String>,
+    /// Gleap's Authorization header value.
+    pub gleap_secret: Option<String>,
+    /// Accept unauthenticated Gleap calls.
+    pub insecure_no_gleap_auth: Option<bool>,
+    /// Holding text.
+    pub holding_text: Option<String>,
+    /// Hand-off text.
+    pub hand_off_text: Option<String>,
+    /// Gleap REST credentials.
+    pub gleap_rest: Option<GleapRestFile>,
+    /// Actions by name.
+    #[serde(default)]
+    pub actions: BTreeMap<String, ActionFile>,
+}
+
+impl FileConfig {
+    /// Reads a TOML file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+/// Parses `NAME=URL`.
+pub fn parse_action_flag(s: &str) -> Result<ActionEndpoint> {
+    let Some((name, url)) = s.split_once('=') else {
+        bail!("--action takes NAME=URL, not {s:?}");
+    };
+    endpoint(name, url, BTreeMap::new(), None)
+}
+
+fn endpoint(
+    name: &str,
+    url: &str,
+    headers: BTreeMap<String, String>,
+    timeout: Option<Duration>,
+) -> Result<ActionEndpoint> {
+    if name.trim().is_empty() || !(url.starts_with("http://") || url.starts_with("https://")) {
+        bail!("action {name:?} needs a name and an http(s) URL, not {url:?}");
+    }
+    Ok(ActionEndpoint {
+        name: name.to_owned(),
+        url: url.to_owned(),
+        headers: headers.into_iter().collect(),
+        timeout_ms: timeout.map_or(9_000, |t| u32::try_from(t.as_millis()).unwrap_or(u32::MAX)),
+    })
+}
+
+/// The actions of the file, then those of the flags (flags win by name).
+pub fn actions(file: &FileConfig, flags: &[ActionEndpoint]) -> Result<Vec<ActionEndpoint>> {
+    let mut out: Vec<ActionEndpoint> = Vec::new();
+    for (name, a) in &file.actions {
+        let timeout = a
+            .timeout
+            .as_deref()
+            .map(humantime::parse_duration)
+            .transpose()
+            .with_context(|| format!("actions.{name}.timeout"))?;
+        out.push(endpoint(name, &a.url, a.headers.clone(), timeout)?);
+    }
+    for f in flags {
+        out.retain(|a| a.name != f.name);
+        out.push(f.clone());
+    }
+    Ok(out)
+}
+
+/// Gleap REST settings from the flags or the file.
+pub fn rest(
+    api_key: Option<String>,
+    project_id: Option<String>,
+    base_url: Option<String>,
+    file: &FileConfig,
+) -> Result<Option<RestConfig>> {
+    let from_file = file.gleap_rest.clone();
+    let key = api_key.or_else(|| from_file.as_ref().map(|r| r.api_key.clone()));
+    let project = project_id.or_else(|| from_file.as_ref().map(|r| r.project_id.clone()));
+    let base = base_url
+        .or_else(|| from_file.as_ref().and_then(|r| r.base_url.clone()))
+        .unwrap_or_else(|| "https://api.gleap.io/v3".into());
+    match (key, project) {
+        (Some(k), Some(p)) => Ok(Some(RestConfig {
+            base_url: base,
+            api_key: Secret::new(k),
+            project_id: p,
+        })),
+        (None, None) => Ok(None),
+        _ => bail!("Gleap REST needs both an API key and a project id"),
+    }
+}

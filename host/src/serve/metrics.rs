@@ -1,0 +1,96 @@
+//! Prometheus metrics of the service.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Labels of a request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// Route pattern.
+    pub route: String,
+    /// HTTP status.
+    pub status: String,
+}
+
+/// Labels naming an outcome or a guest call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NameLabels {
+    /// The name.
+    pub name: String,
+}
+
+/// Every metric `/metrics` shows.
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by route and status.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Outcomes the component reported.
+    pub outcomes: Family<NameLabels, Counter>,
+    /// Webhooks refused for their signature.
+    pub verify_failures: Counter,
+    /// Replies queued for Gleap.
+    pub queue_depth: Gauge,
+    /// Time inside the component per call.
+    pub guest_call_seconds: Family<NameLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("glbridge");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let outcomes = Family::<NameLabels, Counter>::default();
+        let verify_failures = Counter::default();
+        let queue_depth = Gauge::default();
+        let guest_call_seconds = Family::<NameLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_1, 2.0, 18))
+        });
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "outcomes",
+            "What the component did with a request",
+            outcomes.clone(),
+        );
+        registry.register(
+            "webhook_verify_failures",
+            "Webhooks refused for a bad, stale or missing signature",
+            verify_failures.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Agent replies queued for Gleap",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "guest_call_seconds",
+            "Time spent in one component call (waiting for a reply included)",
+            guest_call_seconds.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            outcomes,
+            verify_failures,
+            queue_depth,
+            guest_call_seconds,
+        }
+    }
+}
+
+impl Metrics {
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

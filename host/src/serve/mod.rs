@@ -1,0 +1,491 @@
+//! `glbridge serve`: the bridge as a service. The host stays thin: it moves
+//! HTTP in and out, supplies time and a SQLite store, and lets the
+//! component's `gleap.bridge` decide everything else.
+
+pub mod config;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use glbridge_guest::client::Secret;
+use glbridge_guest::gleap::bridge::{ActionEndpoint, BridgeConfig, RestConfig};
+use glbridge_guest::Config;
+use glbridge_sandbox::{Sandbox, SandboxConfig, Seed};
+
+use crate::bindings::gleap::Answer;
+use crate::{
+    Bridge, BridgeOptions, Env, HostError, Session, SqliteStore, SystemClock, UreqTransport,
+};
+use metrics::{Metrics, NameLabels, RequestLabels};
+
+/// Largest Gleap call accepted.
+pub const MAX_GLEAP_BODY: usize = 1024 * 1024;
+/// Largest webhook accepted.
+pub const MAX_WEBHOOK_BODY: usize = 4 * 1024 * 1024;
+/// Idle instances kept for reuse.
+const MAX_IDLE_SESSIONS: usize = 64;
+
+/// Where the AI-agent API is.
+#[derive(Clone)]
+pub enum Upstream {
+    /// The real service (or any API-compatible one).
+    Api {
+        /// Base URL.
+        url: String,
+        /// Integration key.
+        api_key: Secret,
+        /// Webhook signing key.
+        signing_key: Secret,
+    },
+    /// A sandbox started in-process on loopback, wired to this service.
+    EmbeddedSandbox {
+        /// Its help centre, hand-off targets and actions.
+        seed: Option<Seed>,
+    },
+}
+
+/// A resolved `glbridge serve` configuration.
+#[derive(Clone)]
+pub struct ServeConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// The API.
+    pub upstream: Upstream,
+    /// SQLite file for the bridge's state.
+    pub store: PathBuf,
+    /// Gleap's Authorization header value. With none, embedded mode makes
+    /// one up unless `insecure_no_gleap_auth` is set.
+    pub gleap_secret: Option<Secret>,
+    /// Accept Gleap calls without authentication.
+    pub insecure_no_gleap_auth: bool,
+    /// How long a Gleap call waits for the agent.
+    pub reply_wait: Duration,
+    /// Answered when nothing arrived in time (`None`: the default text).
+    pub holding_text: Option<String>,
+    /// Answered on a hand-off (`None`: the default text).
+    pub hand_off_text: Option<String>,
+    /// Action endpoints.
+    pub actions: Vec<ActionEndpoint>,
+    /// Gleap REST credentials for late replies.
+    pub rest: Option<RestConfig>,
+    /// How the component is loaded and bounded.
+    pub bridge_options: BridgeOptions,
+    /// How often held webhooks and late replies are looked at.
+    pub tick: Duration,
+}
+
+impl ServeConfig {
+    /// Defaults around a store path and an upstream.
+    pub fn new(upstream: Upstream, store: PathBuf) -> Self {
+        ServeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            upstream,
+            store,
+            gleap_secret: None,
+            insecure_no_gleap_auth: false,
+            reply_wait: Duration::from_secs(8),
+            holding_text: None,
+            hand_off_text: None,
+            actions: Vec::new(),
+            rest: None,
+            bridge_options: BridgeOptions::default(),
+            tick: Duration::from_millis(500),
+        }
+    }
+}
+
+struct App {
+    bridge: Bridge,
+    env: Env,
+    gleap: BridgeConfig,
+    idle: Mutex<Vec<Session>>,
+    metrics: Metrics,
+}
+
+impl App {
+    /// Runs `f` on an idle instance (or a new one), then returns it to the pool.
+    fn with_session<R>(
+        &self,
+        f: impl FnOnce(&mut Session) -> Result<R, HostError>,
+    ) -> Result<R, HostError> {
+        let pooled = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut session = match pooled {
+            Some(s) => s,
+            None => {
+                let mut s = self.bridge.session(self.env.clone());
+                s.open_gleap(&self.gleap)?;
+                s
+            }
+        };
+        let r = f(&mut session);
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE_SESSIONS {
+            idle.push(session);
+        }
+        r
+    }
+}
+
+/// A running service.
+pub struct Service {
+    addr: SocketAddr,
+    api_url: String,
+    sandbox: Option<Sandbox>,
+    generated_gleap_secret: Option<String>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("addr", &self.addr)
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// Starts the service (and, in embedded mode, the sandbox) on its own runtime thread.
+    pub fn start(config: ServeConfig) -> Result<Service> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("glbridge-serve")
+            .build()?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(config.listen))
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let mut generated_gleap_secret = None;
+        let mut gleap_secret = config.gleap_secret.clone();
+        let (api_url, api_key, signing_key, sandbox) = match &config.upstream {
+            Upstream::Api {
+                url,
+                api_key,
+                signing_key,
+            } => (url.clone(), api_key.clone(), signing_key.clone(), None),
+            Upstream::EmbeddedSandbox { seed } => {
+                let sandbox = Sandbox::start(SandboxConfig {
+                    webhook_url: Some(format!("http://{addr}/webhooks/gradient-labs")),
+                    seed: seed.clone(),
+                    ..SandboxConfig::default()
+                })?;
+                if gleap_secret.is_none() && !config.insecure_no_gleap_auth {
+                    // Local development: a throwaway secret, shown once at start-up.
+                    let secret = format!("Bearer {}", glbridge_sandbox::random_key("gleap_"));
+                    generated_gleap_secret = Some(secret.clone());
+                    gleap_secret = Some(Secret::new(secret));
+                }
+                let c = sandbox.config();
+                (
+                    sandbox.url(),
+                    Secret::new(c.integration_key.clone()),
+                    Secret::new(c.signing_key.clone()),
+                    Some(sandbox),
+                )
+            }
+        };
+        let mut client = Config::new(api_url.clone(), api_key.expose());
+        client.retry.jitter_seed = rand_seed();
+        let mut gleap = BridgeConfig::new(client, signing_key.expose());
+        gleap.gleap_secret = gleap_secret;
+        gleap.reply_wait_ms = u32::try_from(config.reply_wait.as_millis()).unwrap_or(u32::MAX);
+        if let Some(t) = &config.holding_text {
+            gleap.holding_text.clone_from(t);
+        }
+        if let Some(t) = &config.hand_off_text {
+            gleap.hand_off_text.clone_from(t);
+        }
+        gleap.actions.clone_from(&config.actions);
+        gleap.rest.clone_from(&config.rest);
+
+        let bridge = Bridge::new(config.bridge_options.clone())?;
+        let store = SqliteStore::open(&config.store)
+            .map_err(|e| anyhow::anyhow!("opening {}: {e}", config.store.display()))?;
+        let env = Env::new(
+            Arc::new(UreqTransport::new()),
+            Arc::new(SystemClock),
+            Arc::new(store),
+        );
+        let app = Arc::new(App {
+            bridge,
+            env,
+            gleap,
+            idle: Mutex::new(Vec::new()),
+            metrics: Metrics::default(),
+        });
+        // Open one instance now, so a bad configuration fails here, not on the first call.
+        app.with_session(|_| Ok(()))
+            .context("configuring the component")?;
+
+        let router = Router::new()
+            .route("/gleap/action", post(gleap_action))
+            .route("/webhooks/gradient-labs", post(webhook))
+            .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics))
+            .with_state(app.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let tick = config.tick;
+        let thread = std::thread::Builder::new()
+            .name("glbridge-serve".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let ticker = tokio::spawn(tick_loop(app, tick));
+                    let served = axum::serve(listener, router).with_graceful_shutdown(async move {
+                        let _ = rx.await;
+                    });
+                    if let Err(e) = served.await {
+                        tracing::error!("serving: {e}");
+                    }
+                    ticker.abort();
+                });
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            })?;
+        Ok(Service {
+            addr,
+            api_url,
+            sandbox,
+            generated_gleap_secret,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The API it talks to.
+    pub fn api_url(&self) -> &str {
+        &self.api_url
+    }
+
+    /// The embedded sandbox, if any.
+    pub fn sandbox(&self) -> Option<&Sandbox> {
+        self.sandbox.as_ref()
+    }
+
+    /// The Gleap Authorization value generated for embedded mode, if one was.
+    pub fn generated_gleap_secret(&self) -> Option<&str> {
+        self.generated_gleap_secret.as_deref()
+    }
+
+    /// Stops serving (finishing requests in flight), then the sandbox.
+    pub fn stop(mut self) {
+        self.shutdown_now();
+    }
+
+    fn shutdown_now(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Some(s) = self.sandbox.take() {
+            s.stop();
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.shutdown_now();
+    }
+}
+
+fn rand_seed() -> u64 {
+    use glbridge_guest::env::Clock;
+    (SystemClock.now().0 as u64) ^ u64::from(std::process::id()).rotate_left(32)
+}
+
+async fn tick_loop(app: Arc<App>, every: Duration) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let app = app.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let report = app.with_session(|s| s.gleap_tick());
+            let depth = app.with_session(|s| s.gleap_queue_depth());
+            (report, depth, app)
+        })
+        .await;
+        let Ok((report, depth, app)) = done else {
+            continue;
+        };
+        match report {
+            Ok(r) if r.released + r.pushed + r.failed > 0 => {
+                tracing::info!(
+                    released = r.released,
+                    pushed = r.pushed,
+                    failed = r.failed,
+                    "tick"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("tick: {e}"),
+        }
+        if let Ok(d) = depth {
+            app.metrics
+                .queue_depth
+                .set(i64::try_from(d).unwrap_or(i64::MAX));
+        }
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn json_response(status: u16, body: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [("content-type", "application/json")], body).into_response()
+}
+
+fn error_response(status: StatusCode, message: &str) -> Response {
+    json_response(
+        status.as_u16(),
+        serde_json::json!({ "error": message }).to_string(),
+    )
+}
+
+/// Reads a body up to `limit`, runs `call` in the component, writes its answer.
+async fn handle(
+    app: Arc<App>,
+    route: &'static str,
+    body: Body,
+    limit: usize,
+    call: impl FnOnce(&mut Session, &[u8]) -> Result<Answer, HostError> + Send + 'static,
+) -> Response {
+    let started = Instant::now();
+    let response = match axum::body::to_bytes(body, limit).await {
+        Err(_) => {
+            app.metrics
+                .outcomes
+                .get_or_create(&NameLabels {
+                    name: "too-large".into(),
+                })
+                .inc();
+            error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("body over {limit} bytes"),
+            )
+        }
+        Ok(bytes) => {
+            let worker = app.clone();
+            let result =
+                tokio::task::spawn_blocking(move || worker.with_session(|s| call(s, &bytes))).await;
+            app.metrics
+                .guest_call_seconds
+                .get_or_create(&NameLabels { name: route.into() })
+                .observe(started.elapsed().as_secs_f64());
+            match result {
+                Ok(Ok(answer)) => {
+                    app.metrics
+                        .outcomes
+                        .get_or_create(&NameLabels {
+                            name: answer.outcome.clone(),
+                        })
+                        .inc();
+                    if answer.outcome == "bad-signature" {
+                        app.metrics.verify_failures.inc();
+                    }
+                    tracing::info!(route, status = answer.status, outcome = %answer.outcome, ms = started.elapsed().as_millis() as u64, "handled");
+                    json_response(answer.status, answer.body)
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(route, "component: {e}");
+                    error_response(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
+                }
+                Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+            }
+        }
+    };
+    app.metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route: route.into(),
+            status: response.status().as_u16().to_string(),
+        })
+        .inc();
+    response
+}
+
+async fn gleap_action(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    let auth = header(&headers, "authorization");
+    handle(app, "/gleap/action", body, MAX_GLEAP_BODY, move |s, b| {
+        s.gleap_action(auth.as_deref(), b)
+    })
+    .await
+}
+
+async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    let signature = header(&headers, "x-gradientlabs-signature");
+    let token = header(&headers, "x-gradientlabs-token");
+    handle(
+        app,
+        "/webhooks/gradient-labs",
+        body,
+        MAX_WEBHOOK_BODY,
+        move |s, b| s.gleap_webhook(signature.as_deref(), token.as_deref(), b),
+    )
+    .await
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    app.metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route: "/healthz".into(),
+            status: "200".into(),
+        })
+        .inc();
+    json_response(
+        200,
+        serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}).to_string(),
+    )
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    app.metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route: "/metrics".into(),
+            status: "200".into(),
+        })
+        .inc();
+    (
+        StatusCode::OK,
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}
