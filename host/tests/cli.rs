@@ -200,3 +200,129 @@ fn component_writes_a_loadable_component() {
         .any(|l| l == "conversations.start"));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn demo_plays_three_conversations_and_exits_0() {
+    let out = glbridge(&["demo"], b"", &[]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert_eq!(stdout.matches("▸ Conversation").count(), 3, "{stdout}");
+    assert!(
+        stdout.contains("30 days")
+            && stdout.contains("out for delivery")
+            && stdout.contains("[ai-handoff]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(" ms, HTTP 200)"),
+        "each turn shows its latency"
+    );
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_gleap_secret() {
+    let args = [
+        "serve",
+        "--api-url",
+        "http://127.0.0.1:9",
+        "--api-key",
+        "sk",
+        "--webhook-signing-key",
+        "wk",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let out = glbridge(&args, b"", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("GLBRIDGE_GLEAP_SECRET") && err.contains("--insecure-no-gleap-auth"),
+        "{err}"
+    );
+    let half = glbridge(&["serve", "--api-url", "http://127.0.0.1:9"], b"", &[]);
+    assert!(text(&half.stderr).contains("both --api-url and --api-key"));
+}
+
+#[test]
+fn serve_takes_flags_over_environment_over_file_keeps_secrets_out_of_its_log_and_stops_on_sigterm()
+{
+    let dir = std::env::temp_dir().join(format!("glbridge-serve-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let file = dir.join("glbridge.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "listen = \"127.0.0.1:1\"\nstore = \"{}\"\ngleap_secret = \"Bearer from-file\"\nreply_wait = \"50ms\"\n[actions.order-status]\nurl = \"http://127.0.0.1:9/x\"\nheaders = {{ X-Key = \"k\" }}\n",
+            dir.join("state.db").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_glbridge"))
+        .args([
+            "serve",
+            "--config",
+            file.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("GLBRIDGE_GLEAP_SECRET", "Bearer from-env")
+        .env_remove("GLBRIDGE_API_URL")
+        .env_remove("GLBRIDGE_API_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    while agent.get(&format!("{url}/healthz")).call().is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "serve did not come up on the --listen port"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let call = r#"{"conversation":{"id":"cli-1"},"session":{"userId":"u"},"comments":[{"id":"c1","comment":"How long does delivery take?"}]}"#;
+    let status = |auth: &str| {
+        agent
+            .post(&format!("{url}/gleap/action"))
+            .header("Authorization", auth)
+            .send(call.as_bytes())
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        status("Bearer from-file"),
+        401,
+        "the environment beats the file"
+    );
+    assert_eq!(status("Bearer from-env"), 200);
+    assert!(
+        dir.join("state.db").exists(),
+        "the store from the file is used"
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "stops cleanly on SIGTERM");
+    let log = text(&out.stderr);
+    assert!(log.contains("started the sandbox in-process"), "{log}");
+    for secret in ["from-env", "from-file", "sk_int_", "whsec_"] {
+        assert!(
+            !log.contains(secret),
+            "{secret} leaked into the log:\n{log}"
+        );
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

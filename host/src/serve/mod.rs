@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use glbridge_guest::client::Secret;
 use glbridge_guest::gleap::bridge::{ActionEndpoint, BridgeConfig, RestConfig};
-use glbridge_guest::Config;
+use glbridge_guest::{Config, RetryPolicy};
 use glbridge_sandbox::{Sandbox, SandboxConfig, Seed};
 
 use crate::bindings::gleap::Answer;
@@ -82,6 +82,8 @@ pub struct ServeConfig {
     pub bridge_options: BridgeOptions,
     /// How often held webhooks and late replies are looked at.
     pub tick: Duration,
+    /// How calls to the API are retried (the jitter seed is drawn at start).
+    pub retry: RetryPolicy,
 }
 
 impl ServeConfig {
@@ -100,6 +102,15 @@ impl ServeConfig {
             rest: None,
             bridge_options: BridgeOptions::default(),
             tick: Duration::from_millis(500),
+            // A Gleap call should not fail on a transient error: more
+            // attempts, shorter waits than the library's defaults.
+            retry: RetryPolicy {
+                max_attempts: 8,
+                initial_backoff_ms: 100,
+                max_backoff_ms: 2_000,
+                max_retry_after_ms: 2_000,
+                jitter_seed: 0,
+            },
         }
     }
 }
@@ -201,7 +212,10 @@ impl Service {
             }
         };
         let mut client = Config::new(api_url.clone(), api_key.expose());
-        client.retry.jitter_seed = rand_seed();
+        client.retry = RetryPolicy {
+            jitter_seed: rand_seed(),
+            ..config.retry
+        };
         let mut gleap = BridgeConfig::new(client, signing_key.expose());
         gleap.gleap_secret = gleap_secret;
         gleap.reply_wait_ms = u32::try_from(config.reply_wait.as_millis()).unwrap_or(u32::MAX);

@@ -1,0 +1,402 @@
+//! `glbridge serve` end to end over loopback: the real component, SQLite and
+//! the sandbox — answers, hand-offs, actions, replays, duplicate and
+//! out-of-order webhooks, forgeries, bad auth, a failing and slow API, and a
+//! restart between a webhook and the next Gleap call.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use glbridge_guest::client::Secret;
+use glbridge_guest::gleap::bridge::ActionEndpoint;
+use glbridge_host::serve::{ServeConfig, Service, Upstream};
+use glbridge_sandbox::{Sandbox, SandboxConfig};
+use serde_json::{json, Value};
+
+const SECRET: &str = "Bearer gleap-test-secret";
+const SIGNING: &str = "whsec_serve_test";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("glbridge-serve-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+struct Setup {
+    sandbox: Sandbox,
+    service: Option<Service>,
+    config: ServeConfig,
+    http: ureq::Agent,
+}
+
+impl Setup {
+    fn new(
+        tag: &str,
+        tweak_sandbox: impl FnOnce(&mut SandboxConfig),
+        tweak: impl FnOnce(&mut ServeConfig),
+    ) -> Setup {
+        let port = free_port();
+        let mut sc = SandboxConfig {
+            webhook_url: Some(format!("http://127.0.0.1:{port}/webhooks/gradient-labs")),
+            signing_key: SIGNING.into(),
+            seed: Some(glbridge_host::demo::seed()),
+            retry_base: Duration::from_millis(20),
+            ..SandboxConfig::default()
+        };
+        tweak_sandbox(&mut sc);
+        let sandbox = Sandbox::start(sc).unwrap();
+        let upstream = Upstream::Api {
+            url: sandbox.url(),
+            api_key: Secret::new(sandbox.config().integration_key.clone()),
+            signing_key: Secret::new(SIGNING),
+        };
+        let mut config = ServeConfig::new(upstream, tempdir(tag).join("glbridge.db"));
+        config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        config.gleap_secret = Some(Secret::new(SECRET));
+        config.tick = Duration::from_millis(100);
+        tweak(&mut config);
+        let service = Service::start(config.clone()).unwrap();
+        let http = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Setup {
+            sandbox,
+            service: Some(service),
+            config,
+            http,
+        }
+    }
+
+    fn url(&self) -> String {
+        self.service.as_ref().unwrap().url()
+    }
+
+    fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(&format!("{}{path}", self.url()))
+            .header("Content-Type", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut r = req.send(body).unwrap();
+        let status = r.status().as_u16();
+        (
+            status,
+            serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap_or(Value::Null),
+        )
+    }
+
+    fn gleap(&self, conv: &str, comments: &[(&str, &str)]) -> (u16, Value) {
+        self.gleap_with(SECRET, conv, comments)
+    }
+
+    fn gleap_with(&self, auth: &str, conv: &str, comments: &[(&str, &str)]) -> (u16, Value) {
+        let comments: Vec<Value> = comments
+            .iter()
+            .map(|(id, text)| json!({"id": id, "bot": false, "comment": {"type": "doc", "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}}))
+            .collect();
+        let body = json!({"conversation": {"id": conv, "type": "INQUIRY", "customData": {"plan": "pro"}}, "session": {"userId": format!("u-{conv}"), "email": "x@example.com"}, "comments": comments});
+        self.post(
+            "/gleap/action",
+            &[("Authorization", auth)],
+            body.to_string().as_bytes(),
+        )
+    }
+
+    fn sandbox_messages(&self, conv: &str) -> Vec<Value> {
+        let mut r = self
+            .http
+            .get(&format!(
+                "{}/sandbox/conversations/gleap-{conv}/messages",
+                self.sandbox.url()
+            ))
+            .header(
+                "Authorization",
+                &format!("Bearer {}", self.sandbox.config().integration_key),
+            )
+            .call()
+            .unwrap();
+        if r.status() != 200 {
+            return Vec::new();
+        }
+        serde_json::from_slice::<Value>(&r.body_mut().read_to_vec().unwrap())
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    fn webhook(&self, event: &Value, key: &str) -> (u16, Value) {
+        let body = event.to_string();
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let sig = glbridge_guest::webhook::sign(key, t, body.as_bytes());
+        self.post(
+            "/webhooks/gradient-labs",
+            &[("X-GradientLabs-Signature", &sig)],
+            body.as_bytes(),
+        )
+    }
+
+    fn metrics(&self) -> String {
+        let mut r = self
+            .http
+            .get(&format!("{}/metrics", self.url()))
+            .call()
+            .unwrap();
+        r.body_mut().read_to_string().unwrap()
+    }
+
+    fn restart(&mut self) {
+        self.service.take().unwrap().stop();
+        self.service = Some(Service::start(self.config.clone()).unwrap());
+    }
+}
+
+#[test]
+fn answers_hand_offs_actions_and_replays() {
+    let shop = support::Receiver::start(|r| {
+        let reference = r.json()["params"]["reference"]
+            .as_str()
+            .unwrap_or("?")
+            .to_owned();
+        (
+            200,
+            json!({"id": reference, "status": "packed", "eta": "Friday"}).to_string(),
+        )
+    });
+    let s = Setup::new(
+        "main",
+        |_| {},
+        |c| {
+            c.actions = vec![ActionEndpoint {
+                name: "order-status".into(),
+                url: shop.url.clone(),
+                headers: vec![("X-Shop".into(), "k".into())],
+                timeout_ms: 5_000,
+            }]
+        },
+    );
+    // An answered question.
+    let (status, answer) = s.gleap("c1", &[("k1", "How do I return an item?")]);
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("30 days"),
+        "{answer}"
+    );
+    // A replayed call (Gleap sends the last two comments again): nothing duplicated.
+    let (_, again) = s.gleap("c1", &[("k1", "How do I return an item?")]);
+    assert!(again["message"].is_string());
+    let customer: Vec<Value> = s
+        .sandbox_messages("c1")
+        .into_iter()
+        .filter(|m| m["participant_type"] == "Customer")
+        .collect();
+    assert_eq!(customer.len(), 1, "{customer:?}");
+    assert_eq!(customer[0]["id"], "gleap-k1");
+    // A hand-off.
+    let (_, handoff) = s.gleap("c2", &[("k2", "I need to speak to a person")]);
+    assert_eq!(handoff["tags"], json!(["ai-handoff"]));
+    assert_eq!(handoff["attributes"]["handoff_target"], "support");
+    // An action, forwarded to the configured endpoint with its headers.
+    let (_, action) = s.gleap("c3", &[("k3", "Where is my order B-77?")]);
+    assert_eq!(action["message"], "One moment while I look up your order.\n\nYour order **B-77** is packed — expected Friday.");
+    assert_eq!(shop.all()[0].header("x-shop"), Some("k"));
+    // Health and metrics.
+    let mut h = s.http.get(&format!("{}/healthz", s.url())).call().unwrap();
+    assert_eq!(h.status(), 200);
+    assert!(h.body_mut().read_to_string().unwrap().contains("ok"));
+    let m = s.metrics();
+    for name in [
+        "glbridge_http_requests_total",
+        "glbridge_webhook_verify_failures_total",
+        "glbridge_queue_depth",
+        "glbridge_guest_call_seconds",
+    ] {
+        assert!(m.contains(name), "{name} missing from:\n{m}");
+    }
+    assert!(m.contains(r#"route="/gleap/action",status="200""#), "{m}");
+}
+
+#[test]
+fn bad_gleap_calls_are_refused_and_nothing_is_sent() {
+    let s = Setup::new("auth", |_| {}, |_| {});
+    for auth in ["Bearer wrong", "", "bearer gleap-test-secret"] {
+        let (status, _) = s.gleap_with(auth, "x1", &[("k1", "How do I return an item?")]);
+        assert_eq!(status, 401, "{auth:?}");
+    }
+    assert!(
+        s.sandbox_messages("x1").is_empty(),
+        "nothing reached the API"
+    );
+    let (status, err) = s.post("/gleap/action", &[("Authorization", SECRET)], b"not json");
+    assert_eq!(status, 400);
+    assert!(err["error"].as_str().unwrap().contains("JSON"));
+    let (status, err) = s.post(
+        "/gleap/action",
+        &[("Authorization", SECRET)],
+        br#"{"conversation":{"id":"1"},"comments":[]}"#,
+    );
+    assert_eq!(status, 400);
+    assert!(err["error"].as_str().unwrap().contains("session"), "{err}");
+    let big = vec![b' '; 1024 * 1024 + 10];
+    let (status, _) = s.post("/gleap/action", &[("Authorization", SECRET)], &big);
+    assert_eq!(status, 413);
+}
+
+#[test]
+fn duplicate_out_of_order_and_forged_webhooks() {
+    // The sandbox's agent is kept out of it: webhooks come from the test.
+    let s = Setup::new(
+        "hooks",
+        |c| c.webhook_url = Some("http://127.0.0.1:9/unused".into()),
+        |c| c.reply_wait = Duration::from_millis(300),
+    );
+    let event = |id: &str, seq: u64, body: &str| {
+        json!({"id": id, "type": "agent.message", "sequence_number": seq, "timestamp": "2025-01-01T00:00:00Z",
+               "data": {"conversation": {"id": "gleap-h1", "customer_id": "u"}, "body": body}})
+    };
+    assert_eq!(s.webhook(&event("w2", 2, "second"), SIGNING).0, 200);
+    assert_eq!(
+        s.webhook(&event("w2", 2, "second"), SIGNING).0,
+        200,
+        "a duplicate is acknowledged"
+    );
+    assert_eq!(s.webhook(&event("w1", 1, "first"), SIGNING).0, 200);
+    let (status, forged) = s.webhook(&event("w3", 3, "forged"), "not-the-key");
+    assert_eq!(status, 401, "{forged}");
+    let unknown = json!({"id": "w9", "type": "something.new", "sequence_number": 0, "timestamp": "2025-01-01T00:00:00Z", "data": {}});
+    assert_eq!(
+        s.webhook(&unknown, SIGNING).0,
+        200,
+        "unknown types are acknowledged"
+    );
+    let (_, answer) = s.gleap("h1", &[("k1", "hello")]);
+    assert_eq!(
+        answer["message"], "first\n\nsecond",
+        "in order, once, no forgery"
+    );
+    assert!(s
+        .metrics()
+        .contains("glbridge_webhook_verify_failures_total 1"));
+}
+
+#[test]
+fn a_failing_slow_api_still_gets_every_message_exactly_once() {
+    let s = Setup::new(
+        "flaky",
+        |c| {
+            c.fail_rate = 0.3;
+            c.latency = Duration::from_millis(30);
+        },
+        |c| c.reply_wait = Duration::from_secs(5),
+    );
+    for n in 0..6 {
+        let conv = format!("f{n}");
+        let (status, answer) = s.gleap(&conv, &[("a", "How long does delivery take?")]);
+        assert_eq!(status, 200, "{answer}");
+        let (status, _) = s.gleap(
+            &conv,
+            &[
+                ("a", "How long does delivery take?"),
+                ("b", "And how do I reset my password?"),
+            ],
+        );
+        assert_eq!(status, 200);
+        let ids: Vec<String> = s
+            .sandbox_messages(&conv)
+            .iter()
+            .filter(|m| m["participant_type"] == "Customer")
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids, vec!["gleap-a", "gleap-b"], "{conv}");
+    }
+}
+
+#[test]
+fn many_conversations_at_once() {
+    let s = Setup::new("parallel", |_| {}, |_| {});
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..12)
+            .map(|n| {
+                let s = &s;
+                scope.spawn(move || {
+                    s.gleap(&format!("p{n}"), &[("q", "How long does delivery take?")])
+                })
+            })
+            .collect();
+        for h in handles {
+            let (status, answer) = h.join().unwrap();
+            assert_eq!(status, 200);
+            assert!(
+                answer["message"].as_str().unwrap().contains("3 to 5"),
+                "{answer}"
+            );
+        }
+    });
+}
+
+#[test]
+fn a_queued_reply_survives_a_restart() {
+    let mut s = Setup::new(
+        "restart",
+        |_| {},
+        |c| c.reply_wait = Duration::from_millis(1),
+    );
+    let (_, first) = s.gleap("r1", &[("k1", "How do I reset my password?")]);
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap()
+            .contains("looking into it"),
+        "holding text: {first}"
+    );
+    // The agent's answer is acknowledged (so persisted) by the service ...
+    support::eventually(
+        "the webhook to be delivered",
+        Duration::from_secs(10),
+        || {
+            s.sandbox
+                .deliveries()
+                .iter()
+                .any(|d| d.conversation_id == "gleap-r1" && d.delivered)
+                .then_some(())
+        },
+    );
+    // ... which restarts before Gleap calls again.
+    s.restart();
+    let (_, second) = s.gleap("r1", &[("k1", "How do I reset my password?")]);
+    assert!(
+        second["message"]
+            .as_str()
+            .unwrap()
+            .contains("Forgot password"),
+        "{second}"
+    );
+    let customer = s
+        .sandbox_messages("r1")
+        .into_iter()
+        .filter(|m| m["participant_type"] == "Customer")
+        .count();
+    assert_eq!(customer, 1);
+}
