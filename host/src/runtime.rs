@@ -40,6 +40,22 @@ pub struct BridgeOptions {
     pub memory_limit_bytes: usize,
     /// How often the epoch advances (the granularity of the time limit).
     pub epoch_tick: Duration,
+    /// Where compiled components are cached between runs (`None`: compile
+    /// every time). Defaults to `$GLBRIDGE_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/glbridge`, else `~/.cache/glbridge`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// The default compiled-component cache directory.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("GLBRIDGE_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("glbridge")))
+        .or_else(|| var("HOME").map(|d| d.join(".cache").join("glbridge")))
 }
 
 impl Default for BridgeOptions {
@@ -49,6 +65,7 @@ impl Default for BridgeOptions {
             guest_time_limit: Duration::from_secs(2),
             memory_limit_bytes: 64 * 1024 * 1024,
             epoch_tick: Duration::from_millis(10),
+            cache_dir: default_cache_dir(),
         }
     }
 }
@@ -84,12 +101,17 @@ impl Bridge {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         let engine = Engine::new(&config).map_err(load)?;
-        let component = match &options.component {
-            ComponentSource::Embedded => Component::new(&engine, EMBEDDED_COMPONENT),
-            ComponentSource::File(path) => Component::from_file(&engine, path),
-            ComponentSource::Bytes(bytes) => Component::new(&engine, bytes),
-        }
-        .map_err(|e| HostError::Load(format!("{e:#}")))?;
+        let owned;
+        let bytes: &[u8] = match &options.component {
+            ComponentSource::Embedded => EMBEDDED_COMPONENT,
+            ComponentSource::File(path) => {
+                owned = std::fs::read(path)
+                    .map_err(|e| HostError::Load(format!("{}: {e}", path.display())))?;
+                &owned
+            }
+            ComponentSource::Bytes(bytes) => bytes,
+        };
+        let component = compile_cached(&engine, bytes, options.cache_dir.as_deref())?;
         let mut linker = Linker::<HostState>::new(&engine);
         bindings::Bridge::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(load)?;
@@ -151,6 +173,58 @@ impl Bridge {
             .map_err(|e| HostError::Load(format!("{e:#}")))?;
         Ok((store, bindings))
     }
+}
+
+/// Compiles the component, or loads what an earlier run compiled from the
+/// same bytes with a compatible engine.
+fn compile_cached(
+    engine: &Engine,
+    bytes: &[u8],
+    cache_dir: Option<&std::path::Path>,
+) -> Result<Component, HostError> {
+    use std::hash::{Hash, Hasher};
+    let compile = || Component::new(engine, bytes).map_err(|e| HostError::Load(format!("{e:#}")));
+    let Some(dir) = cache_dir else {
+        return compile();
+    };
+    // The key covers the component's bytes and everything about the engine
+    // that makes compiled code incompatible (version, target, settings).
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    bytes.hash(&mut hasher);
+    bytes.len().hash(&mut hasher);
+    let path = dir.join(format!("glbridge-{:016x}.cwasm", hasher.finish()));
+    if path.exists() {
+        // SAFETY: the file was written by `Component::serialize` below for
+        // these exact bytes and this engine configuration, in a directory
+        // owned by the user running glbridge; wasmtime also checks its
+        // header and refuses files from other versions or settings.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(c) => return Ok(c),
+            Err(e) => tracing::warn!(
+                "ignoring the compiled-component cache {}: {e}",
+                path.display()
+            ),
+        }
+    }
+    let component = compile()?;
+    let written = component
+        .serialize()
+        .map_err(|e| e.to_string())
+        .and_then(|compiled| {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+            // Write aside, then rename: a reader never sees half a file.
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::write(&tmp, compiled).map_err(|e| e.to_string())?;
+            std::fs::rename(&tmp, &path).map_err(|e| e.to_string())
+        });
+    if let Err(e) = written {
+        tracing::debug!(
+            "not caching the compiled component in {}: {e}",
+            dir.display()
+        );
+    }
+    Ok(component)
 }
 
 /// Advances the engine's epoch every `tick` until the engine is dropped.

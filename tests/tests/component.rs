@@ -521,3 +521,29 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn compiled_components_are_cached_and_a_corrupt_cache_is_ignored() {
+    let dir = tempdir("cache");
+    let options = BridgeOptions {
+        cache_dir: Some(dir.clone()),
+        ..Default::default()
+    };
+    Bridge::new(options.clone()).unwrap();
+    let cached: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    std::fs::write(&cached[0], b"not a compiled component").unwrap();
+    let bridge = Bridge::new(options).unwrap();
+    let http = Arc::new(ScriptedTransport::default());
+    let clock = Arc::new(FakeClock::default());
+    let mut s = bridge.session(env(&http, &clock, Arc::new(MemoryStore::default())));
+    assert!(s
+        .webhook_sign("k", 1, b"{}")
+        .unwrap()
+        .starts_with("t=1,v1="));
+    std::fs::remove_dir_all(dir).ok();
+}
