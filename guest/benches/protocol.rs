@@ -1,4 +1,5 @@
 //! The guest library natively: what one webhook and one request cost.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use glbridge_guest::testing::MemoryStore;
 use glbridge_guest::webhook::sequencer::Sequencer;
@@ -19,14 +20,29 @@ fn benches(c: &mut Criterion) {
     let header = sign("whsec_key", 1_700_000_000, &body);
     let mut g = c.benchmark_group("webhook");
     g.throughput(Throughput::Bytes(body.len() as u64));
-    g.bench_function("verify (1 KB body)", |b| b.iter(|| verify("whsec_key", black_box(&header), black_box(&body), 1_700_000_000, 300)));
-    g.bench_function("parse (1 KB body)", |b| b.iter(|| parse(black_box(&body), None)));
+    g.bench_function("verify (1 KB body)", |b| {
+        b.iter(|| {
+            verify(
+                "whsec_key",
+                black_box(&header),
+                black_box(&body),
+                1_700_000_000,
+                300,
+            )
+        })
+    });
+    g.bench_function("parse (1 KB body)", |b| {
+        b.iter(|| parse(black_box(&body), None))
+    });
     g.finish();
 
     let config = Config::new("https://api.gradient-labs.ai", "sk_test");
     let params = r#"{"conversation_id":"c-1","id":"m-1","body":"Where is my order?","participant_id":"u-1","participant_type":"Customer"}"#;
     c.bench_function("build add-message request", |b| {
-        b.iter(|| glbridge_guest::protocol::operation("conversations.add-message", black_box(params)).and_then(|op| op.build(&config)))
+        b.iter(|| {
+            glbridge_guest::protocol::operation("conversations.add-message", black_box(params))
+                .and_then(|op| op.build(&config))
+        })
     });
 
     let event = parse(&body, None).unwrap_or_else(|e| panic!("{e}"));

@@ -15,16 +15,35 @@ fn benches(c: &mut Criterion) {
     .to_string();
     let http = Arc::new(ScriptedTransport::default());
     let clock = Arc::new(FakeClock::default());
-    let mut session = bridge.session(Env::new(http.clone(), clock.clone(), Arc::new(MemoryStore::default())));
-    let header = session.webhook_sign("whsec_key", 1_700_000_000, body.as_bytes()).unwrap_or_default();
+    let mut session = bridge.session(Env::new(
+        http.clone(),
+        clock.clone(),
+        Arc::new(MemoryStore::default()),
+    ));
+    let header = session
+        .webhook_sign("whsec_key", 1_700_000_000, body.as_bytes())
+        .unwrap_or_default();
     let now = Some(glbridge_guest::Timestamp::from_secs(1_700_000_000));
     c.bench_function("component: verify + parse webhook (1 KB)", |b| {
-        b.iter(|| session.webhook_receive("whsec_key", black_box(&header), None, black_box(body.as_bytes()), now, None))
+        b.iter(|| {
+            session.webhook_receive(
+                "whsec_key",
+                black_box(&header),
+                None,
+                black_box(body.as_bytes()),
+                now,
+                None,
+            )
+        })
     });
 
     c.bench_function("component: new instance (InstancePre)", |b| {
         b.iter(|| {
-            let mut s = bridge.session(Env::new(http.clone(), clock.clone(), Arc::new(MemoryStore::default())));
+            let mut s = bridge.session(Env::new(
+                http.clone(),
+                clock.clone(),
+                Arc::new(MemoryStore::default()),
+            ));
             s.webhook_sign("k", 1, b"{}")
         })
     });

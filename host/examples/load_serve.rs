@@ -16,7 +16,12 @@ fn main() -> anyhow::Result<()> {
     let clients: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(8);
     let dir = std::env::temp_dir().join(format!("glbridge-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let mut config = ServeConfig::new(Upstream::EmbeddedSandbox { seed: Some(glbridge_host::demo::seed()) }, dir.join("load.db"));
+    let mut config = ServeConfig::new(
+        Upstream::EmbeddedSandbox {
+            seed: Some(glbridge_host::demo::seed()),
+        },
+        dir.join("load.db"),
+    );
     config.listen = "127.0.0.1:0".parse()?;
     config.gleap_secret = Some(Secret::new("Bearer load"));
     let service = Service::start(config)?;
@@ -44,7 +49,10 @@ fn main() -> anyhow::Result<()> {
                 })
             })
             .collect();
-        workers.into_iter().flat_map(|h| h.join().expect("worker")).collect()
+        workers
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker"))
+            .collect()
     });
     let wall = started.elapsed();
     let mut sorted = latencies.clone();

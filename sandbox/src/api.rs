@@ -508,12 +508,22 @@ async fn assign(
             "assignee_type: a conversation cannot be assigned to a customer",
         ));
     }
+    reassign(&shared, &id, &params, false)
+}
+
+/// Assigns (or, for `resume`, re-opens and assigns) a conversation; the AI
+/// agent answers at once when it becomes the assignee.
+fn reassign(shared: &Arc<Shared>, id: &str, params: &AssignParams, reopen: bool) -> ApiResult {
     let to_agent = params.assignee_type == ParticipantType::AiAgent;
     if to_agent {
-        require_webhook(&shared)?;
+        require_webhook(shared)?;
     }
     shared.with_state(true, |s| {
-        let c = open_conversation(s, &id)?;
+        let c = if reopen {
+            conversation(s, id)?
+        } else {
+            open_conversation(s, id)?
+        };
         c.assignee_type = Some(params.assignee_type.as_str().into());
         c.assignee_id.clone_from(&params.assignee_id);
         c.status = if to_agent {
@@ -525,7 +535,7 @@ async fn assign(
         Ok::<_, ApiError>(())
     })?;
     if to_agent {
-        run_agent(&shared, &id);
+        run_agent(shared, id);
     }
     empty()
 }
@@ -577,26 +587,7 @@ async fn resume(
         params: params.clone(),
     }
     .validate()?;
-    let to_agent = params.assignee_type == ParticipantType::AiAgent;
-    if to_agent {
-        require_webhook(&shared)?;
-    }
-    shared.with_state(true, |s| {
-        let c = conversation(s, &id)?;
-        c.assignee_type = Some(params.assignee_type.as_str().into());
-        c.assignee_id.clone_from(&params.assignee_id);
-        c.status = if to_agent {
-            Status::Active
-        } else {
-            Status::Observing
-        };
-        c.updated = now();
-        Ok::<_, ApiError>(())
-    })?;
-    if to_agent {
-        run_agent(&shared, &id);
-    }
-    empty()
+    reassign(&shared, &id, &params, true)
 }
 
 async fn rate(

@@ -107,11 +107,8 @@ fn the_official_python_client_drives_the_sandbox_and_verifies_its_webhooks() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("python")
         .join("drive_sandbox.py");
-    let out = Command::new(&py)
-        .arg(&script)
-        .args(["drive", &sb.url(), &c.integration_key, &c.management_key])
-        .output()
-        .unwrap();
+    let run = |args: &[&str]| Command::new(&py).arg(&script).args(args).output().unwrap();
+    let out = run(&["drive", &sb.url(), &c.integration_key, &c.management_key]);
     assert!(
         out.status.success(),
         "{}",
@@ -143,12 +140,7 @@ fn the_official_python_client_drives_the_sandbox_and_verifies_its_webhooks() {
     let file = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("webhooks-{}.json", std::process::id()));
     std::fs::write(&file, serde_json::to_vec(&webhooks).unwrap()).unwrap();
-    let out = Command::new(&py)
-        .arg(&script)
-        .args(["verify", &c.signing_key])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = run(&["verify", &c.signing_key, file.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "the official verifier refused a webhook: {}",
@@ -162,12 +154,7 @@ fn the_official_python_client_drives_the_sandbox_and_verifies_its_webhooks() {
     let mut forged = webhooks[0].clone();
     forged["body"] = Value::String(forged["body"].as_str().unwrap().replace("refund", "refunf"));
     std::fs::write(&file, serde_json::to_vec(&vec![forged]).unwrap()).unwrap();
-    let out = Command::new(&py)
-        .arg(&script)
-        .args(["verify", &c.signing_key])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = run(&["verify", &c.signing_key, file.to_str().unwrap()]);
     assert!(!out.status.success(), "a tampered webhook must not verify");
     std::fs::remove_file(file).ok();
 }

@@ -118,6 +118,23 @@ fn session(sb: &Sandbox, key: &str) -> Session {
     session_with(sb, key, Arc::new(UreqTransport::new()))
 }
 
+/// A plain GET with a key, outside the component (for the sandbox's own endpoints).
+fn get(sb: &Sandbox, path: &str, key: &str) -> (u16, Value) {
+    let r = UreqTransport::new()
+        .send(&HttpRequest {
+            method: Method::Get,
+            url: format!("{}{path}", sb.url()),
+            headers: vec![("Authorization".into(), format!("Bearer {key}"))],
+            body: None,
+            timeout_ms: 5_000,
+        })
+        .unwrap();
+    (
+        r.status,
+        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+    )
+}
+
 fn api_code(e: HostError) -> (u16, String) {
     match e {
         HostError::Api(glbridge_guest::Error::Api(a)) => {
@@ -692,17 +709,7 @@ fn the_agent_follows_its_rules_and_signs_and_numbers_its_webhooks() {
         .all(|r| r.header("content-type") == Some("application/json")));
 
     // Seeing inside: every participant's messages, the agent's replies included.
-    let raw = UreqTransport::new();
-    let r = raw
-        .send(&HttpRequest {
-            method: Method::Get,
-            url: format!("{}/sandbox/conversations/action/messages", sb.url()),
-            headers: vec![("Authorization".into(), format!("Bearer {key}"))],
-            body: None,
-            timeout_ms: 5_000,
-        })
-        .unwrap();
-    let messages: Value = serde_json::from_slice(&r.body).unwrap();
+    let (_, messages) = get(&sb, "/sandbox/conversations/action/messages", &key);
     let kinds: Vec<&str> = messages
         .as_array()
         .unwrap()
@@ -711,16 +718,8 @@ fn the_agent_follows_its_rules_and_signs_and_numbers_its_webhooks() {
         .collect();
     assert_eq!(kinds, vec!["Customer", "AI Agent", "AI Agent"]);
     assert_eq!(messages[2]["body"], "Order A-1001 is out for delivery.");
-    let missing = raw
-        .send(&HttpRequest {
-            method: Method::Get,
-            url: format!("{}/sandbox/conversations/nope/messages", sb.url()),
-            headers: vec![("Authorization".into(), format!("Bearer {key}"))],
-            body: None,
-            timeout_ms: 5_000,
-        })
-        .unwrap();
-    assert_eq!(missing.status, 404);
+    let (status, _) = get(&sb, "/sandbox/conversations/nope/messages", &key);
+    assert_eq!(status, 404);
 }
 
 #[test]
@@ -765,7 +764,7 @@ fn a_receiver_that_fails_n_times_gets_each_event_accepted_exactly_once_in_order(
     // 4 events (answer, answer, farewell, finished) x 4 attempts each.
     let all = receiver.wait_for("16 attempts", WAIT, |all| all.len() >= 16);
     assert_eq!(all.len(), 16);
-    let deliveries = support::eventually("3 deliveries recorded", WAIT, || {
+    let deliveries = support::eventually("4 deliveries recorded", WAIT, || {
         let d = sb.deliveries();
         (d.iter().filter(|d| d.delivered).count() == 4).then_some(d)
     });
@@ -773,6 +772,10 @@ fn a_receiver_that_fails_n_times_gets_each_event_accepted_exactly_once_in_order(
         deliveries.iter().all(|d| d.delivered == (d.attempt == 4)),
         "{deliveries:#?}"
     );
+    let (_, listed) = get(&sb, "/sandbox/deliveries", &sb.config().management_key);
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 16);
+    assert_eq!(listed.iter().filter(|d| d["delivered"] == true).count(), 4);
     // Through the component's sequencer every event is accepted exactly once, in order.
     let cfg = SequencerConfig {
         namespace: "wh".into(),
@@ -921,16 +924,7 @@ fn forced_and_random_faults_are_survived_by_the_clients_retries() {
         let p = json!({"conversation_id": "flaky", "id": format!("m{n}"), "body": "hi", "participant_id": "u", "participant_type": "Customer"});
         s.call("conversations.add-message", &p.to_string()).unwrap();
     }
-    let r = UreqTransport::new()
-        .send(&HttpRequest {
-            method: Method::Get,
-            url: format!("{}/sandbox/conversations/flaky/messages", sb.url()),
-            headers: vec![("Authorization".into(), format!("Bearer {key}"))],
-            body: None,
-            timeout_ms: 5_000,
-        })
-        .unwrap();
-    let messages: Value = serde_json::from_slice(&r.body).unwrap();
+    let (_, messages) = get(&sb, "/sandbox/conversations/flaky/messages", &key);
     assert_eq!(
         messages.as_array().unwrap().len(),
         20,

@@ -42,8 +42,7 @@ pub struct BadCall(pub String);
 fn str_field<'a>(v: &'a Value, names: &[&str]) -> Option<&'a str> {
     names
         .iter()
-        .find_map(|n| v.get(*n).and_then(Value::as_str))
-        .filter(|s| !s.trim().is_empty())
+        .find_map(|n| v.get(*n).and_then(Value::as_str).filter(|s| !s.trim().is_empty()))
 }
 
 /// Letters, digits and `_ - + = .` only, as ids must be.

@@ -7,7 +7,8 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
+pub mod http1;
+
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -53,39 +54,21 @@ impl Receiver {
                 let log = log.clone();
                 let policy = policy.clone();
                 std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream.try_clone().unwrap());
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).is_err() || line.is_empty() {
+                    let Some(request) = http1::read_request(&stream) else {
                         return;
-                    }
-                    let mut headers = Vec::new();
-                    loop {
-                        let mut h = String::new();
-                        reader.read_line(&mut h).unwrap();
-                        let h = h.trim_end();
-                        if h.is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = h.split_once(':') {
-                            headers.push((k.trim().to_owned(), v.trim().to_owned()));
-                        }
-                    }
-                    let len: usize = headers
-                        .iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                        .map(|(_, v)| v.parse().unwrap())
-                        .unwrap_or(0);
-                    let mut body = vec![0; len];
-                    reader.read_exact(&mut body).unwrap();
-                    let received = Received { headers, body };
+                    };
+                    let received = Received {
+                        headers: request.headers,
+                        body: request.body,
+                    };
                     let (status, answer) = policy(&received);
                     log.lock().unwrap().push(received);
-                    let mut out = stream;
-                    let response = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
-                        answer.len()
+                    http1::write_response(
+                        stream,
+                        status,
+                        &[("content-type", "application/json")],
+                        &answer,
                     );
-                    let _ = out.write_all(response.as_bytes());
                 });
             }
         });
