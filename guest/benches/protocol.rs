@@ -1,5 +1,10 @@
 //! The guest library natively: what one webhook and one request cost.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use glbridge_guest::testing::MemoryStore;
 use glbridge_guest::webhook::sequencer::Sequencer;

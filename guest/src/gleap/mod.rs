@@ -40,9 +40,11 @@ pub struct ActionCall {
 pub struct BadCall(pub String);
 
 fn str_field<'a>(v: &'a Value, names: &[&str]) -> Option<&'a str> {
-    names
-        .iter()
-        .find_map(|n| v.get(*n).and_then(Value::as_str).filter(|s| !s.trim().is_empty()))
+    names.iter().find_map(|n| {
+        v.get(*n)
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+    })
 }
 
 /// Letters, digits and `_ - + = .` only, as ids must be.
