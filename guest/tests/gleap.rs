@@ -337,3 +337,32 @@ fn late_replies_go_out_through_gleaps_rest_api_on_tick() {
     );
     assert_eq!(w.bridge.queue_depth(&w.store).unwrap(), 0);
 }
+
+#[test]
+fn secrets_stay_out_of_debug_output() {
+    let mut client = Config::new("https://api.example.test", "sk_live_apikey");
+    client.retry.max_attempts = 1;
+    let mut config = BridgeConfig::new(client, "whsec_signing");
+    config.gleap_secret = Some(Secret::new("Bearer gleap-shared"));
+    config.actions.push(ActionEndpoint {
+        name: "a".into(),
+        url: "https://x.test".into(),
+        headers: vec![("Authorization".into(), "Bearer action-cred".into())],
+        timeout_ms: 1,
+    });
+    config.rest = Some(RestConfig {
+        base_url: "https://g.test".into(),
+        api_key: Secret::new("gleap-rest-key"),
+        project_id: "p".into(),
+    });
+    let text = format!("{config:?} {:?}", GleapBridge::new(config.clone()).unwrap());
+    for secret in [
+        "sk_live_apikey",
+        "whsec_signing",
+        "gleap-shared",
+        "action-cred",
+        "gleap-rest-key",
+    ] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}

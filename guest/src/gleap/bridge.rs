@@ -36,8 +36,9 @@ const CAS_ROUNDS: usize = 64;
 /// Longest an action endpoint may take: under the API's 10 s webhook timeout.
 const MAX_ACTION_MS: u32 = 9_000;
 
-/// An HTTP endpoint that runs one of the agent's actions.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An HTTP endpoint that runs one of the agent's actions. `Debug` shows
+/// header names only: their values are often credentials.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ActionEndpoint {
     /// The action's name, as the agent calls it.
     pub name: String,
@@ -47,6 +48,18 @@ pub struct ActionEndpoint {
     pub headers: Vec<(String, String)>,
     /// Timeout, ms (capped under the webhook timeout).
     pub timeout_ms: u32,
+}
+
+impl std::fmt::Debug for ActionEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ActionEndpoint")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
 }
 
 /// Gleap's REST API, for replies that arrive after the Gleap call returned.
