@@ -140,6 +140,21 @@ fn auth(shared: &Shared, headers: &HeaderMap, role: Role) -> Result<(), ApiError
     Ok(())
 }
 
+/// Authorises, reads the JSON body and validates it as `operation` would
+/// before sending: one check for the client and the sandbox alike.
+fn input<T: DeserializeOwned + Clone>(
+    shared: &Shared,
+    headers: &HeaderMap,
+    role: Role,
+    bytes: &Bytes,
+    operation: impl FnOnce(T) -> Operation,
+) -> Result<T, ApiError> {
+    auth(shared, headers, role)?;
+    let params: T = body(bytes)?;
+    operation(params.clone()).validate()?;
+    Ok(params)
+}
+
 /// A JSON body (an empty body reads as `{}`).
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -468,13 +483,12 @@ async fn add_event(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult {
-    auth(&shared, &headers, Role::Integration)?;
-    let params: EventParams = body(&bytes)?;
-    Operation::AddEvent {
-        conversation_id: id.clone(),
-        params: params.clone(),
-    }
-    .validate()?;
+    let params: EventParams = input(&shared, &headers, Role::Integration, &bytes, |params| {
+        Operation::AddEvent {
+            conversation_id: id.clone(),
+            params,
+        }
+    })?;
     shared.with_state(true, |s| {
         let c = open_conversation(s, &id)?;
         if let Some(key) = &params.idempotency_key {
@@ -496,13 +510,12 @@ async fn assign(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult {
-    auth(&shared, &headers, Role::Integration)?;
-    let params: AssignParams = body(&bytes)?;
-    Operation::Assign {
-        conversation_id: id.clone(),
-        params: params.clone(),
-    }
-    .validate()?;
+    let params: AssignParams = input(&shared, &headers, Role::Integration, &bytes, |params| {
+        Operation::Assign {
+            conversation_id: id.clone(),
+            params,
+        }
+    })?;
     if params.assignee_type == ParticipantType::Customer {
         return Err(ApiError::invalid(
             "assignee_type: a conversation cannot be assigned to a customer",
@@ -580,13 +593,12 @@ async fn resume(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult {
-    auth(&shared, &headers, Role::Integration)?;
-    let params: AssignParams = body(&bytes)?;
-    Operation::Resume {
-        conversation_id: id.clone(),
-        params: params.clone(),
-    }
-    .validate()?;
+    let params: AssignParams = input(&shared, &headers, Role::Integration, &bytes, |params| {
+        Operation::Resume {
+            conversation_id: id.clone(),
+            params,
+        }
+    })?;
     reassign(&shared, &id, &params, true)
 }
 
@@ -596,13 +608,12 @@ async fn rate(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult {
-    auth(&shared, &headers, Role::Integration)?;
-    let params: RatingParams = body(&bytes)?;
-    Operation::Rate {
-        conversation_id: id.clone(),
-        params: params.clone(),
-    }
-    .validate()?;
+    let params: RatingParams = input(&shared, &headers, Role::Integration, &bytes, |params| {
+        Operation::Rate {
+            conversation_id: id.clone(),
+            params,
+        }
+    })?;
     shared.with_state(true, |s| {
         let c = conversation(s, &id)?;
         c.ratings

@@ -10,6 +10,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod background;
 pub mod delivery;
 pub mod search;
 pub mod seed;
@@ -256,8 +257,7 @@ fn apply_seed(state: &mut State, seed: &Seed, at: Timestamp) {
 pub struct Sandbox {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: background::Background,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -285,30 +285,21 @@ impl Sandbox {
         let local = listener
             .local_addr()
             .map_err(|source| SandboxError::Listen { addr, source })?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = api::router(shared.clone());
-        let thread = std::thread::Builder::new()
-            .name("glbridge-sandbox".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let served = axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = rx.await;
-                        })
-                        .await;
-                    if let Err(e) = served {
-                        tracing::error!("sandbox server: {e}");
-                    }
-                });
-                // Pending webhook deliveries end with the runtime.
-                runtime.shutdown_timeout(Duration::from_millis(200));
-            })
-            .map_err(|e| SandboxError::Runtime(e.to_string()))?;
+        // Pending webhook deliveries end with the runtime.
+        let server = background::Background::spawn(
+            "glbridge-sandbox",
+            runtime,
+            listener,
+            app,
+            std::future::pending(),
+            Duration::from_millis(200),
+        )
+        .map_err(|e| SandboxError::Runtime(e.to_string()))?;
         Ok(Sandbox {
             addr: local,
             shared,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            server,
         })
     }
 
@@ -350,21 +341,6 @@ impl Sandbox {
 
     /// Stops serving and waits for the server thread.
     pub fn stop(mut self) {
-        self.shutdown_now();
-    }
-
-    fn shutdown_now(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        self.shutdown_now();
+        self.server.stop();
     }
 }

@@ -157,8 +157,7 @@ pub struct Service {
     api_url: String,
     sandbox: Option<Sandbox>,
     generated_gleap_secret: Option<String>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: glbridge_sandbox::background::Background,
 }
 
 impl std::fmt::Debug for Service {
@@ -253,30 +252,20 @@ impl Service {
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .with_state(app.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let tick = config.tick;
-        let thread = std::thread::Builder::new()
-            .name("glbridge-serve".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let ticker = tokio::spawn(tick_loop(app, tick));
-                    let served = axum::serve(listener, router).with_graceful_shutdown(async move {
-                        let _ = rx.await;
-                    });
-                    if let Err(e) = served.await {
-                        tracing::error!("serving: {e}");
-                    }
-                    ticker.abort();
-                });
-                runtime.shutdown_timeout(Duration::from_secs(1));
-            })?;
+        let server = glbridge_sandbox::background::Background::spawn(
+            "glbridge-serve",
+            runtime,
+            listener,
+            router,
+            tick_loop(app, config.tick),
+            Duration::from_secs(1),
+        )?;
         Ok(Service {
             addr,
             api_url,
             sandbox,
             generated_gleap_secret,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            server,
         })
     }
 
@@ -311,12 +300,7 @@ impl Service {
     }
 
     fn shutdown_now(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.server.stop();
         if let Some(s) = self.sandbox.take() {
             s.stop();
         }
