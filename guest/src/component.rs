@@ -53,6 +53,7 @@ impl Clock for Imports {
 fn store_error(e: wstore::Error) -> StoreError {
     match e {
         wstore::Error::Unavailable(m) => StoreError(m),
+        wstore::Error::LockTimeout(m) => StoreError(format!("lock timeout: {m}")),
     }
 }
 
@@ -70,6 +71,12 @@ impl Store for Imports {
     }
     fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         wstore::list_keys(prefix).map_err(store_error)
+    }
+    fn lock(&self, name: &str) -> Result<(), StoreError> {
+        wstore::lock(name).map_err(store_error)
+    }
+    fn rollback(&self) {
+        wstore::rollback()
     }
 }
 
@@ -914,7 +921,7 @@ fn bridge_config(c: wgleap::BridgeConfig) -> gb::BridgeConfig {
         signing_key: crate::client::Secret::new(c.signing_key),
         gleap_secret: c.gleap_secret.map(crate::client::Secret::new),
         reply_wait_ms: c.reply_wait_ms,
-        poll_interval_ms: c.poll_interval_ms,
+        settle_ms: c.settle_ms,
         holding_text: c.holding_text,
         hand_off_text: c.hand_off_text,
         actions: c
@@ -937,11 +944,46 @@ fn bridge_config(c: wgleap::BridgeConfig) -> gb::BridgeConfig {
     }
 }
 
+fn outcome_out(o: gb::Outcome) -> wgleap::Outcome {
+    use gb::Outcome as O;
+    use wgleap::Outcome as W;
+    match o {
+        O::Replied => W::Replied,
+        O::Holding => W::Holding,
+        O::HandOff => W::HandOff,
+        O::Finished => W::Finished,
+        O::Unauthorized => W::Unauthorized,
+        O::BadRequest => W::BadRequest,
+        O::UpstreamError => W::UpstreamError,
+        O::Accepted => W::Accepted,
+        O::Duplicate => W::Duplicate,
+        O::BadSignature => W::BadSignature,
+        O::BadEnvelope => W::BadEnvelope,
+        O::Action => W::Action,
+        O::ActionUnconfigured => W::ActionUnconfigured,
+        O::ActionFailed => W::ActionFailed,
+        O::StoreError => W::StoreError,
+    }
+}
+
 fn answer_out(a: gb::Answer) -> wgleap::Answer {
     wgleap::Answer {
         status: a.status,
         body: json_out(&a.body),
-        outcome: a.outcome.to_owned(),
+        outcome: outcome_out(a.outcome),
+        wake: a.wake,
+    }
+}
+
+fn turn_out(t: gb::Turn) -> wgleap::Turn {
+    match t {
+        gb::Turn::Answer(a) => wgleap::Turn::Answer(answer_out(a)),
+        gb::Turn::Pending(p) => wgleap::Turn::Pending(wgleap::Pending {
+            conversation: p.conversation,
+            deadline: p.deadline.0,
+            after: p.after,
+            wake_at: p.wake_at.0,
+        }),
     }
 }
 
@@ -964,12 +1006,22 @@ impl wgleap::GuestBridge for BridgeResource {
         Ok(wgleap::Bridge::new(BridgeResource(RefCell::new(bridge))))
     }
 
-    fn handle_action(&self, authorization: Option<String>, body: Vec<u8>) -> wgleap::Answer {
-        answer_out(
+    fn handle_action(&self, authorization: Option<String>, body: Vec<u8>) -> wgleap::Turn {
+        turn_out(
             self.0
                 .borrow_mut()
                 .handle_action(IO, authorization.as_deref(), &body),
         )
+    }
+
+    fn collect(&self, p: wgleap::Pending) -> wgleap::Turn {
+        let pending = gb::Pending {
+            conversation: p.conversation,
+            deadline: Timestamp(p.deadline),
+            after: p.after,
+            wake_at: Timestamp(p.wake_at),
+        };
+        turn_out(self.0.borrow_mut().collect(IO, &pending))
     }
 
     fn handle_webhook(
@@ -992,6 +1044,7 @@ impl wgleap::GuestBridge for BridgeResource {
             released: r.released,
             pushed: r.pushed,
             failed: r.failed,
+            wake: r.wake,
         })
     }
 

@@ -28,6 +28,10 @@ pub trait Clock {
 pub struct StoreError(pub String);
 
 /// A small key-value store with compare-and-swap.
+///
+/// A transactional host (glbridge-host) makes each component call one
+/// transaction and implements [`Store::lock`] and [`Store::rollback`]; plain
+/// stores, like the test fakes, apply each write at once and need neither.
 pub trait Store {
     /// Reads a key.
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
@@ -41,6 +45,14 @@ pub trait Store {
     ) -> Result<bool, StoreError>;
     /// Keys starting with `prefix`, ascending.
     fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    /// Serializes this call with every other call locking `name`, until this
+    /// call's writes are committed. Plain stores need no locking.
+    fn lock(&self, name: &str) -> Result<(), StoreError> {
+        let _ = name;
+        Ok(())
+    }
+    /// Discards the writes of the current call (plain stores: nothing to do).
+    fn rollback(&self) {}
 }
 
 impl<T: Transport + ?Sized> Transport for &T {
@@ -72,5 +84,11 @@ impl<T: Store + ?Sized> Store for &T {
     }
     fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         (**self).list_keys(prefix)
+    }
+    fn lock(&self, name: &str) -> Result<(), StoreError> {
+        (**self).lock(name)
+    }
+    fn rollback(&self) {
+        (**self).rollback()
     }
 }

@@ -28,6 +28,7 @@ pub mod model;
 pub mod operation;
 pub mod protocol;
 pub mod retry;
+pub mod state;
 pub mod testing;
 pub mod time;
 pub mod validate;

@@ -100,6 +100,14 @@ pub struct MemoryStore {
     map: Mutex<BTreeMap<String, Vec<u8>>>,
 }
 
+impl MemoryStore {
+    /// Runs `f` on the whole map at once, under the store's lock: how a
+    /// host applies a transaction's writes atomically.
+    pub fn with_map<R>(&self, f: impl FnOnce(&mut BTreeMap<String, Vec<u8>>) -> R) -> R {
+        f(&mut lock(&self.map))
+    }
+}
+
 impl Store for MemoryStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(lock(&self.map).get(key).cloned())

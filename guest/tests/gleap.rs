@@ -7,7 +7,9 @@
 )]
 
 use glbridge_guest::env::{Clock, Store};
-use glbridge_guest::gleap::bridge::{ActionEndpoint, BridgeConfig, GleapBridge, Io, RestConfig};
+use glbridge_guest::gleap::bridge::{
+    ActionEndpoint, Answer, BridgeConfig, GleapBridge, Io, Outcome, Pending, RestConfig, Turn,
+};
 use glbridge_guest::http::HttpResponse;
 use glbridge_guest::testing::{FakeClock, MemoryStore, ScriptedTransport};
 use glbridge_guest::webhook::sign;
@@ -42,11 +44,16 @@ impl World {
             bridge: GleapBridge::new(config).unwrap(),
         }
     }
-    fn action(
-        &mut self,
-        auth: Option<&str>,
-        body: &Value,
-    ) -> glbridge_guest::gleap::bridge::Answer {
+    fn tick(&mut self) -> glbridge_guest::gleap::bridge::TickReport {
+        let io = Io {
+            http: &self.http,
+            clock: &self.clock,
+            store: &self.store,
+        };
+        self.bridge.tick(io).unwrap()
+    }
+    /// One Gleap call, as the component answers it: an answer or pending.
+    fn action_turn(&mut self, auth: Option<&str>, body: &Value) -> Turn {
         let io = Io {
             http: &self.http,
             clock: &self.clock,
@@ -55,7 +62,41 @@ impl World {
         self.bridge
             .handle_action(io, auth, body.to_string().as_bytes())
     }
-    fn webhook(&mut self, event: &Value) -> glbridge_guest::gleap::bridge::Answer {
+    fn collect(&mut self, pending: &Pending) -> Turn {
+        let io = Io {
+            http: &self.http,
+            clock: &self.clock,
+            store: &self.store,
+        };
+        self.bridge.collect(io, pending)
+    }
+    /// Moves the fake clock forward to `t` (never back).
+    fn advance_to(&self, t: Timestamp) {
+        let now = self.clock.now().0;
+        if t.0 > now {
+            self.clock.sleep((t.0 - now) as u64);
+        }
+    }
+    /// Drives a turn as a host with nobody else around would: sleep until
+    /// `wake_at`, collect, until answered (bounded, to catch a livelock).
+    fn settle(&mut self, mut turn: Turn) -> Answer {
+        for _ in 0..100 {
+            match turn {
+                Turn::Answer(a) => return a,
+                Turn::Pending(p) => {
+                    assert!(p.wake_at.0 > self.clock.now().0 || p.wake_at.0 >= p.deadline.0);
+                    self.advance_to(p.wake_at);
+                    turn = self.collect(&p);
+                }
+            }
+        }
+        panic!("the turn never ended");
+    }
+    fn action(&mut self, auth: Option<&str>, body: &Value) -> Answer {
+        let turn = self.action_turn(auth, body);
+        self.settle(turn)
+    }
+    fn webhook(&mut self, event: &Value) -> Answer {
         let body = event.to_string();
         let header = sign(KEY, self.clock.now().secs(), body.as_bytes());
         let io = Io {
@@ -101,7 +142,7 @@ fn first_call_starts_forwards_and_holds_then_a_replay_delivers_the_queued_reply_
     w.http.push(ok(MSG));
     let call = gleap_call(json!([comment("c1", "Where is my parcel?")]));
     let a = w.action(Some("Bearer gleap-shared"), &call);
-    assert_eq!((a.status, a.outcome), (200, "holding"));
+    assert_eq!((a.status, a.outcome), (200, Outcome::Holding));
     assert_eq!(
         w.clock.now().secs(),
         T0 + 2,
@@ -139,18 +180,18 @@ fn first_call_starts_forwards_and_holds_then_a_replay_delivers_the_queued_reply_
     assert_eq!(
         w.webhook(&agent_message("wh1", 1, "It ships **today**.", false))
             .outcome,
-        "accepted"
+        Outcome::Accepted
     );
     assert_eq!(
         w.webhook(&agent_message("wh1", 1, "It ships **today**.", false))
             .outcome,
-        "duplicate"
+        Outcome::Duplicate
     );
     assert_eq!(w.bridge.queue_depth(&w.store).unwrap(), 1);
 
     // Gleap replays the same comments: nothing is sent again, the reply goes out once.
     let a = w.action(Some("Bearer gleap-shared"), &call);
-    assert_eq!((a.status, a.outcome), (200, "replied"));
+    assert_eq!((a.status, a.outcome), (200, Outcome::Replied));
     assert_eq!(a.body["message"], "It ships **today**.");
     assert_eq!(w.http.sent().len(), 3, "no duplicate forward");
     assert_eq!(w.bridge.queue_depth(&w.store).unwrap(), 0);
@@ -183,7 +224,7 @@ fn a_hand_off_answers_the_configured_text_with_tags_and_attributes() {
         Some("Bearer gleap-shared"),
         &gleap_call(json!([comment("c1", "human please")])),
     );
-    assert_eq!(a.outcome, "hand-off");
+    assert_eq!(a.outcome, Outcome::HandOff);
     assert_eq!(a.body["message"], "A human will take over.");
     assert_eq!(a.body["tags"], json!(["ai-handoff"]));
     assert_eq!(a.body["attributes"]["handoff_target"], "billing");
@@ -204,7 +245,11 @@ fn bad_auth_and_bad_bodies_change_nothing() {
         Some("bearer gleap-shared"),
     ] {
         let a = w.action(auth, &call);
-        assert_eq!((a.status, a.outcome), (401, "unauthorized"), "{auth:?}");
+        assert_eq!(
+            (a.status, a.outcome),
+            (401, Outcome::Unauthorized),
+            "{auth:?}"
+        );
     }
     let a = w.action(
         Some("Bearer gleap-shared"),
@@ -229,7 +274,7 @@ fn forged_webhooks_are_refused_and_nothing_is_stored() {
     let a = w
         .bridge
         .handle_webhook(io, Some(&header), None, body.as_bytes());
-    assert_eq!((a.status, a.outcome), (401, "bad-signature"));
+    assert_eq!((a.status, a.outcome), (401, Outcome::BadSignature));
     let io = Io {
         http: &w.http,
         clock: &w.clock,
@@ -300,7 +345,7 @@ fn late_replies_go_out_through_gleaps_rest_api_on_tick() {
             &gleap_call(json!([comment("c1", "hi")]))
         )
         .outcome,
-        "holding"
+        Outcome::Holding
     );
     w.webhook(&agent_message("wh1", 1, "Late answer.", false));
     w.http
@@ -336,6 +381,235 @@ fn late_replies_go_out_through_gleaps_rest_api_on_tick() {
         "Late answer."
     );
     assert_eq!(w.bridge.queue_depth(&w.store).unwrap(), 0);
+}
+
+fn finished(id: &str, seq: u64) -> Value {
+    json!({"id": id, "type": "conversation.finished", "sequence_number": seq, "timestamp": "2025-06-15T12:00:00Z",
+           "data": {"conversation": {"id": "gleap-T1", "customer_id": "u-1"}}})
+}
+
+fn hand_off(id: &str, seq: u64) -> Value {
+    json!({"id": id, "type": "conversation.hand_off", "sequence_number": seq, "timestamp": "2025-06-15T12:00:00Z",
+           "data": {"conversation": {"id": "gleap-T1", "customer_id": "u-1"}, "target": "billing", "reason_code": "customer-request", "reason": "asked"}})
+}
+
+const MS: i64 = 1_000_000;
+
+/// A world whose first Gleap call has forwarded "hi" and is pending.
+fn pending_call(settle_ms: u32) -> (World, Pending) {
+    let mut w = World::new(|c| {
+        c.reply_wait_ms = 8_000;
+        c.settle_ms = settle_ms;
+    });
+    for r in [ok(CONV), ok("{}"), ok(MSG)] {
+        w.http.push(r);
+    }
+    let turn = w.action_turn(
+        Some("Bearer gleap-shared"),
+        &gleap_call(json!([comment("c1", "hi")])),
+    );
+    let Turn::Pending(p) = turn else {
+        panic!("nothing queued yet, so the call must wait: {turn:?}")
+    };
+    assert_eq!(p.conversation, "gleap-T1");
+    assert_eq!(p.deadline.0, w.clock.now().0 + 8_000 * MS);
+    assert_eq!(
+        p.wake_at, p.deadline,
+        "nothing to settle: wait for the deadline"
+    );
+    (w, p)
+}
+
+#[test]
+fn a_reply_that_arrives_while_the_call_is_pending_is_answered_after_the_settle_window() {
+    let (mut w, p) = pending_call(300);
+    w.advance_to(Timestamp(w.clock.now().0 + 40 * MS));
+    let a = w.webhook(&agent_message("wh1", 1, "It ships today.", false));
+    assert_eq!(a.outcome, Outcome::Accepted);
+    assert_eq!(
+        a.wake,
+        vec!["gleap-T1".to_owned()],
+        "the webhook names whom to wake"
+    );
+    let replied_at = w.clock.now().0;
+
+    // Woken at once: the reply is there, but a finish may still follow it.
+    let Turn::Pending(p) = w.collect(&p) else {
+        panic!("must settle first")
+    };
+    assert_eq!(p.wake_at.0, replied_at + 300 * MS);
+    w.advance_to(Timestamp(replied_at + 299 * MS));
+    assert!(w.collect(&p).answer().is_none(), "1 ms early");
+    w.advance_to(p.wake_at);
+    let a = w.collect(&p).answer().cloned().unwrap();
+    assert_eq!((a.status, a.outcome), (200, Outcome::Replied));
+    assert_eq!(a.body["message"], "It ships today.");
+    assert!(a.body.get("tags").is_none());
+    assert_eq!(
+        w.clock.now().0 - (replied_at - 40 * MS),
+        340 * MS,
+        "answered 340 ms after the call, not after the 8 s reply wait"
+    );
+    assert_eq!(w.bridge.queue_depth(&w.store).unwrap(), 0);
+    assert!(w.store.list_keys("gleap/waiting/").unwrap().is_empty());
+}
+
+#[test]
+fn a_finish_1_ms_after_the_reply_goes_into_the_same_answer() {
+    let (mut w, p) = pending_call(300);
+    w.webhook(&agent_message("wh1", 1, "You're welcome!", false));
+    assert!(w.collect(&p).answer().is_none(), "settling");
+    w.advance_to(Timestamp(w.clock.now().0 + MS));
+    assert_eq!(
+        w.webhook(&finished("wh2", 2)).wake,
+        vec!["gleap-T1".to_owned()]
+    );
+    // The finish ends the turn at once: no need to wait out the settle window.
+    let a = w.collect(&p).answer().cloned().unwrap();
+    assert_eq!(a.outcome, Outcome::Finished);
+    assert_eq!(a.body["message"], "You're welcome!");
+    assert_eq!(a.body["tags"], json!(["ai-finished"]));
+    assert_eq!(w.bridge.queue_depth(&w.store).unwrap(), 0);
+}
+
+#[test]
+fn a_finish_that_overtakes_the_reply_is_held_and_both_go_out_in_order() {
+    let (mut w, p) = pending_call(300);
+    // Sequence 2 first: the sequencer holds it, so nothing is queued yet.
+    assert!(w.webhook(&finished("wh2", 2)).wake.is_empty());
+    assert!(w.collect(&p).answer().is_none());
+    assert_eq!(
+        w.webhook(&agent_message("wh1", 1, "Bye!", false)).wake,
+        vec!["gleap-T1".to_owned()]
+    );
+    let a = w.collect(&p).answer().cloned().unwrap();
+    assert_eq!(
+        (a.outcome, a.body["message"].as_str()),
+        (Outcome::Finished, Some("Bye!"))
+    );
+}
+
+#[test]
+fn a_hand_off_1_ms_after_the_reply_goes_into_the_same_answer() {
+    let (mut w, p) = pending_call(300);
+    w.webhook(&agent_message("wh1", 1, "Let me get a colleague.", false));
+    w.advance_to(Timestamp(w.clock.now().0 + MS));
+    w.webhook(&hand_off("wh2", 2));
+    let a = w.collect(&p).answer().cloned().unwrap();
+    assert_eq!(a.outcome, Outcome::HandOff);
+    assert_eq!(
+        a.body["message"],
+        "Let me get a colleague.\n\nI'm passing you to a member of our team, who will reply here shortly."
+    );
+    assert_eq!(a.body["tags"], json!(["ai-handoff"]));
+}
+
+#[test]
+fn the_first_part_of_a_two_part_reply_does_not_end_the_turn() {
+    let (mut w, p) = pending_call(300);
+    let mut first = agent_message("wh1", 1, "First,", false);
+    first["data"]["total"] = json!(2);
+    first["data"]["sequence"] = json!(1);
+    w.webhook(&first);
+    let Turn::Pending(next) = w.collect(&p) else {
+        panic!("one part of two")
+    };
+    assert_eq!(next.wake_at, p.deadline, "still waiting for the reply");
+    let mut e = agent_message("wh2", 2, "second.", false);
+    e["data"]["total"] = json!(2);
+    e["data"]["sequence"] = json!(2);
+    w.webhook(&e);
+    let a = w.settle(Turn::Pending(next));
+    assert_eq!(a.body["message"], "First,\n\nsecond.");
+}
+
+#[test]
+fn a_finish_after_the_answer_was_written_is_delivered_with_the_next_answer() {
+    let (mut w, p) = pending_call(300);
+    w.webhook(&agent_message("wh1", 1, "Glad to help.", false));
+    let a = w.settle(Turn::Pending(p));
+    assert_eq!(a.outcome, Outcome::Replied);
+    // 2 s later — long after the answer went out — the finish arrives.
+    w.advance_to(Timestamp(w.clock.now().0 + 2_000 * MS));
+    w.webhook(&finished("wh2", 2));
+    assert_eq!(
+        w.bridge.queue_depth(&w.store).unwrap(),
+        1,
+        "kept, not dropped"
+    );
+
+    // The customer writes again: the leftover finish does not end the new
+    // turn; it goes out with the agent's next reply, marked as earlier.
+    w.http.push(ok(MSG));
+    let turn = w.action_turn(
+        Some("Bearer gleap-shared"),
+        &gleap_call(json!([
+            comment("c1", "hi"),
+            comment("c2", "One more thing")
+        ])),
+    );
+    let Turn::Pending(p) = turn else {
+        panic!("the earlier finish must not answer the new message: {turn:?}")
+    };
+    w.advance_to(Timestamp(w.clock.now().0 + 10 * MS));
+    w.webhook(&agent_message("wh3", 3, "Sure, go ahead.", false));
+    let a = w.settle(Turn::Pending(p));
+    assert_eq!(a.outcome, Outcome::Replied);
+    assert_eq!(a.body["message"], "Sure, go ahead.");
+    assert_eq!(a.body["attributes"]["earlier_turn_finished"], true);
+    assert_eq!(w.bridge.queue_depth(&w.store).unwrap(), 0);
+
+    // A finish that trails and is collected by a replay (nothing new
+    // forwarded) ends that answer with the tag.
+    w.advance_to(Timestamp(w.clock.now().0 + 2_000 * MS));
+    w.webhook(&finished("wh4", 4));
+    let a = w.action(
+        Some("Bearer gleap-shared"),
+        &gleap_call(json!([
+            comment("c1", "hi"),
+            comment("c2", "One more thing")
+        ])),
+    );
+    assert_eq!(a.outcome, Outcome::Finished);
+    assert_eq!(a.body["tags"], json!(["ai-finished"]));
+}
+
+#[test]
+fn with_gleap_rest_a_late_hand_off_is_pushed_and_a_late_finish_waits_for_the_next_answer() {
+    let mut w = World::new(|c| {
+        c.rest = Some(RestConfig {
+            base_url: "https://gleap.example.test/v3".into(),
+            api_key: Secret::new("gk"),
+            project_id: "p1".into(),
+        });
+        c.hand_off_text = "A human will take over.".into();
+    });
+    for r in [ok(CONV), ok("{}"), ok(MSG)] {
+        w.http.push(r);
+    }
+    let a = w.action(
+        Some("Bearer gleap-shared"),
+        &gleap_call(json!([comment("c1", "hi")])),
+    );
+    assert_eq!(a.outcome, Outcome::Holding);
+    w.webhook(&hand_off("wh1", 1));
+    w.webhook(&finished("wh2", 2));
+    w.http.push(ok("{}"));
+    let report = w.tick();
+    assert_eq!((report.pushed, report.failed), (1, 0));
+    let push = w.http.sent().last().cloned().unwrap();
+    let body: Value = serde_json::from_slice(push.body.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        body["comment"]["content"][0]["content"][0]["text"],
+        "A human will take over."
+    );
+    assert_eq!(
+        w.bridge.queue_depth(&w.store).unwrap(),
+        1,
+        "the finish stays"
+    );
+    let report = w.tick();
+    assert_eq!((report.pushed, report.failed), (0, 0), "and is not pushed");
 }
 
 #[test]

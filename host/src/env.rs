@@ -3,22 +3,32 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use glbridge_guest::env::{Clock, Store, Transport};
-use glbridge_guest::http::{HttpRequest, HttpResponse, Method, TransportError};
+use glbridge_guest::env::{Clock, Transport};
+use glbridge_guest::http::{HttpRequest, HttpResponse, TransportError};
 use glbridge_guest::Timestamp;
 use wasmtime::StoreLimits;
 
 use crate::bindings::{clock, http, store, types};
+use crate::convert::method_to_lib;
+use crate::store::{Backend, CommitError, Locks, Transaction};
 
-/// The three imports, shareable between many sessions.
+/// How long a call waits for another call's lock on a conversation.
+const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The three imports, shareable between many sessions. Sessions made from
+/// clones of one `Env` share its store and its named locks.
 #[derive(Clone)]
 pub struct Env {
     /// Performs `http.send`.
     pub transport: Arc<dyn Transport + Send + Sync>,
     /// Answers `clock.now` and `clock.sleep`.
     pub clock: Arc<dyn Clock + Send + Sync>,
-    /// Backs the `store` interface.
-    pub store: Arc<dyn Store + Send + Sync>,
+    /// Backs the `store` interface; each export call is one transaction on it.
+    pub store: Arc<dyn Backend>,
+    /// The named locks of `store.lock`.
+    pub locks: Arc<Locks>,
+    /// How long `store.lock` waits.
+    pub lock_timeout: Duration,
 }
 
 impl Env {
@@ -26,12 +36,14 @@ impl Env {
     pub fn new(
         transport: Arc<dyn Transport + Send + Sync>,
         clock: Arc<dyn Clock + Send + Sync>,
-        store: Arc<dyn Store + Send + Sync>,
+        store: Arc<dyn Backend>,
     ) -> Self {
         Env {
             transport,
             clock,
             store,
+            locks: Arc::new(Locks::default()),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }
     }
 }
@@ -50,6 +62,7 @@ pub struct HostState {
     pub(crate) call_started: Instant,
     pub(crate) in_imports: Duration,
     pub(crate) guest_time_limit: Duration,
+    pub(crate) tx: Transaction,
 }
 
 impl HostState {
@@ -60,7 +73,15 @@ impl HostState {
             call_started: Instant::now(),
             in_imports: Duration::ZERO,
             guest_time_limit,
+            tx: Transaction::default(),
         }
+    }
+
+    /// Ends the call's transaction: commits what it wrote when `commit` is
+    /// set (else discards it), then releases its locks.
+    pub(crate) fn end_call(&mut self, commit: bool) -> Result<(), CommitError> {
+        let env = &self.env;
+        self.tx.finish(&*env.store, &env.locks, commit)
     }
 
     /// Starts the accounting of a new export call.
@@ -79,15 +100,6 @@ impl HostState {
         let r = f(&self.env);
         self.in_imports += started.elapsed();
         r
-    }
-}
-
-pub(crate) fn method_to_lib(m: http::Method) -> Method {
-    match m {
-        http::Method::Get => Method::Get,
-        http::Method::Post => Method::Post,
-        http::Method::Put => Method::Put,
-        http::Method::Delete => Method::Delete,
     }
 }
 
@@ -128,10 +140,16 @@ impl clock::Host for HostState {
     }
 }
 
+fn unavailable(e: glbridge_guest::env::StoreError) -> store::Error {
+    store::Error::Unavailable(e.0)
+}
+
 impl store::Host for HostState {
     fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, store::Error> {
-        self.timed(|env| env.store.get(&key))
-            .map_err(|e| store::Error::Unavailable(e.0))
+        let started = Instant::now();
+        let r = self.tx.get(&*self.env.store, &key).map_err(unavailable);
+        self.in_imports += started.elapsed();
+        r
     }
 
     fn compare_and_swap(
@@ -140,16 +158,37 @@ impl store::Host for HostState {
         expected: Option<Vec<u8>>,
         new: Option<Vec<u8>>,
     ) -> Result<bool, store::Error> {
-        self.timed(|env| {
-            env.store
-                .compare_and_swap(&key, expected.as_deref(), new.as_deref())
-        })
-        .map_err(|e| store::Error::Unavailable(e.0))
+        let started = Instant::now();
+        let r = self
+            .tx
+            .compare_and_swap(&*self.env.store, &key, expected.as_deref(), new.as_deref())
+            .map_err(unavailable);
+        self.in_imports += started.elapsed();
+        r
     }
 
     fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, store::Error> {
-        self.timed(|env| env.store.list_keys(&prefix))
-            .map_err(|e| store::Error::Unavailable(e.0))
+        let started = Instant::now();
+        let r = self
+            .tx
+            .list_keys(&*self.env.store, &prefix)
+            .map_err(unavailable);
+        self.in_imports += started.elapsed();
+        r
+    }
+
+    fn lock(&mut self, name: String) -> Result<(), store::Error> {
+        let started = Instant::now();
+        let r = self
+            .tx
+            .lock(&self.env.locks, &name, self.env.lock_timeout)
+            .map_err(|e| store::Error::LockTimeout(e.0));
+        self.in_imports += started.elapsed();
+        r
+    }
+
+    fn rollback(&mut self) {
+        self.tx.rollback();
     }
 }
 

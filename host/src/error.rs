@@ -2,8 +2,6 @@
 
 use glbridge_guest::webhook::WebhookError;
 
-use crate::bindings::{types, webhooks};
-
 /// A host-level error: the component's own typed errors, or what went wrong
 /// around it (a trap, a component that could not load).
 #[derive(Debug, thiserror::Error)]
@@ -29,42 +27,7 @@ pub enum HostError {
     /// The component answered something the host could not read.
     #[error("unreadable answer from the component: {0}")]
     Protocol(String),
-}
-
-impl From<types::Error> for glbridge_guest::Error {
-    fn from(e: types::Error) -> Self {
-        use glbridge_guest::Error as E;
-        match e {
-            types::Error::InvalidArgument(a) => E::InvalidArgument {
-                field: a.field,
-                reason: a.reason,
-            },
-            types::Error::Api(a) => E::Api(glbridge_guest::ApiError {
-                status: a.status,
-                code: a.code,
-                message: a.message,
-                trace_id: a.trace_id,
-            }),
-            types::Error::Transport(message) => E::Transport { message },
-            types::Error::InvalidResponse(message) => E::InvalidResponse { message },
-            types::Error::Store(message) => E::Store { message },
-        }
-    }
-}
-
-impl From<types::Error> for HostError {
-    fn from(e: types::Error) -> Self {
-        HostError::Api(e.into())
-    }
-}
-
-impl From<webhooks::WebhookError> for HostError {
-    fn from(e: webhooks::WebhookError) -> Self {
-        HostError::Webhook(match e {
-            webhooks::WebhookError::MalformedHeader(m) => WebhookError::MalformedHeader(m),
-            webhooks::WebhookError::SignatureMismatch => WebhookError::SignatureMismatch,
-            webhooks::WebhookError::TimestampOutOfRange(s) => WebhookError::TimestampOutOfRange(s),
-            webhooks::WebhookError::InvalidEnvelope(m) => WebhookError::InvalidEnvelope(m),
-        })
-    }
+    /// The call's writes could not be committed (nothing of them was kept).
+    #[error("the call's state was not saved: {0}")]
+    Commit(#[from] crate::store::CommitError),
 }

@@ -22,11 +22,10 @@
 
 pub mod bindings;
 pub mod clock;
-pub mod demo;
+pub mod convert;
 pub mod env;
 pub mod error;
 pub mod runtime;
-pub mod serve;
 pub mod session;
 pub mod store;
 pub mod transport;
@@ -39,5 +38,5 @@ pub use env::Env;
 pub use error::HostError;
 pub use runtime::{Bridge, BridgeOptions, ComponentSource, EMBEDDED_COMPONENT};
 pub use session::{SequencerConfig, Session};
-pub use store::{MemoryStore, SqliteStore};
+pub use store::{Backend, Durability, MemoryStore, SqliteStore};
 pub use transport::{ScriptedTransport, UreqTransport};

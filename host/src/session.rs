@@ -6,6 +6,7 @@ use glbridge_guest::Timestamp;
 use wasmtime::component::ResourceAny;
 
 use crate::bindings::{self, client, gleap, http, types, webhooks};
+use crate::convert::{wit_bridge_config, wit_config};
 use crate::env::{Env, HostState};
 use crate::error::HostError;
 use crate::runtime::Bridge;
@@ -63,54 +64,6 @@ fn trap(e: wasmtime::Error) -> HostError {
     HostError::Trap(format!("{e:#}"))
 }
 
-/// The WIT form of a client configuration.
-pub fn wit_config(c: &glbridge_guest::Config) -> client::Config {
-    client::Config {
-        base_url: c.base_url.clone(),
-        api_key: c.api_key.expose().to_owned(),
-        user_agent: c.user_agent.clone(),
-        timeout_ms: c.timeout_ms,
-        max_body_bytes: c.max_body_bytes,
-        retry: client::RetryPolicy {
-            max_attempts: c.retry.max_attempts,
-            initial_backoff_ms: c.retry.initial_backoff_ms,
-            max_backoff_ms: c.retry.max_backoff_ms,
-            max_retry_after_ms: c.retry.max_retry_after_ms,
-            jitter_seed: c.retry.jitter_seed,
-        },
-    }
-}
-
-/// The WIT form of a Gleap bridge configuration.
-pub fn wit_bridge_config(c: &gb::BridgeConfig) -> gleap::BridgeConfig {
-    gleap::BridgeConfig {
-        client: wit_config(&c.client),
-        signing_key: c.signing_key.expose().to_owned(),
-        gleap_secret: c.gleap_secret.as_ref().map(|s| s.expose().to_owned()),
-        reply_wait_ms: c.reply_wait_ms,
-        poll_interval_ms: c.poll_interval_ms,
-        holding_text: c.holding_text.clone(),
-        hand_off_text: c.hand_off_text.clone(),
-        actions: c
-            .actions
-            .iter()
-            .map(|a| gleap::ActionEndpoint {
-                name: a.name.clone(),
-                url: a.url.clone(),
-                headers: a.headers.clone(),
-                timeout_ms: a.timeout_ms,
-            })
-            .collect(),
-        rest: c.rest.as_ref().map(|r| gleap::RestConfig {
-            base_url: r.base_url.clone(),
-            api_key: r.api_key.expose().to_owned(),
-            project_id: r.project_id.clone(),
-        }),
-        max_hold_ms: c.max_hold_ms,
-        leeway_secs: c.leeway_secs,
-    }
-}
-
 impl Session {
     pub(crate) fn new(bridge: Bridge, env: Env) -> Self {
         Session {
@@ -147,10 +100,15 @@ impl Session {
         };
         live.store.data_mut().begin_call();
         let result = f(live);
+        // One call, one transaction: what the call wrote is committed (or,
+        // after a trap, discarded) before its result is handed back.
+        let committed = live.store.data_mut().end_call(result.is_ok());
         if result.is_err() {
             self.live = None;
         }
-        result.map_err(trap)
+        let r = result.map_err(trap)?;
+        committed?;
+        Ok(r)
     }
 
     /// Configures the API client that the client calls use. Validated by
@@ -430,16 +388,25 @@ impl Session {
         Ok(result?)
     }
 
-    /// `POST /gleap/action`, answered by the component.
+    /// `POST /gleap/action`: the answer, or what to wait for before [`Session::gleap_collect`].
     pub fn gleap_action(
         &mut self,
         authorization: Option<&str>,
         body: &[u8],
-    ) -> Result<gleap::Answer, HostError> {
+    ) -> Result<gleap::Turn, HostError> {
         self.with_gleap(|b, s, h| {
             b.gradient_labs_bridge_gleap()
                 .bridge()
                 .call_handle_action(s, h, authorization, body)
+        })
+    }
+
+    /// Looks again at a pending Gleap call.
+    pub fn gleap_collect(&mut self, pending: &gleap::Pending) -> Result<gleap::Turn, HostError> {
+        self.with_gleap(|b, s, h| {
+            b.gradient_labs_bridge_gleap()
+                .bridge()
+                .call_collect(s, h, pending)
         })
     }
 

@@ -11,7 +11,6 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use glbridge_guest::env::Store;
 use glbridge_guest::http::{HttpRequest, HttpResponse, TransportError};
 use glbridge_guest::testing::{FakeClock, MemoryStore, ScriptedTransport};
 use glbridge_guest::webhook::WebhookError;
@@ -30,7 +29,7 @@ fn bridge() -> &'static Bridge {
 fn env(
     http: &Arc<ScriptedTransport>,
     clock: &Arc<FakeClock>,
-    store: Arc<dyn Store + Send + Sync>,
+    store: Arc<dyn glbridge_host::Backend>,
 ) -> Env {
     Env::new(http.clone(), clock.clone(), store)
 }

@@ -14,9 +14,9 @@ mod support;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use glbridge_cli::serve::{ServeConfig, Service, Upstream};
 use glbridge_guest::client::Secret;
 use glbridge_guest::gleap::bridge::ActionEndpoint;
-use glbridge_host::serve::{ServeConfig, Service, Upstream};
 use glbridge_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{json, Value};
 
@@ -54,7 +54,7 @@ impl Setup {
         let mut sc = SandboxConfig {
             webhook_url: Some(format!("http://127.0.0.1:{port}/webhooks/gradient-labs")),
             signing_key: SIGNING.into(),
-            seed: Some(glbridge_host::demo::seed()),
+            seed: Some(glbridge_cli::demo::seed()),
             retry_base: Duration::from_millis(20),
             ..SandboxConfig::default()
         };

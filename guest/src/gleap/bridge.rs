@@ -3,8 +3,15 @@
 //!
 //! * A Gleap call starts the conversation once, forwards every customer
 //!   comment not yet forwarded (message ids derive from comment ids, so a
-//!   replayed call never duplicates), then waits — through `clock.sleep` — up
-//!   to the reply wait for the agent's answer in the conversation's outbox.
+//!   replayed call never duplicates), then answers if the agent's turn is
+//!   over, or returns [`Turn::Pending`]: the bridge never waits. The host
+//!   parks the request until a webhook queues something for the conversation
+//!   (the webhook's [`Answer::wake`]) or the pending `wake_at`, and calls
+//!   [`GleapBridge::collect`].
+//! * A turn is over when the outbox holds a hand-off or a finish, or the
+//!   agent's last message of the turn and the settle window after it has
+//!   passed (so a `conversation.finished` that follows a reply by a few
+//!   milliseconds goes into the same answer), or the reply wait has passed.
 //! * A webhook is verified, de-duplicated and ordered by the sequencer, and
 //!   its messages appended to the outbox before it is acknowledged.
 //!   `action.execute` is forwarded to the configured endpoint and its JSON
@@ -13,7 +20,10 @@
 //!   when Gleap REST credentials are configured, pushes replies nobody is
 //!   waiting for into the ticket.
 //!
-//! Nothing leaves the outbox except by being handed to Gleap.
+//! Nothing leaves the outbox except by being handed to Gleap. A finish or
+//! hand-off that arrives after the answer was written stays queued: a hand-off
+//! goes out through the REST push when configured, and whatever is left goes
+//! into the next answer for that conversation.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -27,14 +37,16 @@ use crate::http::{HttpRequest, Method};
 use crate::model::conversations::{AssignParams, MessageParams, StartParams};
 use crate::model::{Channel, ParticipantType};
 use crate::operation::Operation;
+use crate::state::{self, store_error};
+use crate::time::Timestamp;
 use crate::webhook::event::EventData;
 use crate::webhook::sequencer::{Released, Sequencer};
 use crate::webhook::{self, WebhookError};
-
-/// Compare-and-swap rounds before giving up on a contended key.
-const CAS_ROUNDS: usize = 64;
 /// Longest an action endpoint may take: under the API's 10 s webhook timeout.
 const MAX_ACTION_MS: u32 = 9_000;
+/// The default settle window: the API sends a turn's trailing
+/// `conversation.finished` or hand-off within milliseconds of its last message.
+pub const DEFAULT_SETTLE_MS: u32 = 200;
 
 /// An HTTP endpoint that runs one of the agent's actions. `Debug` shows
 /// header names only: their values are often credentials.
@@ -84,8 +96,9 @@ pub struct BridgeConfig {
     pub gleap_secret: Option<Secret>,
     /// How long a Gleap call waits for the agent, ms.
     pub reply_wait_ms: u32,
-    /// How often a waiting call looks at the outbox, ms.
-    pub poll_interval_ms: u32,
+    /// How long after the agent's last message of a turn a trailing finish
+    /// or hand-off still goes into the same answer, ms.
+    pub settle_ms: u32,
     /// Answered when nothing arrived in time.
     pub holding_text: String,
     /// Answered on a hand-off.
@@ -108,7 +121,7 @@ impl BridgeConfig {
             signing_key: Secret::new(signing_key),
             gleap_secret: None,
             reply_wait_ms: 8_000,
-            poll_interval_ms: 25,
+            settle_ms: DEFAULT_SETTLE_MS,
             holding_text:
                 "Thanks for your message — I'm looking into it and will reply here shortly.".into(),
             hand_off_text: "I'm passing you to a member of our team, who will reply here shortly."
@@ -121,32 +134,127 @@ impl BridgeConfig {
     }
 }
 
-/// An HTTP answer for the host to write, and a label for its metrics.
+/// What happened on a call, for metrics and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The agent's reply.
+    Replied,
+    /// Nothing arrived in time: the holding text.
+    Holding,
+    /// The agent handed off.
+    HandOff,
+    /// The agent finished.
+    Finished,
+    /// Gleap's `Authorization` header was missing or wrong.
+    Unauthorized,
+    /// The Gleap call was not usable.
+    BadRequest,
+    /// The AI-agent API could not be reached or refused.
+    UpstreamError,
+    /// A webhook was accepted.
+    Accepted,
+    /// A webhook had been accepted before.
+    Duplicate,
+    /// A webhook's signature was missing, wrong or stale.
+    BadSignature,
+    /// A signed webhook was not an event envelope.
+    BadEnvelope,
+    /// An action ran.
+    Action,
+    /// An action has no endpoint.
+    ActionUnconfigured,
+    /// An action endpoint failed.
+    ActionFailed,
+    /// The store failed; nothing was acknowledged.
+    StoreError,
+}
+
+impl Outcome {
+    /// The kebab-case name used in metrics and in the WIT.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Replied => "replied",
+            Outcome::Holding => "holding",
+            Outcome::HandOff => "hand-off",
+            Outcome::Finished => "finished",
+            Outcome::Unauthorized => "unauthorized",
+            Outcome::BadRequest => "bad-request",
+            Outcome::UpstreamError => "upstream-error",
+            Outcome::Accepted => "accepted",
+            Outcome::Duplicate => "duplicate",
+            Outcome::BadSignature => "bad-signature",
+            Outcome::BadEnvelope => "bad-envelope",
+            Outcome::Action => "action",
+            Outcome::ActionUnconfigured => "action-unconfigured",
+            Outcome::ActionFailed => "action-failed",
+            Outcome::StoreError => "store-error",
+        }
+    }
+}
+
+/// An HTTP answer for the host to write, and what it means.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     /// Status code.
     pub status: u16,
     /// JSON body.
     pub body: Value,
-    /// What happened (`replied`, `holding`, `hand-off`, `unauthorized`, ...).
-    pub outcome: &'static str,
+    /// What happened.
+    pub outcome: Outcome,
+    /// Conversations whose outbox this call added to: wake their pending calls.
+    pub wake: Vec<String>,
 }
 
 impl Answer {
-    fn new(status: u16, outcome: &'static str, body: Value) -> Self {
+    fn new(status: u16, outcome: Outcome, body: Value) -> Self {
         Answer {
             status,
             body,
             outcome,
+            wake: Vec::new(),
         }
     }
-    fn error(status: u16, outcome: &'static str, message: impl Into<String>) -> Self {
+    fn error(status: u16, outcome: Outcome, message: impl Into<String>) -> Self {
         Answer::new(status, outcome, json!({ "error": message.into() }))
     }
 }
 
+/// A Gleap call whose answer is not ready yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The AI-agent conversation it waits on.
+    pub conversation: String,
+    /// When it stops waiting and answers with what there is.
+    pub deadline: Timestamp,
+    /// The outbox position when it forwarded the customer's new message (0:
+    /// nothing new): a finish or hand-off queued up to there is delivered
+    /// but does not end the turn.
+    pub after: u64,
+    /// Collect again at this time at the latest.
+    pub wake_at: Timestamp,
+}
+
+/// What a Gleap call comes to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Turn {
+    /// Write this answer now.
+    Answer(Answer),
+    /// Park the request, then [`GleapBridge::collect`].
+    Pending(Pending),
+}
+
+impl Turn {
+    /// The answer, if the turn is over.
+    pub fn answer(&self) -> Option<&Answer> {
+        match self {
+            Turn::Answer(a) => Some(a),
+            Turn::Pending(_) => None,
+        }
+    }
+}
+
 /// What a tick did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TickReport {
     /// Events released after waiting for a gap.
     pub released: u32,
@@ -154,6 +262,8 @@ pub struct TickReport {
     pub pushed: u32,
     /// Pushes that failed (they stay queued).
     pub failed: u32,
+    /// Conversations whose outbox grew.
+    pub wake: Vec<String>,
 }
 
 /// The imports one call runs with.
@@ -165,6 +275,15 @@ pub struct Io<'a> {
     pub clock: &'a dyn Clock,
     /// State.
     pub store: &'a dyn Store,
+}
+
+/// Something the agent did, waiting to be handed to Gleap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Queued {
+    /// When it was queued (ns since the epoch).
+    pub at: i64,
+    /// What it is.
+    pub item: OutItem,
 }
 
 /// A reply waiting to be handed to Gleap.
@@ -205,8 +324,9 @@ pub enum OutItem {
 }
 
 impl OutItem {
-    /// Whether the agent's turn is over once this has arrived.
-    fn ends_turn(&self) -> bool {
+    /// The agent's last message of a turn (not a holding message, and the
+    /// last part of a multi-part reply).
+    fn ends_reply(&self) -> bool {
         match self {
             OutItem::Message { holding: true, .. } => false,
             OutItem::Message {
@@ -215,8 +335,13 @@ impl OutItem {
                 (Some(t), Some(s)) => s >= t,
                 _ => true,
             },
-            OutItem::HandOff { .. } | OutItem::Finished { .. } => true,
+            OutItem::HandOff { .. } | OutItem::Finished { .. } => false,
         }
+    }
+
+    /// A hand-off or a finish: nothing follows in this turn.
+    fn ends_conversation_turn(&self) -> bool {
+        matches!(self, OutItem::HandOff { .. } | OutItem::Finished { .. })
     }
 }
 
@@ -224,51 +349,6 @@ impl OutItem {
 struct ConversationState {
     started: bool,
     ticket: String,
-    forwarded: Vec<String>,
-}
-
-fn store_error(e: crate::env::StoreError) -> Error {
-    Error::Store { message: e.0 }
-}
-
-fn decode<T: for<'de> Deserialize<'de> + Default>(bytes: Option<&[u8]>) -> Result<T> {
-    match bytes {
-        Some(b) => serde_json::from_slice(b).map_err(|e| Error::Store {
-            message: format!("unreadable state: {e}"),
-        }),
-        None => Ok(T::default()),
-    }
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| Error::Store {
-        message: e.to_string(),
-    })
-}
-
-/// Read-modify-write of one key by compare-and-swap.
-fn update<T, R>(store: &dyn Store, key: &str, mut f: impl FnMut(&mut T) -> R) -> Result<R>
-where
-    T: for<'de> Deserialize<'de> + Serialize + Default,
-{
-    for _ in 0..CAS_ROUNDS {
-        let old = store.get(key).map_err(store_error)?;
-        let mut value: T = decode(old.as_deref())?;
-        let r = f(&mut value);
-        let new = encode(&value)?;
-        if old.as_deref() == Some(new.as_slice()) {
-            return Ok(r);
-        }
-        if store
-            .compare_and_swap(key, old.as_deref(), Some(&new))
-            .map_err(store_error)?
-        {
-            return Ok(r);
-        }
-    }
-    Err(Error::Store {
-        message: format!("{key} is too contended"),
-    })
 }
 
 /// The bridge: one per instance, configured once.
@@ -281,14 +361,60 @@ pub struct GleapBridge {
 
 const NS: &str = "gleap";
 
+/// The conversation's state; also the name locked by calls that forward to
+/// it or take from its outbox.
 fn conv_key(c: &str) -> String {
     format!("{NS}/conv/{c}")
 }
-fn outbox_key(c: &str) -> String {
-    format!("{NS}/outbox/{c}")
+/// Marks a comment as forwarded: one key per message id.
+fn forwarded_key(c: &str, message_id: &str) -> String {
+    format!("{NS}/fwd/{c}/{message_id}")
+}
+/// The conversation's outbox: one key per item, in queueing order.
+fn outbox_prefix(c: &str) -> String {
+    format!("{NS}/out/{c}/")
+}
+/// The next outbox position of a conversation.
+fn outbox_next_key(c: &str) -> String {
+    format!("{NS}/outnext/{c}")
 }
 fn waiting_key(c: &str) -> String {
     format!("{NS}/waiting/{c}")
+}
+
+/// An outbox entry: its key, its stored bytes, and what it holds.
+struct Entry {
+    key: String,
+    position: u64,
+    raw: Vec<u8>,
+    queued: Queued,
+}
+
+fn read_outbox(store: &dyn Store, conversation: &str) -> Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for key in store
+        .list_keys(&outbox_prefix(conversation))
+        .map_err(store_error)?
+    {
+        let position = key
+            .rsplit('/')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        if let (Some(raw), Some(queued)) = state::read::<Queued>(store, &key)? {
+            entries.push(Entry {
+                key,
+                position,
+                raw,
+                queued,
+            });
+        }
+    }
+    Ok(entries)
+}
+
+fn ms_to_ns(ms: u32) -> i64 {
+    i64::from(ms) * 1_000_000
 }
 
 impl GleapBridge {
@@ -320,39 +446,128 @@ impl GleapBridge {
         })
     }
 
-    /// Handles `POST /gleap/action`.
-    pub fn handle_action(
-        &mut self,
-        io: Io<'_>,
-        authorization: Option<&str>,
-        body: &[u8],
-    ) -> Answer {
+    /// Handles `POST /gleap/action`: forwards what is new, then answers if
+    /// the agent's turn is over, or says what to wait for.
+    pub fn handle_action(&mut self, io: Io<'_>, authorization: Option<&str>, body: &[u8]) -> Turn {
         if let Some(secret) = &self.config.gleap_secret {
             let given = authorization.unwrap_or("").as_bytes();
             if !bool::from(given.ct_eq(secret.expose().as_bytes())) {
-                return Answer::error(401, "unauthorized", "missing or wrong Authorization header");
+                return Turn::Answer(Answer::error(
+                    401,
+                    Outcome::Unauthorized,
+                    "missing or wrong Authorization header",
+                ));
             }
         }
         let call = match parse_action(body) {
             Ok(c) => c,
-            Err(e) => return Answer::error(400, "bad-request", e.0),
+            Err(e) => return Turn::Answer(Answer::error(400, Outcome::BadRequest, e.0)),
         };
-        if let Err(e) = self.forward(io, &call) {
-            return Answer::error(
-                502,
-                "upstream-error",
-                format!("could not reach the AI agent: {e}"),
-            );
+        if let Err(e) = state::lock(io.store, &conv_key(&call.conversation_id)) {
+            return Turn::Answer(Answer::error(500, Outcome::StoreError, e.to_string()));
         }
-        match self.wait_for_reply(io, &call.conversation_id) {
-            Ok(items) => self.reply(items),
-            Err(e) => Answer::error(500, "store-error", e.to_string()),
+        let started = io.clock.now();
+        let position =
+            match state::get_or_default::<u64>(io.store, &outbox_next_key(&call.conversation_id)) {
+                Ok(p) => p,
+                Err(e) => {
+                    return Turn::Answer(Answer::error(500, Outcome::StoreError, e.to_string()))
+                }
+            };
+        let after = match self.forward(io, &call) {
+            Ok(true) => position,
+            Ok(false) => 0,
+            Err(e) => {
+                return Turn::Answer(Answer::error(
+                    502,
+                    Outcome::UpstreamError,
+                    format!("could not reach the AI agent: {e}"),
+                ))
+            }
+        };
+        let deadline = Timestamp(
+            started
+                .0
+                .saturating_add(ms_to_ns(self.config.reply_wait_ms)),
+        );
+        self.turn(io, &call.conversation_id, deadline, after)
+    }
+
+    /// Looks again at a pending call: the answer once the agent's turn is
+    /// over or the deadline has passed, else still pending.
+    pub fn collect(&mut self, io: Io<'_>, pending: &Pending) -> Turn {
+        if let Err(e) = state::lock(io.store, &conv_key(&pending.conversation)) {
+            return Turn::Answer(Answer::error(500, Outcome::StoreError, e.to_string()));
+        }
+        self.turn(io, &pending.conversation, pending.deadline, pending.after)
+    }
+
+    fn turn(&self, io: Io<'_>, conversation: &str, deadline: Timestamp, after: u64) -> Turn {
+        match self.try_turn(io, conversation, deadline, after) {
+            Ok(t) => t,
+            Err(e) => {
+                io.store.rollback();
+                Turn::Answer(Answer::error(500, Outcome::StoreError, e.to_string()))
+            }
         }
     }
 
-    fn forward(&mut self, io: Io<'_>, call: &ActionCall) -> Result<()> {
+    /// Decides whether the turn is over; if so takes the outbox into an answer.
+    fn try_turn(
+        &self,
+        io: Io<'_>,
+        conversation: &str,
+        deadline: Timestamp,
+        after: u64,
+    ) -> Result<Turn> {
+        let entries = read_outbox(io.store, conversation)?;
+        let now = io.clock.now().0;
+        let this_turn = |e: &&Entry| e.position > after;
+        let over = if entries
+            .iter()
+            .filter(this_turn)
+            .any(|e| e.queued.item.ends_conversation_turn())
+        {
+            None
+        } else if let Some(last) = entries
+            .iter()
+            .filter(this_turn)
+            .rev()
+            .find(|e| e.queued.item.ends_reply())
+        {
+            let settled = last
+                .queued
+                .at
+                .saturating_add(ms_to_ns(self.config.settle_ms));
+            (now < settled && now < deadline.0).then_some(settled.min(deadline.0))
+        } else {
+            (now < deadline.0).then_some(deadline.0)
+        };
+        let marker = waiting_key(conversation);
+        if let Some(wake_at) = over {
+            state::update::<i64, _>(io.store, &marker, |d| *d = (*d).max(deadline.0))?;
+            return Ok(Turn::Pending(Pending {
+                conversation: conversation.to_owned(),
+                deadline,
+                after,
+                wake_at: Timestamp(wake_at),
+            }));
+        }
+        for e in &entries {
+            state::remove(io.store, &e.key, &e.raw)?;
+        }
+        state::update_with(io.store, &marker, || 0i64, |_| ((), true))?;
+        Ok(Turn::Answer(self.reply(
+            entries.into_iter().map(|e| e.queued.item).collect(),
+        )))
+    }
+
+    /// Starts the conversation once and forwards new comments; whether it
+    /// forwarded any.
+    fn forward(&mut self, io: Io<'_>, call: &ActionCall) -> Result<bool> {
+        let mut forwarded = false;
         let key = conv_key(&call.conversation_id);
-        let state: ConversationState = decode(io.store.get(&key).map_err(store_error)?.as_deref())?;
+        let state: ConversationState = state::get_or_default(io.store, &key)?;
         if !state.started {
             let start = StartParams {
                 id: call.conversation_id.clone(),
@@ -374,13 +589,14 @@ impl GleapBridge {
             };
             self.client.run(io.http, io.clock, &push)?;
             let ticket = call.gleap_conversation_id.clone();
-            update::<ConversationState, _>(io.store, &key, |s| {
+            state::update::<ConversationState, _>(io.store, &key, |s| {
                 s.started = true;
                 s.ticket.clone_from(&ticket);
             })?;
         }
         for comment in &call.comments {
-            if state.forwarded.contains(&comment.message_id) {
+            let done = forwarded_key(&call.conversation_id, &comment.message_id);
+            if io.store.get(&done).map_err(store_error)?.is_some() {
                 continue;
             }
             let op = Operation::AddMessage {
@@ -416,52 +632,29 @@ impl GleapBridge {
                     other?;
                 }
             }
-            let id = comment.message_id.clone();
-            update::<ConversationState, _>(io.store, &key, |s| {
-                if !s.forwarded.contains(&id) {
-                    s.forwarded.push(id.clone());
-                }
-            })?;
+            state::insert_new(io.store, &done, &1)?;
+            forwarded = true;
         }
-        Ok(())
+        Ok(forwarded)
     }
 
-    /// Waits for the agent's turn to end (or the reply wait to pass) and
-    /// takes what is in the outbox.
-    fn wait_for_reply(&self, io: Io<'_>, conversation: &str) -> Result<Vec<OutItem>> {
-        let deadline = io
-            .clock
-            .now()
-            .0
-            .saturating_add(i64::from(self.config.reply_wait_ms) * 1_000_000);
-        let marker = waiting_key(conversation);
-        update::<i64, _>(io.store, &marker, |d| *d = (*d).max(deadline))?;
-        let outbox = outbox_key(conversation);
-        let taken = loop {
-            let ready =
-                decode::<Vec<OutItem>>(io.store.get(&outbox).map_err(store_error)?.as_deref())?;
-            let now = io.clock.now().0;
-            if ready.iter().any(OutItem::ends_turn) || now >= deadline {
-                break take_all(io.store, &outbox)?;
-            }
-            let left = u64::try_from(deadline.saturating_sub(now)).unwrap_or(0);
-            io.clock
-                .sleep((u64::from(self.config.poll_interval_ms) * 1_000_000).min(left));
-        };
-        let _ = io
-            .store
-            .compare_and_swap(&marker, Some(&encode(&deadline)?), None)
-            .map_err(store_error)?;
-        Ok(taken)
-    }
-
+    /// The answer for the items a turn took, in queueing order.
     fn reply(&self, items: Vec<OutItem>) -> Answer {
         let mut texts: Vec<String> = Vec::new();
         let mut hand_off: Option<(Option<String>, String, String)> = None;
+        // A finish counts for this answer only if no message came after it
+        // (one left over from an earlier turn, then resumed, is reported as such).
         let mut finished = false;
+        let mut finished_earlier = false;
         for item in items {
             match item {
-                OutItem::Message { body, .. } => texts.push(body),
+                OutItem::Message { body, .. } => {
+                    if finished {
+                        finished = false;
+                        finished_earlier = true;
+                    }
+                    texts.push(body);
+                }
                 OutItem::HandOff {
                     target,
                     reason_code,
@@ -475,7 +668,7 @@ impl GleapBridge {
             texts.push(self.config.hand_off_text.clone());
             return Answer::new(
                 200,
-                "hand-off",
+                Outcome::HandOff,
                 json!({
                     "message": texts.join("\n\n"),
                     "tags": ["ai-handoff"],
@@ -483,26 +676,28 @@ impl GleapBridge {
                 }),
             );
         }
-        if texts.is_empty() {
-            return Answer::new(
-                200,
-                "holding",
-                json!({ "message": self.config.holding_text }),
-            );
-        }
-        let message = texts.join("\n\n");
-        if finished {
-            Answer::new(
-                200,
-                "finished",
-                json!({ "message": message, "tags": ["ai-finished"] }),
-            )
+        let mut body = serde_json::Map::new();
+        let message = if texts.is_empty() {
+            self.config.holding_text.clone()
         } else {
-            Answer::new(200, "replied", json!({ "message": message }))
+            texts.join("\n\n")
+        };
+        body.insert("message".into(), Value::String(message));
+        if finished_earlier {
+            body.insert("attributes".into(), json!({"earlier_turn_finished": true}));
+        }
+        if finished {
+            body.insert("tags".into(), json!(["ai-finished"]));
+            Answer::new(200, Outcome::Finished, Value::Object(body))
+        } else if texts.is_empty() {
+            Answer::new(200, Outcome::Holding, Value::Object(body))
+        } else {
+            Answer::new(200, Outcome::Replied, Value::Object(body))
         }
     }
 
-    /// Handles `POST /webhooks/gradient-labs`.
+    /// Handles `POST /webhooks/gradient-labs`. Everything it queues is part
+    /// of this call's transaction: acknowledged means committed.
     pub fn handle_webhook(
         &mut self,
         io: Io<'_>,
@@ -511,7 +706,11 @@ impl GleapBridge {
         body: &[u8],
     ) -> Answer {
         let Some(signature) = signature else {
-            return Answer::error(401, "bad-signature", "missing X-GradientLabs-Signature");
+            return Answer::error(
+                401,
+                Outcome::BadSignature,
+                "missing X-GradientLabs-Signature",
+            );
         };
         let now = io.clock.now();
         let event = match webhook::verify_and_parse(
@@ -524,32 +723,45 @@ impl GleapBridge {
         ) {
             Ok(e) => e,
             Err(e @ WebhookError::InvalidEnvelope(_)) => {
-                return Answer::error(400, "bad-envelope", e.to_string())
+                return Answer::error(400, Outcome::BadEnvelope, e.to_string())
             }
-            Err(e) => return Answer::error(401, "bad-signature", e.to_string()),
+            Err(e) => return Answer::error(401, Outcome::BadSignature, e.to_string()),
         };
         let action = match &event.data {
             EventData::ActionExecute(a) => Some(a.clone()),
             _ => None,
         };
         let event_id = event.id.clone();
-        let outcome = match self.sequencer.offer(io.store, event, now) {
-            Ok(o) => o,
-            Err(e) => return Answer::error(500, "store-error", e.to_string()),
+        let queued = self
+            .sequencer
+            .offer(io.store, event, now)
+            .and_then(|o| Ok((o.duplicate, self.enqueue(io.store, now, o.released)?)));
+        let (duplicate, wake) = match queued {
+            Ok(q) => q,
+            Err(e) => {
+                // Not acknowledged, so the API delivers it again: keep nothing.
+                io.store.rollback();
+                return Answer::error(500, Outcome::StoreError, e.to_string());
+            }
         };
-        if let Err(e) = self.enqueue(io.store, outcome.released) {
-            // Not acknowledged, so the API delivers it again.
-            return Answer::error(500, "store-error", e.to_string());
-        }
-        match action {
+        let mut answer = match action {
             Some(a) => self.run_action(io, &event_id, &a),
-            None if outcome.duplicate => Answer::new(200, "duplicate", json!({})),
-            None => Answer::new(200, "accepted", json!({})),
-        }
+            None if duplicate => Answer::new(200, Outcome::Duplicate, json!({})),
+            None => Answer::new(200, Outcome::Accepted, json!({})),
+        };
+        answer.wake = wake;
+        answer
     }
 
-    fn enqueue(&self, store: &dyn Store, released: Vec<Released>) -> Result<u32> {
-        let mut n = 0;
+    /// Appends released events to their conversations' outboxes; returns
+    /// the conversations that got something.
+    fn enqueue(
+        &self,
+        store: &dyn Store,
+        now: Timestamp,
+        released: Vec<Released>,
+    ) -> Result<Vec<String>> {
+        let mut woken: Vec<String> = Vec::new();
         for r in released {
             let Some(conversation) = r.event.conversation_id.clone() else {
                 continue;
@@ -575,14 +787,17 @@ impl GleapBridge {
                 },
                 _ => continue,
             };
-            update::<Vec<OutItem>, _>(store, &outbox_key(&conversation), |items| {
-                if !items.iter().any(|i| i == &item) {
-                    items.push(item.clone());
-                }
+            let position = state::update::<u64, _>(store, &outbox_next_key(&conversation), |n| {
+                *n += 1;
+                *n
             })?;
-            n += 1;
+            let key = format!("{}{position:020}", outbox_prefix(&conversation));
+            state::insert_new(store, &key, &Queued { at: now.0, item })?;
+            if !woken.contains(&conversation) {
+                woken.push(conversation);
+            }
         }
-        Ok(n)
+        Ok(woken)
     }
 
     fn run_action(
@@ -592,15 +807,13 @@ impl GleapBridge {
         action: &webhook::event::ActionExecute,
     ) -> Answer {
         let cache = format!("{NS}/action/{event_id}");
-        if let Ok(Some(done)) = io.store.get(&cache) {
-            if let Ok(v) = serde_json::from_slice::<Value>(&done) {
-                return Answer::new(200, "action", v);
-            }
+        if let Ok((_, Some(done))) = state::read::<Value>(io.store, &cache) {
+            return Answer::new(200, Outcome::Action, done);
         }
         let Some(endpoint) = self.config.actions.iter().find(|a| a.name == action.action) else {
             return Answer::error(
                 404,
-                "action-unconfigured",
+                Outcome::ActionUnconfigured,
                 format!("no endpoint is configured for action {:?}", action.action),
             );
         };
@@ -624,60 +837,60 @@ impl GleapBridge {
                     Ok(other) => json!({ "result": other }),
                     Err(_) => json!({ "result": String::from_utf8_lossy(&r.body) }),
                 };
-                let _ =
-                    io.store
-                        .compare_and_swap(&cache, None, Some(answer.to_string().as_bytes()));
-                Answer::new(200, "action", answer)
+                let _ = state::insert_new(io.store, &cache, &answer);
+                Answer::new(200, Outcome::Action, answer)
             }
             Ok(r) => Answer::error(
                 502,
-                "action-failed",
+                Outcome::ActionFailed,
                 format!("action endpoint answered {}", r.status),
             ),
-            Err(e) => Answer::error(502, "action-failed", format!("action endpoint: {e}")),
+            Err(e) => Answer::error(502, Outcome::ActionFailed, format!("action endpoint: {e}")),
         }
     }
 
-    /// Releases held events and pushes replies nobody waits for to Gleap's REST API.
+    /// Releases held events and pushes replies nobody waits for to Gleap's
+    /// REST API (a finish has no REST form: it waits for the next answer).
     pub fn tick(&mut self, io: Io<'_>) -> Result<TickReport> {
         let mut report = TickReport::default();
-        let released = self.sequencer.poll(io.store, io.clock.now())?;
-        report.released = self.enqueue(io.store, released)?;
+        let now = io.clock.now();
+        let released = self.sequencer.poll(io.store, now)?;
+        report.released = u32::try_from(released.len()).unwrap_or(u32::MAX);
+        report.wake = self.enqueue(io.store, now, released)?;
         let Some(rest) = self.config.rest.clone() else {
             return Ok(report);
         };
-        let prefix = format!("{NS}/outbox/");
+        let prefix = format!("{NS}/out/");
+        let mut conversations: Vec<String> = Vec::new();
         for key in io.store.list_keys(&prefix).map_err(store_error)? {
-            let Some(conversation) = key.strip_prefix(&prefix) else {
-                continue;
-            };
-            let waiting: Option<i64> = io
-                .store
-                .get(&waiting_key(conversation))
-                .map_err(store_error)?
-                .and_then(|b| serde_json::from_slice(&b).ok());
-            if waiting.is_some_and(|deadline| deadline > io.clock.now().0) {
+            let conversation = key
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.rsplit_once('/'))
+                .map(|(c, _)| c.to_owned());
+            if let Some(c) = conversation {
+                if conversations.last() != Some(&c) {
+                    conversations.push(c);
+                }
+            }
+        }
+        for conversation in conversations {
+            let (_, waiting) = state::read::<i64>(io.store, &waiting_key(&conversation))?;
+            if waiting.is_some_and(|deadline| deadline > now.0) {
                 continue;
             }
-            let state: ConversationState = decode(
-                io.store
-                    .get(&conv_key(conversation))
-                    .map_err(store_error)?
-                    .as_deref(),
-            )?;
-            let items: Vec<OutItem> = decode(io.store.get(&key).map_err(store_error)?.as_deref())?;
-            for item in items {
-                let text = match &item {
+            state::lock(io.store, &conv_key(&conversation))?;
+            let ticket =
+                state::get_or_default::<ConversationState>(io.store, &conv_key(&conversation))?
+                    .ticket;
+            for entry in read_outbox(io.store, &conversation)? {
+                let text = match &entry.queued.item {
                     OutItem::Message { body, .. } => body.clone(),
                     OutItem::HandOff { .. } => self.config.hand_off_text.clone(),
-                    OutItem::Finished { .. } => {
-                        remove_item(io.store, &key, &item)?;
-                        continue;
-                    }
+                    OutItem::Finished { .. } => continue,
                 };
-                match push_to_gleap(io, &rest, &state.ticket, &text) {
+                match push_to_gleap(io, &rest, &ticket, &text) {
                     Ok(()) => {
-                        remove_item(io.store, &key, &item)?;
+                        state::remove(io.store, &entry.key, &entry.raw)?;
                         report.pushed += 1;
                     }
                     Err(_) => {
@@ -692,22 +905,11 @@ impl GleapBridge {
 
     /// Replies queued for Gleap across all conversations.
     pub fn queue_depth(&self, store: &dyn Store) -> Result<u64> {
-        let prefix = format!("{NS}/outbox/");
-        let mut n = 0u64;
-        for key in store.list_keys(&prefix).map_err(store_error)? {
-            let items: Vec<OutItem> = decode(store.get(&key).map_err(store_error)?.as_deref())?;
-            n += items.len() as u64;
-        }
-        Ok(n)
+        let keys = store
+            .list_keys(&format!("{NS}/out/"))
+            .map_err(store_error)?;
+        Ok(keys.len() as u64)
     }
-}
-
-fn take_all(store: &dyn Store, key: &str) -> Result<Vec<OutItem>> {
-    update::<Vec<OutItem>, _>(store, key, std::mem::take)
-}
-
-fn remove_item(store: &dyn Store, key: &str, item: &OutItem) -> Result<()> {
-    update::<Vec<OutItem>, _>(store, key, |items| items.retain(|i| i != item))
 }
 
 fn push_to_gleap(io: Io<'_>, rest: &RestConfig, ticket: &str, text: &str) -> Result<()> {

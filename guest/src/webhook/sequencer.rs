@@ -2,19 +2,18 @@
 //! `sequence_number` order, with all state kept in a [`Store`].
 //!
 //! Per conversation one key holds the next expected number, the events held
-//! back, and the numbers a gap skipped; it is updated by compare-and-swap, so
-//! concurrent instances sharing a store agree. Events without a conversation
+//! back, and the numbers a gap skipped. It is read and written under the
+//! conversation's lock and by compare-and-swap, so concurrent instances
+//! sharing a store agree and events leave in order. Events without a conversation
 //! or a sequence number are de-duplicated by id and released at once.
 
 use serde::{Deserialize, Serialize};
 
 use super::event::WebhookEvent;
-use crate::env::{Store, StoreError};
-use crate::error::{Error, Result};
+use crate::env::Store;
+use crate::error::Result;
+use crate::state;
 use crate::time::Timestamp;
-
-/// Compare-and-swap attempts before giving up on a contended key.
-const MAX_CAS_ROUNDS: usize = 64;
 
 /// Skipped ranges remembered per conversation (oldest forgotten first).
 const MAX_SKIPPED_RANGES: usize = 256;
@@ -138,16 +137,6 @@ pub struct Sequencer {
     first_sequence_number: u64,
 }
 
-fn store_err(e: StoreError) -> Error {
-    Error::Store { message: e.0 }
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| Error::Store {
-        message: format!("encode: {e}"),
-    })
-}
-
 impl Sequencer {
     /// A sequencer keeping its keys under `namespace`.
     pub fn new(namespace: impl Into<String>, max_hold_ns: u64, first_sequence_number: u64) -> Self {
@@ -166,7 +155,28 @@ impl Sequencer {
         format!("{}/held/", self.namespace)
     }
 
-    /// Offers an event received at `now`.
+    fn fresh_state(&self) -> ConversationState {
+        ConversationState {
+            next: self.first_sequence_number,
+            held: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
+    /// Keeps the marker `poll` looks for in step with whether events are held.
+    fn mark_held(&self, store: &dyn Store, conversation: &str, held: bool) -> Result<()> {
+        let marker = format!("{}{conversation}", self.held_prefix());
+        let present = store.get(&marker).map_err(state::store_error)?.is_some();
+        if held && !present {
+            state::insert_new(store, &marker, &1)?;
+        } else if !held && present {
+            state::remove(store, &marker, b"1")?;
+        }
+        Ok(())
+    }
+
+    /// Offers an event received at `now`. Locks the event's conversation
+    /// (see [`Store::lock`]) so that its events are sequenced one at a time.
     pub fn offer(
         &self,
         store: &dyn Store,
@@ -178,80 +188,53 @@ impl Sequencer {
             _ => return self.offer_unordered(store, event),
         };
         let key = self.state_key(&conversation);
-        let marker = format!("{}{conversation}", self.held_prefix());
-        for _ in 0..MAX_CAS_ROUNDS {
-            let old = store.get(&key).map_err(store_err)?;
-            let mut state = match &old {
-                Some(bytes) => serde_json::from_slice::<ConversationState>(bytes).map_err(|e| {
-                    Error::Store {
-                        message: format!("corrupt state at {key}: {e}"),
-                    }
-                })?,
-                None => ConversationState {
-                    next: self.first_sequence_number,
-                    held: Vec::new(),
-                    skipped: Vec::new(),
-                },
-            };
-            let n = event.sequence_number;
-            let mut outcome = OfferOutcome::default();
-            if state
-                .held
-                .iter()
-                .any(|h| h.event.id == event.id || h.event.sequence_number == n)
-            {
-                outcome.duplicate = true;
-            } else if n < state.next {
-                if state.was_skipped(n) {
-                    state.unskip(n);
-                    outcome.released.push(Released {
-                        event: event.clone(),
-                        gap: None,
-                        late: true,
-                    });
-                } else {
+        state::lock(store, &key)?;
+        let n = event.sequence_number;
+        let (outcome, held) = state::update_with(
+            store,
+            &key,
+            || self.fresh_state(),
+            |state| {
+                let mut outcome = OfferOutcome::default();
+                if state
+                    .held
+                    .iter()
+                    .any(|h| h.event.id == event.id || h.event.sequence_number == n)
+                {
                     outcome.duplicate = true;
+                } else if n < state.next {
+                    if state.was_skipped(n) {
+                        state.unskip(n);
+                        outcome.released.push(Released {
+                            event: event.clone(),
+                            gap: None,
+                            late: true,
+                        });
+                    } else {
+                        outcome.duplicate = true;
+                    }
+                } else {
+                    state.held.push(Held {
+                        event: event.clone(),
+                        since: now.0,
+                    });
                 }
-            } else {
-                state.held.push(Held {
-                    event: event.clone(),
-                    since: now.0,
-                });
-            }
-            if outcome.duplicate {
-                return Ok(outcome);
-            }
-            state.expire(now.0, self.max_hold_ns, &mut outcome.released);
-            // The marker goes in before held state is written and out after it
-            // is cleared, so `poll` never misses a conversation with held events.
-            if !state.held.is_empty() {
-                let _ = store
-                    .compare_and_swap(&marker, None, Some(b"1"))
-                    .map_err(store_err)?;
-            }
-            let new = encode(&state)?;
-            if store
-                .compare_and_swap(&key, old.as_deref(), Some(&new))
-                .map_err(store_err)?
-            {
-                if state.held.is_empty() {
-                    let _ = store
-                        .compare_and_swap(&marker, Some(b"1"), None)
-                        .map_err(store_err)?;
+                if !outcome.duplicate {
+                    state.expire(now.0, self.max_hold_ns, &mut outcome.released);
                 }
-                return Ok(outcome);
-            }
+                ((outcome, !state.held.is_empty()), false)
+            },
+        )?;
+        if !outcome.duplicate {
+            self.mark_held(store, &conversation, held)?;
         }
-        Err(Error::Store {
-            message: format!("{key} is too contended"),
-        })
+        Ok(outcome)
     }
 
     fn offer_unordered(&self, store: &dyn Store, event: WebhookEvent) -> Result<OfferOutcome> {
         let key = format!("{}/seen/{}", self.namespace, event.id);
-        let fresh = store
-            .compare_and_swap(&key, None, Some(b"1"))
-            .map_err(store_err)?;
+        state::lock(store, &key)?;
+        let fresh = state::insert_new(store, &key, &1)?;
         Ok(OfferOutcome {
             duplicate: !fresh,
             released: if fresh {
@@ -270,46 +253,24 @@ impl Sequencer {
     pub fn poll(&self, store: &dyn Store, now: Timestamp) -> Result<Vec<Released>> {
         let prefix = self.held_prefix();
         let mut released = Vec::new();
-        for marker in store.list_keys(&prefix).map_err(store_err)? {
+        for marker in store.list_keys(&prefix).map_err(state::store_error)? {
             let Some(conversation) = marker.strip_prefix(&prefix) else {
                 continue;
             };
             let key = self.state_key(conversation);
-            for round in 0..=MAX_CAS_ROUNDS {
-                if round == MAX_CAS_ROUNDS {
-                    return Err(Error::Store {
-                        message: format!("{key} is too contended"),
-                    });
-                }
-                let Some(old) = store.get(&key).map_err(store_err)? else {
-                    let _ = store
-                        .compare_and_swap(&marker, Some(b"1"), None)
-                        .map_err(store_err)?;
-                    break;
-                };
-                let mut state: ConversationState =
-                    serde_json::from_slice(&old).map_err(|e| Error::Store {
-                        message: format!("corrupt state at {key}: {e}"),
-                    })?;
-                let mut out = Vec::new();
-                state.expire(now.0, self.max_hold_ns, &mut out);
-                if out.is_empty() {
-                    break;
-                }
-                let new = encode(&state)?;
-                if store
-                    .compare_and_swap(&key, Some(&old), Some(&new))
-                    .map_err(store_err)?
-                {
-                    if state.held.is_empty() {
-                        let _ = store
-                            .compare_and_swap(&marker, Some(b"1"), None)
-                            .map_err(store_err)?;
-                    }
-                    released.extend(out);
-                    break;
-                }
-            }
+            state::lock(store, &key)?;
+            let (out, held) = state::update_with(
+                store,
+                &key,
+                || self.fresh_state(),
+                |state| {
+                    let mut out = Vec::new();
+                    state.expire(now.0, self.max_hold_ns, &mut out);
+                    ((out, !state.held.is_empty()), false)
+                },
+            )?;
+            self.mark_held(store, conversation, held)?;
+            released.extend(out);
         }
         Ok(released)
     }

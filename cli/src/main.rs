@@ -94,6 +94,19 @@ struct ServeArgs {
     /// How long a Gleap call waits for the agent's answer [default: 8s].
     #[arg(long, env = "GLBRIDGE_REPLY_WAIT", value_name = "DURATION", value_parser = humantime::parse_duration)]
     reply_wait: Option<std::time::Duration>,
+    /// After the agent's last message of a turn, how long a trailing finish
+    /// or hand-off still goes into the same Gleap answer [default: 200ms].
+    #[arg(long, env = "GLBRIDGE_SETTLE", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    settle: Option<std::time::Duration>,
+    /// What an acknowledged webhook survives: `process` (a crash or kill of
+    /// this process; SQLite WAL with synchronous=NORMAL) or `power-loss`
+    /// (also an OS crash or power cut: every commit is fsynced)
+    /// [default: process].
+    #[arg(long, env = "GLBRIDGE_DURABILITY", value_name = "LEVEL", value_parser = parse_durability)]
+    durability: Option<glbridge_host::Durability>,
+    /// Component worker threads for webhooks [default: cores + 2].
+    #[arg(long, env = "GLBRIDGE_WEBHOOK_WORKERS", value_name = "N")]
+    webhook_workers: Option<usize>,
     /// The exact Authorization header value Gleap sends (compared in constant time).
     #[arg(long, env = "GLBRIDGE_GLEAP_SECRET", hide_env_values = true)]
     gleap_secret: Option<String>,
@@ -120,8 +133,12 @@ struct ServeArgs {
     hand_off_text: Option<String>,
 }
 
+fn parse_durability(s: &str) -> Result<glbridge_host::Durability, String> {
+    glbridge_cli::serve::config::parse_durability(s).map_err(|e| e.to_string())
+}
+
 fn parse_action(s: &str) -> Result<glbridge_host::guest::gleap::bridge::ActionEndpoint, String> {
-    glbridge_host::serve::config::parse_action_flag(s).map_err(|e| e.to_string())
+    glbridge_cli::serve::config::parse_action_flag(s).map_err(|e| e.to_string())
 }
 
 #[derive(Args)]
@@ -299,7 +316,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve(*args),
         Command::Demo => {
             init_logs("warn");
-            glbridge_host::demo::run()?;
+            glbridge_cli::demo::run()?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Operations => {
@@ -443,9 +460,9 @@ fn init_logs(default: &str) {
 }
 
 fn serve(args: ServeArgs) -> Result<ExitCode> {
+    use glbridge_cli::serve::config::{actions, rest, FileConfig};
+    use glbridge_cli::serve::{ServeConfig, Service, Upstream};
     use glbridge_host::guest::client::Secret;
-    use glbridge_host::serve::config::{actions, rest, FileConfig};
-    use glbridge_host::serve::{ServeConfig, Service, Upstream};
     init_logs("info");
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
@@ -458,7 +475,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         .or(file.webhook_signing_key.clone());
     let upstream = match (api_url, api_key) {
         (None, None) => Upstream::EmbeddedSandbox {
-            seed: Some(glbridge_host::demo::seed()),
+            seed: Some(glbridge_cli::demo::seed()),
         },
         (Some(url), Some(key)) => {
             let signing_key = signing_key.ok_or_else(|| anyhow::anyhow!("--webhook-signing-key is required with --api-url (it verifies the agent's webhooks)"))?;
@@ -495,6 +512,23 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         .or_else(|| file.reply_wait.as_deref().map(humantime::parse_duration))
     {
         config.reply_wait = wait.context("reply_wait")?;
+    }
+    if let Some(settle) = args
+        .settle
+        .map(Ok)
+        .or_else(|| file.settle.as_deref().map(humantime::parse_duration))
+    {
+        config.settle = settle.context("settle")?;
+    }
+    if let Some(d) = args.durability.map(Ok).or_else(|| {
+        file.durability
+            .as_deref()
+            .map(glbridge_cli::serve::config::parse_durability)
+    }) {
+        config.durability = d.context("durability")?;
+    }
+    if let Some(n) = args.webhook_workers.or(file.webhook_workers) {
+        config.webhook_workers = n.max(1);
     }
     config.holding_text = args.holding_text.or(file.holding_text.clone());
     config.hand_off_text = args.hand_off_text.or(file.hand_off_text.clone());

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use glbridge_guest::client::Secret;
 use glbridge_guest::gleap::bridge::{ActionEndpoint, RestConfig};
+use glbridge_host::Durability;
 use serde::Deserialize;
 
 /// An action endpoint in the TOML file.
@@ -54,6 +55,12 @@ pub struct FileConfig {
     pub store: Option<PathBuf>,
     /// Reply wait, e.g. `8s`.
     pub reply_wait: Option<String>,
+    /// Settle window, e.g. `300ms`.
+    pub settle: Option<String>,
+    /// `process` or `power-loss`.
+    pub durability: Option<String>,
+    /// Component workers for webhooks.
+    pub webhook_workers: Option<usize>,
     /// Gleap's Authorization header value.
     pub gleap_secret: Option<String>,
     /// Accept unauthenticated Gleap calls.
@@ -75,6 +82,15 @@ impl FileConfig {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+/// Parses a durability level: `process` or `power-loss`.
+pub fn parse_durability(s: &str) -> Result<Durability> {
+    match s {
+        "process" => Ok(Durability::Process),
+        "power-loss" => Ok(Durability::PowerLoss),
+        other => bail!("durability is `process` or `power-loss`, not {other:?}"),
     }
 }
 

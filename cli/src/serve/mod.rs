@@ -4,10 +4,12 @@
 
 pub mod config;
 pub mod metrics;
+pub mod wakeups;
+pub mod workers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -18,22 +20,27 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use glbridge_guest::client::Secret;
-use glbridge_guest::gleap::bridge::{ActionEndpoint, BridgeConfig, RestConfig};
+use glbridge_guest::env::Clock;
+use glbridge_guest::gleap::bridge::{ActionEndpoint, BridgeConfig, RestConfig, DEFAULT_SETTLE_MS};
 use glbridge_guest::{Config, RetryPolicy};
+use glbridge_host::bindings::gleap::{Answer, Pending, Turn};
+use glbridge_host::store::CommitError;
+use glbridge_host::{
+    convert, Bridge, BridgeOptions, Durability, Env, HostError, Session, SqliteStore, SystemClock,
+    UreqTransport,
+};
 use glbridge_sandbox::{Sandbox, SandboxConfig, Seed};
 
-use crate::bindings::gleap::Answer;
-use crate::{
-    Bridge, BridgeOptions, Env, HostError, Session, SqliteStore, SystemClock, UreqTransport,
-};
 use metrics::{Metrics, NameLabels, RequestLabels};
+use wakeups::Wakeups;
+use workers::Workers;
 
 /// Largest Gleap call accepted.
 pub const MAX_GLEAP_BODY: usize = 1024 * 1024;
 /// Largest webhook accepted.
 pub const MAX_WEBHOOK_BODY: usize = 4 * 1024 * 1024;
-/// Idle instances kept for reuse.
-const MAX_IDLE_SESSIONS: usize = 64;
+/// Times a webhook call is re-run when its commit lost to another call.
+const COMMIT_RETRIES: usize = 3;
 
 /// Where the AI-agent API is.
 #[derive(Clone)]
@@ -70,6 +77,15 @@ pub struct ServeConfig {
     pub insecure_no_gleap_auth: bool,
     /// How long a Gleap call waits for the agent.
     pub reply_wait: Duration,
+    /// How long after the agent's last message a trailing finish or
+    /// hand-off still goes into the same Gleap answer.
+    pub settle: Duration,
+    /// What a commit survives.
+    pub durability: Durability,
+    /// Component workers for webhooks (CPU-bound calls).
+    pub webhook_workers: usize,
+    /// Component workers for Gleap calls (they wait on the AI-agent API).
+    pub gleap_workers: usize,
     /// Answered when nothing arrived in time (`None`: the default text).
     pub holding_text: Option<String>,
     /// Answered on a hand-off (`None`: the default text).
@@ -96,6 +112,10 @@ impl ServeConfig {
             gleap_secret: None,
             insecure_no_gleap_auth: false,
             reply_wait: Duration::from_secs(8),
+            settle: Duration::from_millis(u64::from(DEFAULT_SETTLE_MS)),
+            durability: Durability::default(),
+            webhook_workers: std::thread::available_parallelism().map_or(2, |n| n.get()) + 2,
+            gleap_workers: 16,
             holding_text: None,
             hand_off_text: None,
             actions: Vec::new(),
@@ -116,39 +136,11 @@ impl ServeConfig {
 }
 
 struct App {
-    bridge: Bridge,
-    env: Env,
-    gleap: BridgeConfig,
-    idle: Mutex<Vec<Session>>,
+    webhooks: Workers,
+    gleap: Workers,
+    wakeups: Wakeups,
+    clock: Arc<dyn Clock + Send + Sync>,
     metrics: Metrics,
-}
-
-impl App {
-    /// Runs `f` on an idle instance (or a new one), then returns it to the pool.
-    fn with_session<R>(
-        &self,
-        f: impl FnOnce(&mut Session) -> Result<R, HostError>,
-    ) -> Result<R, HostError> {
-        let pooled = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let mut session = match pooled {
-            Some(s) => s,
-            None => {
-                let mut s = self.bridge.session(self.env.clone());
-                s.open_gleap(&self.gleap)?;
-                s
-            }
-        };
-        let r = f(&mut session);
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < MAX_IDLE_SESSIONS {
-            idle.push(session);
-        }
-        r
-    }
 }
 
 /// A running service.
@@ -218,6 +210,7 @@ impl Service {
         let mut gleap = BridgeConfig::new(client, signing_key.expose());
         gleap.gleap_secret = gleap_secret;
         gleap.reply_wait_ms = u32::try_from(config.reply_wait.as_millis()).unwrap_or(u32::MAX);
+        gleap.settle_ms = u32::try_from(config.settle.as_millis()).unwrap_or(u32::MAX);
         if let Some(t) = &config.holding_text {
             gleap.holding_text.clone_from(t);
         }
@@ -228,23 +221,27 @@ impl Service {
         gleap.rest.clone_from(&config.rest);
 
         let bridge = Bridge::new(config.bridge_options.clone())?;
-        let store = SqliteStore::open(&config.store)
+        let store = SqliteStore::open_with(&config.store, config.durability)
             .map_err(|e| anyhow::anyhow!("opening {}: {e}", config.store.display()))?;
+        let clock: Arc<dyn Clock + Send + Sync> = Arc::new(SystemClock);
         let env = Env::new(
             Arc::new(UreqTransport::new()),
-            Arc::new(SystemClock),
+            clock.clone(),
             Arc::new(store),
         );
+        // Every worker opens its instance now, so a bad configuration fails here.
+        let make: Arc<dyn Fn() -> Result<Session> + Send + Sync> = Arc::new(move || {
+            let mut s = bridge.session(env.clone());
+            s.open_gleap(&gleap).context("configuring the component")?;
+            Ok(s)
+        });
         let app = Arc::new(App {
-            bridge,
-            env,
-            gleap,
-            idle: Mutex::new(Vec::new()),
+            webhooks: Workers::start("glbridge-webhook", config.webhook_workers, make.clone())?,
+            gleap: Workers::start("glbridge-gleap", config.gleap_workers, make)?,
+            wakeups: Wakeups::default(),
+            clock,
             metrics: Metrics::default(),
         });
-        // Open one instance now, so a bad configuration fails here, not on the first call.
-        app.with_session(|_| Ok(()))
-            .context("configuring the component")?;
 
         let router = Router::new()
             .route("/gleap/action", post(gleap_action))
@@ -323,26 +320,27 @@ async fn tick_loop(app: Arc<App>, every: Duration) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        let app = app.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            let report = app.with_session(|s| s.gleap_tick());
-            let depth = app.with_session(|s| s.gleap_queue_depth());
-            (report, depth, app)
-        })
-        .await;
-        let Ok((report, depth, app)) = done else {
+        let done = app
+            .gleap
+            .run(|s| (s.gleap_tick(), s.gleap_queue_depth()))
+            .await;
+        let Ok((report, depth)) = done else {
             continue;
         };
         match report {
-            Ok(r) if r.released + r.pushed + r.failed > 0 => {
-                tracing::info!(
-                    released = r.released,
-                    pushed = r.pushed,
-                    failed = r.failed,
-                    "tick"
-                );
+            Ok(r) => {
+                for c in &r.wake {
+                    app.wakeups.wake(c);
+                }
+                if r.released + r.pushed + r.failed > 0 {
+                    tracing::info!(
+                        released = r.released,
+                        pushed = r.pushed,
+                        failed = r.failed,
+                        "tick"
+                    );
+                }
             }
-            Ok(_) => {}
             Err(e) => tracing::warn!("tick: {e}"),
         }
         if let Ok(d) = depth {
@@ -372,87 +370,164 @@ fn error_response(status: StatusCode, message: &str) -> Response {
     )
 }
 
-/// Reads a body up to `limit`, runs `call` in the component, writes its answer.
-async fn handle(
-    app: Arc<App>,
-    route: &'static str,
-    body: Body,
-    limit: usize,
-    call: impl FnOnce(&mut Session, &[u8]) -> Result<Answer, HostError> + Send + 'static,
-) -> Response {
-    let started = Instant::now();
-    let response = match axum::body::to_bytes(body, limit).await {
-        Err(_) => {
-            app.metrics
-                .outcomes
-                .get_or_create(&NameLabels {
-                    name: "too-large".into(),
-                })
-                .inc();
-            error_response(
+impl App {
+    /// Counts a finished request and turns the component's answer (or the
+    /// failure around it) into the HTTP response.
+    fn respond(
+        &self,
+        route: &'static str,
+        started: Instant,
+        result: Result<Answer, anyhow::Error>,
+    ) -> Response {
+        self.metrics
+            .guest_call_seconds
+            .get_or_create(&NameLabels { name: route.into() })
+            .observe(started.elapsed().as_secs_f64());
+        let response = match result {
+            Ok(answer) => {
+                let outcome = convert::outcome(answer.outcome).as_str();
+                self.count_outcome(outcome);
+                if outcome == "bad-signature" {
+                    self.metrics.verify_failures.inc();
+                }
+                tracing::debug!(
+                    route,
+                    status = answer.status,
+                    outcome,
+                    us = started.elapsed().as_micros() as u64,
+                    "handled"
+                );
+                json_response(answer.status, answer.body)
+            }
+            Err(e) => {
+                tracing::error!(route, "{e:#}");
+                error_response(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}"))
+            }
+        };
+        self.count_request(route, response.status());
+        response
+    }
+
+    fn count_outcome(&self, name: &str) {
+        self.metrics
+            .outcomes
+            .get_or_create(&NameLabels { name: name.into() })
+            .inc();
+    }
+
+    fn count_request(&self, route: &'static str, status: StatusCode) {
+        self.metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                route: route.into(),
+                status: status.as_u16().to_string(),
+            })
+            .inc();
+    }
+
+    /// Reads a body up to `limit`, or the 413 answer.
+    async fn body(
+        &self,
+        route: &'static str,
+        body: Body,
+        limit: usize,
+    ) -> Result<axum::body::Bytes, Response> {
+        axum::body::to_bytes(body, limit).await.map_err(|_| {
+            self.count_outcome("too-large");
+            let response = error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!("body over {limit} bytes"),
-            )
-        }
-        Ok(bytes) => {
-            let worker = app.clone();
-            let result =
-                tokio::task::spawn_blocking(move || worker.with_session(|s| call(s, &bytes))).await;
-            app.metrics
-                .guest_call_seconds
-                .get_or_create(&NameLabels { name: route.into() })
-                .observe(started.elapsed().as_secs_f64());
-            match result {
-                Ok(Ok(answer)) => {
-                    app.metrics
-                        .outcomes
-                        .get_or_create(&NameLabels {
-                            name: answer.outcome.clone(),
-                        })
-                        .inc();
-                    if answer.outcome == "bad-signature" {
-                        app.metrics.verify_failures.inc();
-                    }
-                    tracing::info!(route, status = answer.status, outcome = %answer.outcome, ms = started.elapsed().as_millis() as u64, "handled");
-                    json_response(answer.status, answer.body)
-                }
-                Ok(Err(e)) => {
-                    tracing::error!(route, "component: {e}");
-                    error_response(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
-                }
-                Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+            );
+            self.count_request(route, response.status());
+            response
+        })
+    }
+
+    /// Waits, holding no worker, until a pending Gleap call's turn is over.
+    async fn settle(&self, turn: Turn) -> Result<Answer, anyhow::Error> {
+        let mut pending = match turn {
+            Turn::Answer(a) => return Ok(a),
+            Turn::Pending(p) => p,
+        };
+        let subscription = self.wakeups.subscribe(&pending.conversation);
+        loop {
+            // Registered before the look, so a webhook committed after the
+            // look but before the wait still wakes this call.
+            let notified = subscription.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let p = pending.clone();
+            match self.gleap.run(move |s| s.gleap_collect(&p)).await?? {
+                Turn::Answer(a) => return Ok(a),
+                Turn::Pending(p) => pending = p,
+            }
+            let wait = self.until(&pending);
+            tokio::select! {
+                () = &mut notified => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
-    };
-    app.metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            route: route.into(),
-            status: response.status().as_u16().to_string(),
-        })
-        .inc();
-    response
+    }
+
+    /// Time left until a pending call's `wake-at`.
+    fn until(&self, pending: &Pending) -> Duration {
+        let left = pending.wake_at.saturating_sub(self.clock.now().0);
+        Duration::from_nanos(u64::try_from(left).unwrap_or(0))
+    }
 }
 
 async fn gleap_action(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    const ROUTE: &str = "/gleap/action";
+    let started = Instant::now();
+    let bytes = match app.body(ROUTE, body, MAX_GLEAP_BODY).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
     let auth = header(&headers, "authorization");
-    handle(app, "/gleap/action", body, MAX_GLEAP_BODY, move |s, b| {
-        s.gleap_action(auth.as_deref(), b)
-    })
-    .await
+    let result = async {
+        let turn = app
+            .gleap
+            .run(move |s| s.gleap_action(auth.as_deref(), &bytes))
+            .await??;
+        app.settle(turn).await
+    }
+    .await;
+    app.respond(ROUTE, started, result)
 }
 
 async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    const ROUTE: &str = "/webhooks/gradient-labs";
+    let started = Instant::now();
+    let bytes = match app.body(ROUTE, body, MAX_WEBHOOK_BODY).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
     let signature = header(&headers, "x-gradientlabs-signature");
     let token = header(&headers, "x-gradientlabs-token");
-    handle(
-        app,
-        "/webhooks/gradient-labs",
-        body,
-        MAX_WEBHOOK_BODY,
-        move |s, b| s.gleap_webhook(signature.as_deref(), token.as_deref(), b),
-    )
-    .await
+    let result = app
+        .webhooks
+        .run(move |s| {
+            let mut tries = 0;
+            loop {
+                match s.gleap_webhook(signature.as_deref(), token.as_deref(), &bytes) {
+                    // Nothing was kept: the call runs again on the state that won.
+                    Err(HostError::Commit(CommitError::Conflict(_))) if tries < COMMIT_RETRIES => {
+                        tries += 1;
+                    }
+                    other => return other,
+                }
+            }
+        })
+        .await
+        .map_err(anyhow::Error::from)
+        .and_then(|r| r.map_err(anyhow::Error::from));
+    if let Ok(answer) = &result {
+        // Committed: the parked Gleap calls of these conversations may answer now.
+        for c in &answer.wake {
+            app.wakeups.wake(c);
+        }
+    }
+    app.respond(ROUTE, started, result)
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {

@@ -3,12 +3,12 @@
 //! concurrent clients (each a new conversation answered from an article),
 //! and prints throughput and latency percentiles.
 //!
-//!     cargo run --release -p glbridge-host --example load_serve -- [CALLS] [CLIENTS]
+//!     cargo run --release -p glbridge-cli --example load_serve -- [CALLS] [CLIENTS]
 
 use std::time::{Duration, Instant};
 
+use glbridge_cli::serve::{ServeConfig, Service, Upstream};
 use glbridge_guest::client::Secret;
-use glbridge_host::serve::{ServeConfig, Service, Upstream};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -18,7 +18,7 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let mut config = ServeConfig::new(
         Upstream::EmbeddedSandbox {
-            seed: Some(glbridge_host::demo::seed()),
+            seed: Some(glbridge_cli::demo::seed()),
         },
         dir.join("load.db"),
     );

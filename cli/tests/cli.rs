@@ -6,6 +6,7 @@
     clippy::indexing_slicing
 )]
 
+#[path = "../../host/tests/support/mod.rs"]
 mod support;
 
 use std::io::Write;

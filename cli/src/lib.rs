@@ -1,0 +1,5 @@
+//! glbridge-cli: what the `glbridge` command runs — the bridge as a service
+//! (`serve`) and the demo. It uses glbridge-host like any other embedder.
+
+pub mod demo;
+pub mod serve;

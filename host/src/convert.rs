@@ -1,0 +1,128 @@
+//! Every conversion between the WIT bindings' types and the guest library's
+//! (and the host's) types, in one place.
+
+use glbridge_guest::gleap::bridge as gb;
+use glbridge_guest::http::Method;
+use glbridge_guest::webhook::WebhookError;
+
+use crate::bindings::{client, gleap, http, types, webhooks};
+use crate::error::HostError;
+
+/// The WIT form of a client configuration.
+pub fn wit_config(c: &glbridge_guest::Config) -> client::Config {
+    client::Config {
+        base_url: c.base_url.clone(),
+        api_key: c.api_key.expose().to_owned(),
+        user_agent: c.user_agent.clone(),
+        timeout_ms: c.timeout_ms,
+        max_body_bytes: c.max_body_bytes,
+        retry: client::RetryPolicy {
+            max_attempts: c.retry.max_attempts,
+            initial_backoff_ms: c.retry.initial_backoff_ms,
+            max_backoff_ms: c.retry.max_backoff_ms,
+            max_retry_after_ms: c.retry.max_retry_after_ms,
+            jitter_seed: c.retry.jitter_seed,
+        },
+    }
+}
+
+/// The WIT form of a Gleap bridge configuration.
+pub fn wit_bridge_config(c: &gb::BridgeConfig) -> gleap::BridgeConfig {
+    gleap::BridgeConfig {
+        client: wit_config(&c.client),
+        signing_key: c.signing_key.expose().to_owned(),
+        gleap_secret: c.gleap_secret.as_ref().map(|s| s.expose().to_owned()),
+        reply_wait_ms: c.reply_wait_ms,
+        settle_ms: c.settle_ms,
+        holding_text: c.holding_text.clone(),
+        hand_off_text: c.hand_off_text.clone(),
+        actions: c
+            .actions
+            .iter()
+            .map(|a| gleap::ActionEndpoint {
+                name: a.name.clone(),
+                url: a.url.clone(),
+                headers: a.headers.clone(),
+                timeout_ms: a.timeout_ms,
+            })
+            .collect(),
+        rest: c.rest.as_ref().map(|r| gleap::RestConfig {
+            base_url: r.base_url.clone(),
+            api_key: r.api_key.expose().to_owned(),
+            project_id: r.project_id.clone(),
+        }),
+        max_hold_ms: c.max_hold_ms,
+        leeway_secs: c.leeway_secs,
+    }
+}
+
+/// The library's form of an HTTP method.
+pub(crate) fn method_to_lib(m: http::Method) -> Method {
+    match m {
+        http::Method::Get => Method::Get,
+        http::Method::Post => Method::Post,
+        http::Method::Put => Method::Put,
+        http::Method::Delete => Method::Delete,
+    }
+}
+
+impl From<types::Error> for glbridge_guest::Error {
+    fn from(e: types::Error) -> Self {
+        use glbridge_guest::Error as E;
+        match e {
+            types::Error::InvalidArgument(a) => E::InvalidArgument {
+                field: a.field,
+                reason: a.reason,
+            },
+            types::Error::Api(a) => E::Api(glbridge_guest::ApiError {
+                status: a.status,
+                code: a.code,
+                message: a.message,
+                trace_id: a.trace_id,
+            }),
+            types::Error::Transport(message) => E::Transport { message },
+            types::Error::InvalidResponse(message) => E::InvalidResponse { message },
+            types::Error::Store(message) => E::Store { message },
+        }
+    }
+}
+
+impl From<types::Error> for HostError {
+    fn from(e: types::Error) -> Self {
+        HostError::Api(e.into())
+    }
+}
+
+impl From<webhooks::WebhookError> for HostError {
+    fn from(e: webhooks::WebhookError) -> Self {
+        HostError::Webhook(match e {
+            webhooks::WebhookError::MalformedHeader(m) => WebhookError::MalformedHeader(m),
+            webhooks::WebhookError::SignatureMismatch => WebhookError::SignatureMismatch,
+            webhooks::WebhookError::TimestampOutOfRange(s) => WebhookError::TimestampOutOfRange(s),
+            webhooks::WebhookError::InvalidEnvelope(m) => WebhookError::InvalidEnvelope(m),
+        })
+    }
+}
+
+/// The library's form of a component outcome.
+pub fn outcome(o: gleap::Outcome) -> gb::Outcome {
+    use gb::Outcome as O;
+    use gleap::Outcome as W;
+    match o {
+        W::Replied => O::Replied,
+        W::Holding => O::Holding,
+        W::HandOff => O::HandOff,
+        W::Finished => O::Finished,
+        W::Unauthorized => O::Unauthorized,
+        W::BadRequest => O::BadRequest,
+        W::UpstreamError => O::UpstreamError,
+        W::Accepted => O::Accepted,
+        W::Duplicate => O::Duplicate,
+        W::BadSignature => O::BadSignature,
+        W::BadEnvelope => O::BadEnvelope,
+        W::Action => O::Action,
+        W::ActionUnconfigured => O::ActionUnconfigured,
+        W::ActionFailed => O::ActionFailed,
+        W::StoreError => O::StoreError,
+    }
+}

@@ -1,0 +1,112 @@
+//! The component's `store` import: each export call is one transaction.
+//!
+//! A [`Backend`] holds committed state (in memory, or a SQLite file). A
+//! [`Transaction`] is what one export call sees: reads go to the backend
+//! unless the call wrote the key itself, writes stay in the transaction, and
+//! when the call returns the host commits them all at once — or none, after a
+//! trap or a conflict. Calls serialize on named locks ([`Locks`]) that the
+//! component takes per conversation, and commit may still refuse a write
+//! whose key changed since the call first read it (first committer wins), so
+//! nothing a call relied on is silently overwritten.
+
+mod locks;
+mod memory;
+mod sqlite;
+mod tx;
+
+use glbridge_guest::env::StoreError;
+
+pub use locks::Locks;
+pub use memory::MemoryStore;
+pub use sqlite::{Durability, SqliteStore};
+pub use tx::Transaction;
+
+/// One key a transaction wrote: the committed value it based the write on,
+/// and the value it leaves (`None` deletes).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Write {
+    /// The key.
+    pub key: String,
+    /// What the key held when the transaction first read it.
+    pub base: Option<Vec<u8>>,
+    /// What it holds after the commit.
+    pub value: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Write {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Values are the component's opaque state: sizes only.
+        f.debug_struct("Write")
+            .field("key", &self.key)
+            .field("base_len", &self.base.as_ref().map(Vec::len))
+            .field("value_len", &self.value.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+/// Why a commit did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommitError {
+    /// Another call changed this key since the transaction read it.
+    #[error("another call changed {0} first")]
+    Conflict(String),
+    /// The backing store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Committed state that host calls run transactions against.
+pub trait Backend: Send + Sync {
+    /// Reads a committed value.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Committed keys starting with `prefix`, ascending.
+    fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    /// Applies `writes` atomically and durably if every key still holds its
+    /// `base`; otherwise applies none of them.
+    fn commit(&self, writes: Vec<Write>) -> Result<(), CommitError>;
+}
+
+impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get(key)
+    }
+    fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        (**self).list_keys(prefix)
+    }
+    fn commit(&self, writes: Vec<Write>) -> Result<(), CommitError> {
+        (**self).commit(writes)
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`, for
+/// range scans (`None`: no bound).
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        // The next scalar value after `last`, skipping the surrogate gap.
+        let next = match last as u32 {
+            0xD7FF => Some('\u{E000}'),
+            n => char::from_u32(n + 1),
+        };
+        if let Some(c) = next {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_bounds_exactly_the_prefixed_keys() {
+        assert_eq!(prefix_end("a/b/").as_deref(), Some("a/b0"));
+        assert_eq!(prefix_end("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_end(""), None);
+        let end = prefix_end("gleap/out/c/").unwrap();
+        assert!("gleap/out/c/\u{10FFFF}x".as_bytes() < end.as_bytes());
+        assert!("gleap/out/c0".as_bytes() >= end.as_bytes());
+    }
+}

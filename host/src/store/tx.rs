@@ -1,0 +1,182 @@
+//! What one export call sees of the store: its own writes over the
+//! committed state, and the locks it holds.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use glbridge_guest::env::StoreError;
+
+use super::{Backend, CommitError, Locks, Write};
+
+#[derive(Debug)]
+struct Pending {
+    base: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+}
+
+/// One export call's transaction.
+#[derive(Debug, Default)]
+pub struct Transaction {
+    writes: BTreeMap<String, Pending>,
+    locks: Vec<String>,
+}
+
+impl Transaction {
+    /// Reads `key`: this call's write if it made one, else the committed value.
+    pub fn get(&self, backend: &dyn Backend, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.writes.get(key) {
+            Some(p) => Ok(p.value.clone()),
+            None => backend.get(key),
+        }
+    }
+
+    /// Compare-and-swap against what this call sees; the write stays in the
+    /// transaction until commit.
+    pub fn compare_and_swap(
+        &mut self,
+        backend: &dyn Backend,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
+        if let Some(p) = self.writes.get_mut(key) {
+            if p.value.as_deref() != expected {
+                return Ok(false);
+            }
+            p.value = new.map(<[u8]>::to_vec);
+            return Ok(true);
+        }
+        let base = backend.get(key)?;
+        if base.as_deref() != expected {
+            return Ok(false);
+        }
+        self.writes.insert(
+            key.to_owned(),
+            Pending {
+                base,
+                value: new.map(<[u8]>::to_vec),
+            },
+        );
+        Ok(true)
+    }
+
+    /// Committed keys under `prefix`, with this call's inserts and deletes applied.
+    pub fn list_keys(
+        &self,
+        backend: &dyn Backend,
+        prefix: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut keys = backend.list_keys(prefix)?;
+        let mine = self
+            .writes
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix));
+        let mut changed = false;
+        for (k, p) in mine {
+            match (&p.value, keys.binary_search(k)) {
+                (Some(_), Err(at)) => {
+                    keys.insert(at, k.clone());
+                    changed = true;
+                }
+                (None, Ok(at)) => {
+                    keys.remove(at);
+                    changed = true;
+                }
+                _ => {}
+            }
+        }
+        debug_assert!(!changed || keys.windows(2).all(|w| w[0] < w[1]));
+        Ok(keys)
+    }
+
+    /// Takes the lock `name` for the rest of the call.
+    pub fn lock(&mut self, locks: &Locks, name: &str, timeout: Duration) -> Result<(), StoreError> {
+        if self.locks.iter().any(|n| n == name) {
+            return Ok(());
+        }
+        if !locks.acquire(name, timeout) {
+            return Err(StoreError(format!(
+                "waited {} ms for the lock on {name}",
+                timeout.as_millis()
+            )));
+        }
+        self.locks.push(name.to_owned());
+        Ok(())
+    }
+
+    /// Drops this call's writes (its locks stay held).
+    pub fn rollback(&mut self) {
+        self.writes.clear();
+    }
+
+    /// Whether the call wrote anything.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// Ends the transaction: commits its writes when `commit` is set, then
+    /// releases its locks — in that order, so the next holder of a lock
+    /// reads what this call wrote.
+    pub fn finish(
+        &mut self,
+        backend: &dyn Backend,
+        locks: &Locks,
+        commit: bool,
+    ) -> Result<(), CommitError> {
+        let writes: Vec<Write> = std::mem::take(&mut self.writes)
+            .into_iter()
+            .filter(|(_, p)| p.base != p.value)
+            .map(|(key, p)| Write {
+                key,
+                base: p.base,
+                value: p.value,
+            })
+            .collect();
+        let result = if commit && !writes.is_empty() {
+            backend.commit(writes)
+        } else {
+            Ok(())
+        };
+        locks.release(&std::mem::take(&mut self.locks));
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[test]
+    fn a_transaction_reads_its_writes_and_commits_all_or_nothing() {
+        let store = MemoryStore::default();
+        let locks = Locks::default();
+        let mut a = Transaction::default();
+        assert!(a.compare_and_swap(&store, "k/1", None, Some(b"1")).unwrap());
+        assert!(a.compare_and_swap(&store, "k/2", None, Some(b"2")).unwrap());
+        assert_eq!(a.get(&store, "k/1").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(
+            Backend::get(&store, "k/1").unwrap(),
+            None,
+            "not yet committed"
+        );
+        assert_eq!(a.list_keys(&store, "k/").unwrap(), vec!["k/1", "k/2"]);
+
+        // A neighbour commits k/2 first: `a` must not overwrite it.
+        let mut b = Transaction::default();
+        assert!(b.compare_and_swap(&store, "k/2", None, Some(b"b")).unwrap());
+        b.finish(&store, &locks, true).unwrap();
+        assert_eq!(
+            a.finish(&store, &locks, true),
+            Err(CommitError::Conflict("k/2".into()))
+        );
+        assert_eq!(Backend::get(&store, "k/1").unwrap(), None, "nothing of `a`");
+
+        let mut c = Transaction::default();
+        assert!(c.compare_and_swap(&store, "k/2", Some(b"b"), None).unwrap());
+        assert_eq!(c.list_keys(&store, "k/").unwrap(), Vec::<String>::new());
+        c.rollback();
+        c.finish(&store, &locks, true).unwrap();
+        assert_eq!(Backend::get(&store, "k/2").unwrap(), Some(b"b".to_vec()));
+    }
+}
