@@ -86,9 +86,21 @@ fn indent(text: &str) -> String {
     text.lines().collect::<Vec<_>>().join("\n            ")
 }
 
-/// Runs the demo; exit 0 when all three conversations went as expected.
+/// Runs the demo, printing each turn; an error unless all three
+/// conversations went as expected.
 pub fn run() -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("glbridge-demo-{}", std::process::id()));
+    play(&mut std::io::stdout().lock())?;
+    println!("All three conversations went through the component, the sandbox and back. Next: `glbridge serve --help`.");
+    Ok(())
+}
+
+/// Starts the sandbox and the service, plays the three conversations and
+/// writes them to `out`; an error naming the conversations that did not go
+/// as expected. Each call is independent (its own store, sandbox and ids).
+pub fn play(out: &mut dyn Write) -> Result<()> {
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("glbridge-demo-{}-{run}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -110,7 +122,6 @@ pub fn run() -> Result<()> {
     }];
     let started = Instant::now();
     let service = Service::start(config).context("starting the bridge")?;
-    let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "glbridge demo — everything local, nothing configured ({} ms to start)\n",
@@ -170,7 +181,7 @@ pub fn run() -> Result<()> {
             comments.push(comment(&format!("demo{n}-c{t}"), turn.text));
             let recent: Vec<Value> = comments.iter().rev().take(2).rev().cloned().collect();
             let call = json!({
-                "conversation": {"id": format!("demo-{}-{n}", std::process::id()), "type": "INQUIRY", "project": "demo", "customData": {}},
+                "conversation": {"id": format!("demo-{}-{run}-{n}", std::process::id()), "type": "INQUIRY", "project": "demo", "customData": {}},
                 "session": {"id": "s", "userId": format!("customer-{n}"), "email": "sam@example.com", "name": "Sam"},
                 "comments": recent,
             });
@@ -210,7 +221,6 @@ pub fn run() -> Result<()> {
         }
         writeln!(out)?;
     }
-    drop(out);
     service.stop();
     std::fs::remove_dir_all(&dir).ok();
     if !failures.is_empty() {
@@ -219,6 +229,5 @@ pub fn run() -> Result<()> {
             failures.join("; ")
         );
     }
-    println!("All three conversations went through the component, the sandbox and back. Next: `glbridge serve --help`.");
     Ok(())
 }

@@ -400,3 +400,13 @@ fn a_queued_reply_survives_a_restart() {
         .count();
     assert_eq!(customer, 1);
 }
+
+#[test]
+fn the_demo_goes_as_expected_20_times_in_a_row() {
+    for run in 0..20 {
+        let mut out = Vec::new();
+        if let Err(e) = glbridge_cli::demo::play(&mut out) {
+            panic!("run {run}: {e:#}\n{}", String::from_utf8_lossy(&out));
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! `glbridge serve` as a process: acknowledged webhooks survive SIGKILL at
+//! any instant, and replies leave in sequence order under concurrency.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use glbridge_guest::webhook::sign;
+use glbridge_host::{Backend, SqliteStore};
+use serde_json::{json, Value};
+
+const KEY: &str = "whsec_durability_test";
+
+struct Serve {
+    port: u16,
+    store: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Serve {
+    fn new(dir: &Path) -> Serve {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Serve {
+            port,
+            store: dir.join("state.db"),
+            log: dir.join("serve.log"),
+            child: None,
+        }
+    }
+
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_glbridge"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{}", self.port),
+                "--store",
+                self.store.to_str().unwrap(),
+                // The webhook route needs no API: nothing is called upstream.
+                "--api-url",
+                "http://127.0.0.1:9",
+                "--api-key",
+                "unused",
+                "--webhook-signing-key",
+                KEY,
+                "--insecure-no-gleap-auth",
+            ])
+            .env_remove("GLBRIDGE_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let started = Instant::now();
+        while ureq::get(&format!("http://127.0.0.1:{}/healthz", self.port))
+            .call()
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "serve did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap(); // SIGKILL
+            c.wait().unwrap();
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(c) = self.child.take() {
+            Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status()
+                .unwrap();
+            c.wait_with_output().unwrap();
+        }
+    }
+
+    /// The event ids queued for Gleap, per conversation, in outbox order.
+    fn outboxes(&self) -> BTreeMap<String, Vec<String>> {
+        let store = SqliteStore::open(&self.store).unwrap();
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for key in store.list_keys("gleap/out/").unwrap() {
+            let (conversation, _) = key["gleap/out/".len()..].rsplit_once('/').unwrap();
+            let item: Value = serde_json::from_slice(&store.get(&key).unwrap().unwrap()).unwrap();
+            out.entry(conversation.to_owned())
+                .or_default()
+                .push(item["item"]["event_id"].as_str().unwrap().to_owned());
+        }
+        out
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("glbridge-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn event_id(conversation: usize, seq: u64) -> String {
+    format!("wh-c{conversation}-{seq}")
+}
+
+/// A signed `agent.message` webhook.
+fn webhook(conversation: usize, seq: u64) -> (String, String) {
+    let body = json!({
+        "id": event_id(conversation, seq),
+        "type": "agent.message",
+        "sequence_number": seq,
+        "timestamp": "2026-01-01T00:00:00Z",
+        "data": {"conversation": {"id": format!("c{conversation}"), "customer_id": "u"},
+                 "body": format!("reply {seq} of conversation {conversation}")},
+    })
+    .to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    (sign(KEY, now, body.as_bytes()), body)
+}
+
+/// Posts until acknowledged (as the API redelivers); how many attempts it took.
+fn deliver(
+    agent: &ureq::Agent,
+    port: u16,
+    conversation: usize,
+    seq: u64,
+    stop: &AtomicBool,
+) -> usize {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let (signature, body) = webhook(conversation, seq);
+        let r = agent
+            .post(&format!("http://127.0.0.1:{port}/webhooks/gradient-labs"))
+            .header("X-GradientLabs-Signature", &signature)
+            .header("Content-Type", "application/json")
+            .send(body.as_bytes());
+        match r {
+            Ok(r) if r.status().is_success() => return attempts,
+            Ok(r) => assert!(
+                r.status().is_server_error(),
+                "a good webhook got {}",
+                r.status()
+            ),
+            Err(_) => {} // serve is down: try again
+        }
+        assert!(
+            !stop.load(Ordering::Relaxed),
+            "gave up on {conversation}/{seq}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+/// Sends every event of `plan` (conversation, seq) from `senders` threads,
+/// each retrying until acknowledged; `during` runs meanwhile.
+fn send_all(
+    port: u16,
+    plan: Vec<(usize, u64)>,
+    senders: usize,
+    during: impl FnOnce(&AtomicUsize),
+) -> usize {
+    let plan = Arc::new(Mutex::new(plan.into_iter()));
+    let acked = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..senders)
+        .map(|_| {
+            let (plan, acked, stop) = (plan.clone(), acked.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let agent = agent();
+                loop {
+                    let next = plan.lock().unwrap().next();
+                    let Some((c, n)) = next else { break };
+                    deliver(&agent, port, c, n, &stop);
+                    acked.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    during(&acked);
+    for t in threads {
+        t.join().unwrap();
+    }
+    acked.load(Ordering::Relaxed)
+}
+
+fn assert_in_order(outboxes: &BTreeMap<String, Vec<String>>, conversations: usize, per: u64) {
+    assert_eq!(outboxes.len(), conversations, "{outboxes:?}");
+    for c in 0..conversations {
+        let got = &outboxes[&format!("c{c}")];
+        let want: Vec<String> = (1..=per).map(|n| event_id(c, n)).collect();
+        let unique: HashSet<&String> = got.iter().collect();
+        assert_eq!(unique.len(), got.len(), "conversation c{c} has duplicates");
+        let missing: Vec<&String> = want.iter().filter(|w| !unique.contains(w)).collect();
+        assert!(
+            missing.is_empty(),
+            "c{c} lost acknowledged events: {missing:?}"
+        );
+        let misplaced = got.iter().zip(&want).filter(|(g, w)| g != w).count();
+        assert_eq!(misplaced, 0, "c{c}: {misplaced} of {per} out of place");
+    }
+}
+
+#[test]
+fn sigkill_at_random_instants_loses_no_acknowledged_event_and_keeps_the_order() {
+    let dir = tempdir("kill9");
+    let mut serve = Serve::new(&dir);
+    serve.start();
+    const CONVERSATIONS: usize = 4;
+    const PER: u64 = 400;
+    // Interleaved so that the 8 senders race within each conversation.
+    let plan: Vec<(usize, u64)> = (1..=PER)
+        .flat_map(|n| (0..CONVERSATIONS).map(move |c| (c, n)))
+        .collect();
+    let port = serve.port;
+    let mut kills = 0;
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id());
+    let total = plan.len();
+    let serve = Mutex::new(serve);
+    let acked = send_all(port, plan, 8, |acked| {
+        while kills < 10 || acked.load(Ordering::Relaxed) < total / 2 {
+            if acked.load(Ordering::Relaxed) >= total {
+                break;
+            }
+            // xorshift: a different instant every time, 50-300 ms apart.
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            std::thread::sleep(Duration::from_millis(50 + seed % 250));
+            let mut s = serve.lock().unwrap();
+            s.kill9();
+            kills += 1;
+            s.start();
+        }
+    });
+    assert_eq!(acked, total);
+    assert!(
+        kills >= 10,
+        "only {kills} kills happened before the senders finished"
+    );
+    let mut serve = serve.into_inner().unwrap();
+    serve.stop();
+    assert_in_order(&serve.outboxes(), CONVERSATIONS, PER);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn three_hundred_events_of_one_conversation_from_eight_senders_leave_in_order() {
+    let dir = tempdir("order300");
+    let mut serve = Serve::new(&dir);
+    serve.start();
+    let plan: Vec<(usize, u64)> = (1..=300).map(|n| (0, n)).collect();
+    assert_eq!(send_all(serve.port, plan, 8, |_| {}), 300);
+    serve.stop();
+    assert_in_order(&serve.outboxes(), 1, 300);
+    std::fs::remove_dir_all(dir).ok();
+}
