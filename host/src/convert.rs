@@ -9,7 +9,7 @@ use crate::bindings::{client, gleap, http, types, webhooks};
 use crate::error::HostError;
 
 /// The WIT form of a client configuration.
-pub fn wit_config(c: &glbridge_guest::Config) -> client::Config {
+pub(crate) fn wit_config(c: &glbridge_guest::Config) -> client::Config {
     client::Config {
         base_url: c.base_url.clone(),
         api_key: c.api_key.expose().to_owned(),
@@ -27,7 +27,7 @@ pub fn wit_config(c: &glbridge_guest::Config) -> client::Config {
 }
 
 /// The WIT form of a Gleap bridge configuration.
-pub fn wit_bridge_config(c: &gb::BridgeConfig) -> gleap::BridgeConfig {
+pub(crate) fn wit_bridge_config(c: &gb::BridgeConfig) -> gleap::BridgeConfig {
     gleap::BridgeConfig {
         client: wit_config(&c.client),
         signing_key: c.signing_key.expose().to_owned(),
@@ -53,6 +53,18 @@ pub fn wit_bridge_config(c: &gb::BridgeConfig) -> gleap::BridgeConfig {
         }),
         max_hold_ms: c.max_hold_ms,
         leeway_secs: c.leeway_secs,
+    }
+}
+
+/// The library's form of a request the component built (its `Debug`
+/// redacts header values).
+pub fn request_from_wit(req: http::Request) -> glbridge_guest::http::HttpRequest {
+    glbridge_guest::http::HttpRequest {
+        method: method_to_lib(req.method),
+        url: req.url,
+        headers: req.headers,
+        body: req.body,
+        timeout_ms: req.timeout_ms,
     }
 }
 

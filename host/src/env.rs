@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use glbridge_guest::env::{Clock, Transport};
-use glbridge_guest::http::{HttpRequest, HttpResponse, TransportError};
+use glbridge_guest::http::{HttpResponse, TransportError};
 use glbridge_guest::Timestamp;
 use wasmtime::StoreLimits;
 
 use crate::bindings::{clock, http, store, types};
-use crate::convert::method_to_lib;
+use crate::convert::request_from_wit;
 use crate::store::{Backend, CommitError, Locks, Transaction};
 
 /// How long a call waits for another call's lock on a conversation.
@@ -105,13 +105,7 @@ impl HostState {
 
 impl http::Host for HostState {
     fn send(&mut self, req: http::Request) -> Result<http::Response, http::Error> {
-        let request = HttpRequest {
-            method: method_to_lib(req.method),
-            url: req.url,
-            headers: req.headers,
-            body: req.body,
-            timeout_ms: req.timeout_ms,
-        };
+        let request = request_from_wit(req);
         let answer = self.timed(|env| env.transport.send(&request));
         match answer {
             Ok(HttpResponse {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use glbridge_guest::Timestamp;
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::{self, client, gleap, http, types, webhooks};
+use crate::bindings::{self, client, gleap, types, webhooks};
 use crate::convert::{wit_bridge_config, wit_config};
 use crate::env::{Env, HostState};
 use crate::error::HostError;
@@ -187,19 +187,21 @@ impl Session {
         })
     }
 
-    /// Builds the request for an operation without sending it.
+    /// Builds the request for an operation without sending it. (Its
+    /// `Debug` shows no header values: `Authorization` carries the key.)
     pub fn build_request(
         &mut self,
         config: &glbridge_guest::Config,
         operation: &str,
         params: &str,
-    ) -> Result<http::Request, HostError> {
+    ) -> Result<glbridge_guest::http::HttpRequest, HostError> {
         let wit = wit_config(config);
-        Ok(self.guard(|live| {
+        let request = self.guard(|live| {
             live.bindings
                 .gradient_labs_bridge_protocol()
                 .call_build_request(&mut live.store, &wit, operation, &params.to_owned())
-        })??)
+        })??;
+        Ok(crate::convert::request_from_wit(request))
     }
 
     /// Signs a webhook body: the `X-GradientLabs-Signature` value.

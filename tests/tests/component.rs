@@ -546,3 +546,47 @@ fn compiled_components_are_cached_and_a_corrupt_cache_is_ignored() {
         .starts_with("t=1,v1="));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn the_host_api_never_prints_a_secret_through_debug() {
+    let http = Arc::new(ScriptedTransport::default());
+    let clock = Arc::new(FakeClock::new(Timestamp::from_secs(1_750_000_000)));
+    let env = env(&http, &clock, Arc::new(MemoryStore::default()));
+    let mut config = Config::new("http://127.0.0.1:1/api", "sk_live_do_not_print");
+    config.retry.max_attempts = 1;
+    let mut gleap =
+        glbridge_guest::gleap::bridge::BridgeConfig::new(config.clone(), "whsec_do_not_print");
+    gleap.gleap_secret = Some(glbridge_guest::client::Secret::new(
+        "Bearer gleap_do_not_print",
+    ));
+    let mut s = bridge().session(env.clone());
+    s.open_client(&config).unwrap();
+    s.open_gleap(&gleap).unwrap();
+    let request = s
+        .build_request(
+            &config,
+            "conversations.read",
+            r#"{"conversation_id": "c-1"}"#,
+        )
+        .unwrap();
+    assert_eq!(
+        request.header("authorization"),
+        Some("Bearer sk_live_do_not_print"),
+        "the request itself carries the key"
+    );
+    http.push(Err(TransportError::Connection("refused".into())));
+    let failed = s
+        .call("conversations.read", r#"{"conversation_id": "c-1"}"#)
+        .unwrap_err();
+    let text = format!(
+        "{request:?} {s:?} {env:?} {:?} {config:?} {gleap:?} {failed:?} {failed}",
+        bridge()
+    );
+    for secret in [
+        "sk_live_do_not_print",
+        "whsec_do_not_print",
+        "gleap_do_not_print",
+    ] {
+        assert!(!text.contains(secret), "{secret} printed in: {text}");
+    }
+}
