@@ -104,9 +104,10 @@ struct ServeArgs {
     /// [default: process].
     #[arg(long, env = "GLBRIDGE_DURABILITY", value_name = "LEVEL", value_parser = parse_durability)]
     durability: Option<glbridge_host::Durability>,
-    /// Component worker threads for webhooks [default: cores + 2].
-    #[arg(long, env = "GLBRIDGE_WEBHOOK_WORKERS", value_name = "N")]
-    webhook_workers: Option<usize>,
+    /// Worker threads, each with its own instance of the component
+    /// [default: one per core].
+    #[arg(long, env = "GLBRIDGE_WORKERS", value_name = "N")]
+    workers: Option<usize>,
     /// The exact Authorization header value Gleap sends (compared in constant time).
     #[arg(long, env = "GLBRIDGE_GLEAP_SECRET", hide_env_values = true)]
     gleap_secret: Option<String>,
@@ -527,8 +528,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     }) {
         config.durability = d.context("durability")?;
     }
-    if let Some(n) = args.webhook_workers.or(file.webhook_workers) {
-        config.webhook_workers = n.max(1);
+    if let Some(n) = args.workers.or(file.workers) {
+        config.workers = n.max(1);
     }
     config.holding_text = args.holding_text.or(file.holding_text.clone());
     config.hand_off_text = args.hand_off_text.or(file.hand_off_text.clone());

@@ -29,6 +29,15 @@ pub struct Env {
     pub locks: Arc<Locks>,
     /// How long `store.lock` waits.
     pub lock_timeout: Duration,
+    /// Runs the imports that may block the thread for long — HTTP, sleeps,
+    /// waiting for another call's lock. Runs them directly by default; a
+    /// service that calls the component on async-runtime threads passes
+    /// e.g. `|f| tokio::task::block_in_place(f)`.
+    pub blocking: fn(&mut dyn FnMut()),
+}
+
+fn run_directly(f: &mut dyn FnMut()) {
+    f()
 }
 
 impl Env {
@@ -44,6 +53,7 @@ impl Env {
             store,
             locks: Arc::new(Locks::default()),
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            blocking: run_directly,
         }
     }
 }
@@ -95,18 +105,34 @@ impl HostState {
         self.call_started.elapsed().saturating_sub(self.in_imports)
     }
 
-    fn timed<R>(&mut self, f: impl FnOnce(&Env) -> R) -> R {
+    /// Runs an import that may block, through `Env::blocking`, and keeps
+    /// its time out of the guest's CPU budget.
+    fn blocking<R>(&mut self, f: impl FnOnce(&Env) -> R) -> R {
         let started = Instant::now();
-        let r = f(&self.env);
+        let env = &self.env;
+        let mut f = Some(f);
+        let mut out = None;
+        (env.blocking)(&mut || {
+            if let Some(f) = f.take() {
+                out = Some(f(env));
+            }
+        });
         self.in_imports += started.elapsed();
-        r
+        match out {
+            Some(r) => r,
+            // `blocking` must run the closure; if it did not, run it here.
+            None => match f.take() {
+                Some(f) => f(env),
+                None => unreachable!("the closure ran but left no result"),
+            },
+        }
     }
 }
 
 impl http::Host for HostState {
     fn send(&mut self, req: http::Request) -> Result<http::Response, http::Error> {
         let request = request_from_wit(req);
-        let answer = self.timed(|env| env.transport.send(&request));
+        let answer = self.blocking(|env| env.transport.send(&request));
         match answer {
             Ok(HttpResponse {
                 status,
@@ -130,7 +156,7 @@ impl clock::Host for HostState {
     }
 
     fn sleep(&mut self, duration_ns: u64) {
-        self.timed(|env| env.clock.sleep(duration_ns))
+        self.blocking(|env| env.clock.sleep(duration_ns))
     }
 }
 
@@ -175,7 +201,7 @@ impl store::Host for HostState {
         let started = Instant::now();
         let r = self
             .tx
-            .lock(&self.env.locks, &name, self.env.lock_timeout)
+            .lock(&self.env.locks, &name, self.env.lock_timeout, self.env.blocking)
             .map_err(|e| store::Error::LockTimeout(e.0));
         self.in_imports += started.elapsed();
         r

@@ -59,8 +59,8 @@ pub struct FileConfig {
     pub settle: Option<String>,
     /// `process` or `power-loss`.
     pub durability: Option<String>,
-    /// Component workers for webhooks.
-    pub webhook_workers: Option<usize>,
+    /// Worker threads.
+    pub workers: Option<usize>,
     /// Gleap's Authorization header value.
     pub gleap_secret: Option<String>,
     /// Accept unauthenticated Gleap calls.

@@ -5,7 +5,6 @@
 pub mod config;
 pub mod metrics;
 pub mod wakeups;
-pub mod workers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,7 +32,6 @@ use glbridge_sandbox::{Sandbox, SandboxConfig, Seed};
 
 use metrics::{Metrics, NameLabels, RequestLabels};
 use wakeups::Wakeups;
-use workers::Workers;
 
 /// Largest Gleap call accepted.
 pub const MAX_GLEAP_BODY: usize = 1024 * 1024;
@@ -82,10 +80,10 @@ pub struct ServeConfig {
     pub settle: Duration,
     /// What a commit survives.
     pub durability: Durability,
-    /// Component workers for webhooks (CPU-bound calls).
-    pub webhook_workers: usize,
-    /// Component workers for Gleap calls (they wait on the AI-agent API).
-    pub gleap_workers: usize,
+    /// Worker threads: each runs requests and owns one component instance;
+    /// calls that wait (HTTP, another call's lock) hand their thread's other
+    /// work to a spare thread meanwhile.
+    pub workers: usize,
     /// Answered when nothing arrived in time (`None`: the default text).
     pub holding_text: Option<String>,
     /// Answered on a hand-off (`None`: the default text).
@@ -114,8 +112,7 @@ impl ServeConfig {
             reply_wait: Duration::from_secs(8),
             settle: Duration::from_millis(u64::from(DEFAULT_SETTLE_MS)),
             durability: Durability::default(),
-            webhook_workers: std::thread::available_parallelism().map_or(2, |n| n.get()) + 2,
-            gleap_workers: 16,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             holding_text: None,
             hand_off_text: None,
             actions: Vec::new(),
@@ -135,9 +132,17 @@ impl ServeConfig {
     }
 }
 
+type MakeSession = Box<dyn Fn() -> Result<Session> + Send + Sync>;
+
+thread_local! {
+    /// Each worker thread's component instances, by service.
+    static SESSIONS: std::cell::RefCell<Vec<(u64, Session)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 struct App {
-    webhooks: Workers,
-    gleap: Workers,
+    /// Tells this service's instances from another's in the same process.
+    id: u64,
+    make_session: MakeSession,
     wakeups: Wakeups,
     clock: Arc<dyn Clock + Send + Sync>,
     metrics: Metrics,
@@ -165,7 +170,7 @@ impl Service {
     /// Starts the service (and, in embedded mode, the sandbox) on its own runtime thread.
     pub fn start(config: ServeConfig) -> Result<Service> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(config.workers.max(1))
             .enable_all()
             .thread_name("glbridge-serve")
             .build()?;
@@ -224,24 +229,25 @@ impl Service {
         let store = SqliteStore::open_with(&config.store, config.durability)
             .map_err(|e| anyhow::anyhow!("opening {}: {e}", config.store.display()))?;
         let clock: Arc<dyn Clock + Send + Sync> = Arc::new(SystemClock);
-        let env = Env::new(
-            Arc::new(UreqTransport::new()),
-            clock.clone(),
-            Arc::new(store),
-        );
-        // Every worker opens its instance now, so a bad configuration fails here.
-        let make: Arc<dyn Fn() -> Result<Session> + Send + Sync> = Arc::new(move || {
+        let mut env = Env::new(Arc::new(UreqTransport::new()), clock.clone(), Arc::new(store));
+        // Component calls run on the runtime's worker threads; the imports
+        // that wait let the runtime move its other work elsewhere meanwhile.
+        env.blocking = |f| tokio::task::block_in_place(f);
+        let make_session: MakeSession = Box::new(move || {
             let mut s = bridge.session(env.clone());
             s.open_gleap(&gleap).context("configuring the component")?;
             Ok(s)
         });
+        static SERVICES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let app = Arc::new(App {
-            webhooks: Workers::start("glbridge-webhook", config.webhook_workers, make.clone())?,
-            gleap: Workers::start("glbridge-gleap", config.gleap_workers, make)?,
+            id: SERVICES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            make_session,
             wakeups: Wakeups::default(),
             clock,
             metrics: Metrics::default(),
         });
+        // A bad configuration fails here, not on the first call.
+        drop((app.make_session)()?);
 
         let router = Router::new()
             .route("/gleap/action", post(gleap_action))
@@ -320,11 +326,7 @@ async fn tick_loop(app: Arc<App>, every: Duration) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        let done = app
-            .gleap
-            .run(|s| (s.gleap_tick(), s.gleap_queue_depth()))
-            .await;
-        let Ok((report, depth)) = done else {
+        let Ok((report, depth)) = app.call(|s| Ok((s.gleap_tick(), s.gleap_queue_depth()))) else {
             continue;
         };
         match report {
@@ -371,6 +373,24 @@ fn error_response(status: StatusCode, message: &str) -> Response {
 }
 
 impl App {
+    /// Runs `f` on this thread's instance of the component (made on first use).
+    fn call<R>(&self, f: impl FnOnce(&mut Session) -> Result<R, HostError>) -> Result<R> {
+        SESSIONS.with(|cell| {
+            let mut sessions = cell.borrow_mut();
+            let at = match sessions.iter().position(|(id, _)| *id == self.id) {
+                Some(at) => at,
+                None => {
+                    sessions.push((self.id, (self.make_session)()?));
+                    sessions.len() - 1
+                }
+            };
+            let Some((_, session)) = sessions.get_mut(at) else {
+                anyhow::bail!("no component instance");
+            };
+            Ok(f(session)?)
+        })
+    }
+
     /// Counts a finished request and turns the component's answer (or the
     /// failure around it) into the HTTP response.
     fn respond(
@@ -456,8 +476,7 @@ impl App {
             let notified = subscription.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let p = pending.clone();
-            match self.gleap.run(move |s| s.gleap_collect(&p)).await?? {
+            match self.call(|s| s.gleap_collect(&pending))? {
                 Turn::Answer(a) => return Ok(a),
                 Turn::Pending(p) => pending = p,
             }
@@ -485,10 +504,7 @@ async fn gleap_action(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
     };
     let auth = header(&headers, "authorization");
     let result = async {
-        let turn = app
-            .gleap
-            .run(move |s| s.gleap_action(auth.as_deref(), &bytes))
-            .await??;
+        let turn = app.call(|s| s.gleap_action(auth.as_deref(), &bytes))?;
         app.settle(turn).await
     }
     .await;
@@ -504,23 +520,18 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
     };
     let signature = header(&headers, "x-gradientlabs-signature");
     let token = header(&headers, "x-gradientlabs-token");
-    let result = app
-        .webhooks
-        .run(move |s| {
-            let mut tries = 0;
-            loop {
-                match s.gleap_webhook(signature.as_deref(), token.as_deref(), &bytes) {
-                    // Nothing was kept: the call runs again on the state that won.
-                    Err(HostError::Commit(CommitError::Conflict(_))) if tries < COMMIT_RETRIES => {
-                        tries += 1;
-                    }
-                    other => return other,
+    let result = app.call(|s| {
+        let mut tries = 0;
+        loop {
+            match s.gleap_webhook(signature.as_deref(), token.as_deref(), &bytes) {
+                // Nothing was kept: the call runs again on the state that won.
+                Err(HostError::Commit(CommitError::Conflict(_))) if tries < COMMIT_RETRIES => {
+                    tries += 1;
                 }
+                other => return other,
             }
-        })
-        .await
-        .map_err(anyhow::Error::from)
-        .and_then(|r| r.map_err(anyhow::Error::from));
+        }
+    });
     if let Ok(answer) = &result {
         // Committed: the parked Gleap calls of these conversations may answer now.
         for c in &answer.wake {

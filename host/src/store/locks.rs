@@ -16,6 +16,15 @@ pub struct Locks {
 }
 
 impl Locks {
+    /// Takes `name` if nobody holds it; whether it did.
+    pub fn try_acquire(&self, name: &str) -> bool {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.contains(name) {
+            return false;
+        }
+        held.insert(name.to_owned())
+    }
+
     /// Takes `name`, waiting up to `timeout` for its holder to let go;
     /// whether it was taken.
     pub fn acquire(&self, name: &str, timeout: Duration) -> bool {

@@ -9,6 +9,7 @@
 //! whose key changed since the call first read it (first committer wins), so
 //! nothing a call relied on is silently overwritten.
 
+mod cache;
 mod locks;
 mod memory;
 mod sqlite;

@@ -1,16 +1,28 @@
-//! The SQLite backend: one file in WAL mode, read through a small pool of
-//! connections and written with group commit — calls that commit at the same
-//! time share one SQLite transaction, so a burst of webhooks costs one WAL
-//! append (and, with [`Durability::PowerLoss`], one fsync) per batch.
+//! The SQLite backend: one file in WAL mode, owned by one connection that
+//! this process holds exclusively, written with group commit — calls that
+//! commit at the same time share one SQLite transaction, so a burst of
+//! webhooks costs one WAL append (and, with [`Durability::PowerLoss`], one
+//! fsync) per batch.
+//!
+//! One connection, because SQLite drops a connection's page cache whenever
+//! another connection has written: readers beside a busy writer would re-read
+//! every page they touch. Exclusive, because the named locks that serialize
+//! calls per conversation ([`crate::store::Locks`]) live in this process: a
+//! second process on the same file is refused at start ("database is
+//! locked") instead of racing this one. (Replicas share PostgreSQL instead.)
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use glbridge_guest::env::{Store, StoreError};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::cache::ValueCache;
 use super::{prefix_end, Backend, CommitError, Write};
+
+/// Committed values kept in memory (the file is ours alone, so they stay true).
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// What a commit survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,22 +37,20 @@ pub enum Durability {
     PowerLoss,
 }
 
-/// Most connections kept for reads.
-const MAX_READERS: usize = 16;
-
 struct Queued {
     writes: Vec<Write>,
     result: Option<Result<(), CommitError>>,
 }
 
-/// The SQLite backend. Several processes may share the file (SQLite's own
-/// locking), though the named locks of [`crate::store::Locks`] are per process.
+/// The SQLite backend, held exclusively by this process while it is open.
 pub struct SqliteStore {
     path: Option<std::path::PathBuf>,
     durability: Durability,
-    writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    conn: Mutex<Connection>,
     queue: Mutex<Vec<Arc<Mutex<Queued>>>>,
+    /// Written (and filled on a miss) only while `conn` is held, so a read
+    /// can never put back a value that a commit has just replaced.
+    cache: ValueCache,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -58,6 +68,41 @@ fn err(e: rusqlite::Error) -> StoreError {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The schema, by `user_version`. Rows live in rowid order, so a new key —
+/// most writes are new outbox items of about 1 KiB — is appended at the end
+/// of the table and only its small index entry lands mid-tree.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first layout, keyed by the key itself.
+    "CREATE TABLE IF NOT EXISTS glbridge_kv (
+         key   TEXT PRIMARY KEY NOT NULL,
+         value BLOB NOT NULL
+     ) WITHOUT ROWID;",
+    // 2: rows in insertion order, with an index on the key.
+    "CREATE TABLE glbridge_kv2 (
+         id    INTEGER PRIMARY KEY,
+         key   TEXT NOT NULL UNIQUE,
+         value BLOB NOT NULL
+     );
+     INSERT INTO glbridge_kv2 (key, value) SELECT key, value FROM glbridge_kv ORDER BY key;
+     DROP TABLE glbridge_kv;
+     ALTER TABLE glbridge_kv2 RENAME TO glbridge_kv;",
+];
+
+/// Brings the schema up to date, one versioned step at a time.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: usize = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(err)?;
+    for (n, step) in MIGRATIONS.iter().enumerate().skip(version) {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {step}; PRAGMA user_version = {}; COMMIT;",
+            n + 1
+        ))
+        .map_err(err)?;
+    }
+    Ok(())
 }
 
 const GET: &str = "SELECT value FROM glbridge_kv WHERE key = ?1";
@@ -95,7 +140,12 @@ impl SqliteStore {
         conn: Connection,
         durability: Durability,
     ) -> Result<Self, StoreError> {
-        conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
+        conn.busy_timeout(Duration::from_millis(200)).map_err(err)?;
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+            .map_err(err)?;
+        if let Ok(extra) = std::env::var("GLBRIDGE_EXPERIMENT_PAGE") {
+            conn.execute_batch(&extra).map_err(err)?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         let sync = match durability {
@@ -103,20 +153,21 @@ impl SqliteStore {
             Durability::PowerLoss => "FULL",
         };
         conn.pragma_update(None, "synchronous", sync).map_err(err)?;
-        tune(&conn)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS glbridge_kv (
-                 key   TEXT PRIMARY KEY NOT NULL,
-                 value BLOB NOT NULL
-             ) WITHOUT ROWID;",
-        )
-        .map_err(err)?;
+        // SQLite walks its whole page cache at the end of every write
+        // transaction: a modest cache is faster than a big one here.
+        conn.pragma_update(None, "cache_size", -8_192) // KiB: 8 MiB
+            .map_err(err)?;
+        conn.set_prepared_statement_cache_capacity(32);
+        if let Ok(extra) = std::env::var("GLBRIDGE_EXPERIMENT_PRAGMAS") {
+            conn.execute_batch(&extra).map_err(err)?;
+        }
+        migrate(&conn)?;
         Ok(SqliteStore {
             path,
             durability,
-            writer: Mutex::new(conn),
-            readers: Mutex::new(Vec::new()),
+            conn: Mutex::new(conn),
             queue: Mutex::new(Vec::new()),
+            cache: ValueCache::new(CACHE_BYTES),
         })
     }
 
@@ -125,40 +176,19 @@ impl SqliteStore {
         self.durability
     }
 
-    /// Runs `f` on a read connection (the writer's, for an in-memory store).
+    /// Runs `f` on the connection.
     fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R, StoreError> {
-        let Some(path) = &self.path else {
-            return f(&lock(&self.writer)).map_err(err);
-        };
-        let pooled = lock(&self.readers).pop();
-        let conn = match pooled {
-            Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
-                    path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(err)?;
-                c.busy_timeout(Duration::from_secs(5)).map_err(err)?;
-                tune(&c)?;
-                c
-            }
-        };
-        let r = f(&conn).map_err(err);
-        let mut readers = lock(&self.readers);
-        if readers.len() < MAX_READERS {
-            readers.push(conn);
-        }
-        r
+        f(&lock(&self.conn)).map_err(err)
     }
 
     /// Commits every queued write set in one SQLite transaction. Runs with
     /// the writer lock held; each set is validated against the state the
     /// sets before it left, and a set that conflicts is left out.
-    fn commit_batch(conn: &mut Connection, batch: &[Arc<Mutex<Queued>>]) {
+    fn commit_batch(&self, conn: &mut Connection, batch: &[Arc<Mutex<Queued>>]) {
         let outcome = (|| -> rusqlite::Result<Vec<Result<(), CommitError>>> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut results = Vec::with_capacity(batch.len());
+            let mut written: std::collections::HashSet<String> = std::collections::HashSet::new();
             {
                 let mut get = tx.prepare_cached(GET)?;
                 let mut put = tx.prepare_cached(PUT)?;
@@ -167,8 +197,13 @@ impl SqliteStore {
                     let q = lock(queued);
                     let mut conflict = None;
                     for w in &q.writes {
-                        let current: Option<Vec<u8>> =
-                            get.query_row(params![w.key], |r| r.get(0)).optional()?;
+                        // Sets earlier in this batch are not in the cache
+                        // yet: the database, inside this transaction, is
+                        // the truth for keys they wrote.
+                        let current: Option<Vec<u8>> = match self.cache.get(&w.key) {
+                            Some(v) if !written.contains(w.key.as_str()) => v,
+                            _ => get.query_row(params![w.key], |r| r.get(0)).optional()?,
+                        };
                         if current != w.base {
                             conflict = Some(w.key.clone());
                             break;
@@ -183,6 +218,7 @@ impl SqliteStore {
                             Some(v) => put.execute(params![w.key, v])?,
                             None => delete.execute(params![w.key])?,
                         };
+                        written.insert(w.key.clone());
                     }
                     results.push(Ok(()));
                 }
@@ -193,7 +229,13 @@ impl SqliteStore {
         match outcome {
             Ok(results) => {
                 for (queued, r) in batch.iter().zip(results) {
-                    lock(queued).result = Some(r);
+                    let mut q = lock(queued);
+                    if r.is_ok() {
+                        for w in &q.writes {
+                            self.cache.put(&w.key, w.value.as_deref());
+                        }
+                    }
+                    q.result = Some(r);
                 }
             }
             Err(e) => {
@@ -206,23 +248,21 @@ impl SqliteStore {
     }
 }
 
-/// Page cache and memory map sized for a working set of tens of megabytes.
-fn tune(conn: &Connection) -> Result<(), StoreError> {
-    conn.pragma_update(None, "cache_size", -32_768) // KiB: 32 MiB
-        .map_err(err)?;
-    conn.pragma_update(None, "mmap_size", 268_435_456)
-        .map_err(err)?;
-    conn.set_prepared_statement_cache_capacity(32);
-    Ok(())
-}
-
 impl Backend for SqliteStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(|c| {
-            c.prepare_cached(GET)?
-                .query_row(params![key], |r| r.get(0))
-                .optional()
-        })
+        if let Some(v) = self.cache.get(key) {
+            return Ok(v);
+        }
+        let conn = lock(&self.conn);
+        if let Some(v) = self.cache.get(key) {
+            return Ok(v); // filled while we waited for the connection
+        }
+        let v: Option<Vec<u8>> = conn
+            .prepare_cached(GET)
+            .and_then(|mut s| s.query_row(params![key], |r| r.get(0)).optional())
+            .map_err(err)?;
+        self.cache.put(key, v.as_deref());
+        Ok(v)
     }
 
     fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -247,12 +287,12 @@ impl Backend for SqliteStore {
         // Whoever holds the writer commits everything queued so far: by the
         // time a caller gets the writer, a previous holder may have
         // committed its writes already (group commit, leader/follower).
-        let mut conn = lock(&self.writer);
+        let mut conn = lock(&self.conn);
         if let Some(r) = lock(&mine).result.take() {
             return r;
         }
         let batch = std::mem::take(&mut *lock(&self.queue));
-        Self::commit_batch(&mut conn, &batch);
+        self.commit_batch(&mut conn, &batch);
         drop(conn);
         let r = lock(&mine).result.take();
         r.unwrap_or_else(|| Err(CommitError::Store(StoreError("commit lost".into()))))
@@ -347,6 +387,37 @@ mod tests {
         }
         let s = SqliteStore::open(&path).unwrap();
         assert_eq!(Backend::get(&s, "k").unwrap(), Some(b"v".to_vec()));
+        std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    }
+
+    #[test]
+    fn a_store_in_the_first_layout_is_migrated_with_its_data() {
+        let path = temp_db("migrate");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.execute("INSERT INTO glbridge_kv VALUES ('k', x'01')", []).unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(Backend::get(&s, "k").unwrap(), Some(vec![1]));
+        let version: usize = lock(&s.conn)
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len());
+        drop(s);
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(Backend::get(&s, "k").unwrap(), Some(vec![1]), "and reopened");
+        std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    }
+
+    #[test]
+    fn a_second_process_on_the_same_file_is_refused() {
+        let path = temp_db("exclusive");
+        let _first = SqliteStore::open(&path).unwrap();
+        let second = Connection::open(&path).unwrap();
+        second.busy_timeout(Duration::ZERO).unwrap();
+        let r = second.query_row("SELECT count(*) FROM glbridge_kv", [], |r| r.get::<_, i64>(0));
+        assert!(r.is_err(), "the file is held exclusively");
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }
 

@@ -18,16 +18,30 @@ struct Pending {
 #[derive(Debug, Default)]
 pub struct Transaction {
     writes: BTreeMap<String, Pending>,
+    /// Committed values this call has read: a compare-and-swap that follows
+    /// a read (the usual read-modify-write) needs no second look.
+    read: BTreeMap<String, Option<Vec<u8>>>,
     locks: Vec<String>,
 }
 
 impl Transaction {
     /// Reads `key`: this call's write if it made one, else the committed value.
-    pub fn get(&self, backend: &dyn Backend, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.writes.get(key) {
-            Some(p) => Ok(p.value.clone()),
-            None => backend.get(key),
+    pub fn get(&mut self, backend: &dyn Backend, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(p) = self.writes.get(key) {
+            return Ok(p.value.clone());
         }
+        self.committed(backend, key)
+    }
+
+    /// The committed value of `key`, read once per call. Reads are not
+    /// validated at commit: what a call relies on it either writes or locks.
+    fn committed(&mut self, backend: &dyn Backend, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(v) = self.read.get(key) {
+            return Ok(v.clone());
+        }
+        let v = backend.get(key)?;
+        self.read.insert(key.to_owned(), v.clone());
+        Ok(v)
     }
 
     /// Compare-and-swap against what this call sees; the write stays in the
@@ -46,7 +60,7 @@ impl Transaction {
             p.value = new.map(<[u8]>::to_vec);
             return Ok(true);
         }
-        let base = backend.get(key)?;
+        let base = self.committed(backend, key)?;
         if base.as_deref() != expected {
             return Ok(false);
         }
@@ -89,12 +103,23 @@ impl Transaction {
         Ok(keys)
     }
 
-    /// Takes the lock `name` for the rest of the call.
-    pub fn lock(&mut self, locks: &Locks, name: &str, timeout: Duration) -> Result<(), StoreError> {
+    /// Takes the lock `name` for the rest of the call; a wait for another
+    /// holder runs through `blocking`.
+    pub fn lock(
+        &mut self,
+        locks: &Locks,
+        name: &str,
+        timeout: Duration,
+        blocking: fn(&mut dyn FnMut()),
+    ) -> Result<(), StoreError> {
         if self.locks.iter().any(|n| n == name) {
             return Ok(());
         }
-        if !locks.acquire(name, timeout) {
+        let mut taken = locks.try_acquire(name);
+        if !taken {
+            blocking(&mut || taken = locks.acquire(name, timeout));
+        }
+        if !taken {
             return Err(StoreError(format!(
                 "waited {} ms for the lock on {name}",
                 timeout.as_millis()
@@ -107,6 +132,7 @@ impl Transaction {
     /// Drops this call's writes (its locks stay held).
     pub fn rollback(&mut self) {
         self.writes.clear();
+        self.read.clear();
     }
 
     /// Whether the call wrote anything.
@@ -123,6 +149,7 @@ impl Transaction {
         locks: &Locks,
         commit: bool,
     ) -> Result<(), CommitError> {
+        self.read.clear();
         let writes: Vec<Write> = std::mem::take(&mut self.writes)
             .into_iter()
             .filter(|(_, p)| p.base != p.value)
