@@ -201,7 +201,12 @@ impl store::Host for HostState {
         let started = Instant::now();
         let r = self
             .tx
-            .lock(&self.env.locks, &name, self.env.lock_timeout, self.env.blocking)
+            .lock(
+                &self.env.locks,
+                &name,
+                self.env.lock_timeout,
+                self.env.blocking,
+            )
             .map_err(|e| store::Error::LockTimeout(e.0));
         self.in_imports += started.elapsed();
         r

@@ -38,5 +38,5 @@ pub use env::Env;
 pub use error::HostError;
 pub use runtime::{Bridge, BridgeOptions, ComponentSource, EMBEDDED_COMPONENT};
 pub use session::{SequencerConfig, Session};
-pub use store::{Backend, Durability, MemoryStore, SqliteStore};
+pub use store::{Backend, Durability, MemoryStore, SqliteStore, Uncommitted};
 pub use transport::{ScriptedTransport, UreqTransport};

@@ -10,6 +10,7 @@ use crate::convert::{wit_bridge_config, wit_config};
 use crate::env::{Env, HostState};
 use crate::error::HostError;
 use crate::runtime::Bridge;
+use crate::store::Uncommitted;
 use glbridge_guest::gleap::bridge as gb;
 
 /// How a webhook sequencer is set up (see the WIT `sequencer`).
@@ -50,6 +51,8 @@ pub struct Session {
     client_config: Option<client::Config>,
     gleap_config: Option<gleap::BridgeConfig>,
     live: Option<Live>,
+    /// Inside [`Session::deferred`]: calls leave their writes here.
+    deferring: Option<Vec<Uncommitted>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -72,6 +75,7 @@ impl Session {
             client_config: None,
             gleap_config: None,
             live: None,
+            deferring: None,
         }
     }
 
@@ -101,14 +105,48 @@ impl Session {
         live.store.data_mut().begin_call();
         let result = f(live);
         // One call, one transaction: what the call wrote is committed (or,
-        // after a trap, discarded) before its result is handed back.
-        let committed = live.store.data_mut().end_call(result.is_ok());
+        // after a trap, discarded) before its result is handed back — or,
+        // deferred, handed to the caller to commit.
+        let committed = match (&mut self.deferring, result.is_ok()) {
+            (Some(pending), true) => {
+                let state = live.store.data_mut();
+                let (writes, held) = state.tx.take();
+                let env = &state.env;
+                if writes.is_empty() {
+                    env.locks.release(&held);
+                } else {
+                    pending.push(Uncommitted::new(
+                        writes,
+                        held,
+                        env.store.clone(),
+                        env.locks.clone(),
+                    ));
+                }
+                Ok(())
+            }
+            _ => live.store.data_mut().end_call(result.is_ok()),
+        };
         if result.is_err() {
             self.live = None;
         }
         let r = result.map_err(trap)?;
         committed?;
         Ok(r)
+    }
+
+    /// Runs `f` with the commits of its component calls deferred: their
+    /// writes and locks come back as [`Uncommitted`], for the caller to
+    /// commit — together with other calls' — before it acts on the result
+    /// (e.g. acknowledges a webhook). Nothing `f` wrote is visible to other
+    /// calls until then, and the locks it took stay held.
+    pub fn deferred<R>(
+        &mut self,
+        f: impl FnOnce(&mut Session) -> Result<R, HostError>,
+    ) -> (Result<R, HostError>, Vec<Uncommitted>) {
+        let outer = self.deferring.replace(Vec::new());
+        let r = f(self);
+        let pending = std::mem::replace(&mut self.deferring, outer).unwrap_or_default();
+        (r, pending)
     }
 
     /// Configures the API client that the client calls use. Validated by

@@ -2,6 +2,7 @@
 //! HTTP in and out, supplies time and a SQLite store, and lets the
 //! component's `gleap.bridge` decide everything else.
 
+pub mod committer;
 pub mod config;
 pub mod metrics;
 pub mod wakeups;
@@ -30,6 +31,7 @@ use glbridge_host::{
 };
 use glbridge_sandbox::{Sandbox, SandboxConfig, Seed};
 
+use committer::Committer;
 use metrics::{Metrics, NameLabels, RequestLabels};
 use wakeups::Wakeups;
 
@@ -143,6 +145,7 @@ struct App {
     /// Tells this service's instances from another's in the same process.
     id: u64,
     make_session: MakeSession,
+    committer: Committer,
     wakeups: Wakeups,
     clock: Arc<dyn Clock + Send + Sync>,
     metrics: Metrics,
@@ -229,7 +232,11 @@ impl Service {
         let store = SqliteStore::open_with(&config.store, config.durability)
             .map_err(|e| anyhow::anyhow!("opening {}: {e}", config.store.display()))?;
         let clock: Arc<dyn Clock + Send + Sync> = Arc::new(SystemClock);
-        let mut env = Env::new(Arc::new(UreqTransport::new()), clock.clone(), Arc::new(store));
+        let mut env = Env::new(
+            Arc::new(UreqTransport::new()),
+            clock.clone(),
+            Arc::new(store),
+        );
         // Component calls run on the runtime's worker threads; the imports
         // that wait let the runtime move its other work elsewhere meanwhile.
         env.blocking = |f| tokio::task::block_in_place(f);
@@ -242,6 +249,7 @@ impl Service {
         let app = Arc::new(App {
             id: SERVICES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             make_session,
+            committer: Committer::start()?,
             wakeups: Wakeups::default(),
             clock,
             metrics: Metrics::default(),
@@ -520,18 +528,22 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
     };
     let signature = header(&headers, "x-gradientlabs-signature");
     let token = header(&headers, "x-gradientlabs-token");
-    let result = app.call(|s| {
+    let result = async {
         let mut tries = 0;
         loop {
-            match s.gleap_webhook(signature.as_deref(), token.as_deref(), &bytes) {
+            let (answer, pending) = app.call(|s| {
+                Ok(s.deferred(|s| s.gleap_webhook(signature.as_deref(), token.as_deref(), &bytes)))
+            })?;
+            let answer = answer?;
+            match app.committer.commit(pending).await? {
+                Ok(()) => return Ok(answer),
                 // Nothing was kept: the call runs again on the state that won.
-                Err(HostError::Commit(CommitError::Conflict(_))) if tries < COMMIT_RETRIES => {
-                    tries += 1;
-                }
-                other => return other,
+                Err(CommitError::Conflict(_)) if tries < COMMIT_RETRIES => tries += 1,
+                Err(e) => return Err(anyhow::Error::from(e)),
             }
         }
-    });
+    }
+    .await;
     if let Ok(answer) = &result {
         // Committed: the parked Gleap calls of these conversations may answer now.
         for c in &answer.wake {

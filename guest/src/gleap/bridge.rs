@@ -226,9 +226,9 @@ pub struct Pending {
     pub conversation: String,
     /// When it stops waiting and answers with what there is.
     pub deadline: Timestamp,
-    /// The outbox position when it forwarded the customer's new message (0:
-    /// nothing new): a finish or hand-off queued up to there is delivered
-    /// but does not end the turn.
+    /// The conversation's last sequenced event number when the call forwarded
+    /// the customer's new message (0: nothing new): a finish or hand-off up
+    /// to there is delivered but does not end the turn.
     pub after: u64,
     /// Collect again at this time at the latest.
     pub wake_at: Timestamp,
@@ -370,13 +370,10 @@ fn conv_key(c: &str) -> String {
 fn forwarded_key(c: &str, message_id: &str) -> String {
     format!("{NS}/fwd/{c}/{message_id}")
 }
-/// The conversation's outbox: one key per item, in queueing order.
+/// The conversation's outbox: one key per item, `<sequence number>-<event id>`,
+/// so items sort in the agent's order.
 fn outbox_prefix(c: &str) -> String {
     format!("{NS}/out/{c}/")
-}
-/// The next outbox position of a conversation.
-fn outbox_next_key(c: &str) -> String {
-    format!("{NS}/outnext/{c}")
 }
 fn waiting_key(c: &str) -> String {
     format!("{NS}/waiting/{c}")
@@ -399,6 +396,7 @@ fn read_outbox(store: &dyn Store, conversation: &str) -> Result<Vec<Entry>> {
         let position = key
             .rsplit('/')
             .next()
+            .and_then(|p| p.split('-').next())
             .and_then(|p| p.parse().ok())
             .unwrap_or(0);
         if let (Some(raw), Some(queued)) = state::read::<Queued>(store, &key)? {
@@ -467,13 +465,13 @@ impl GleapBridge {
             return Turn::Answer(Answer::error(500, Outcome::StoreError, e.to_string()));
         }
         let started = io.clock.now();
-        let position =
-            match state::get_or_default::<u64>(io.store, &outbox_next_key(&call.conversation_id)) {
-                Ok(p) => p,
-                Err(e) => {
-                    return Turn::Answer(Answer::error(500, Outcome::StoreError, e.to_string()))
-                }
-            };
+        let position = match self
+            .sequencer
+            .released_up_to(io.store, &call.conversation_id)
+        {
+            Ok(p) => p,
+            Err(e) => return Turn::Answer(Answer::error(500, Outcome::StoreError, e.to_string())),
+        };
         let after = match self.forward(io, &call) {
             Ok(true) => position,
             Ok(false) => 0,
@@ -787,11 +785,12 @@ impl GleapBridge {
                 },
                 _ => continue,
             };
-            let position = state::update::<u64, _>(store, &outbox_next_key(&conversation), |n| {
-                *n += 1;
-                *n
-            })?;
-            let key = format!("{}{position:020}", outbox_prefix(&conversation));
+            let key = format!(
+                "{}{:020}-{}",
+                outbox_prefix(&conversation),
+                r.event.sequence_number,
+                r.event.id
+            );
             state::insert_new(store, &key, &Queued { at: now.0, item })?;
             if !woken.contains(&conversation) {
                 woken.push(conversation);

@@ -231,6 +231,13 @@ impl Sequencer {
         Ok(outcome)
     }
 
+    /// The highest sequence number released so far for `conversation`
+    /// (0 before the first).
+    pub fn released_up_to(&self, store: &dyn Store, conversation: &str) -> Result<u64> {
+        let (_, state) = state::read::<ConversationState>(store, &self.state_key(conversation))?;
+        Ok(state.map_or(0, |s| s.next.saturating_sub(1)))
+    }
+
     fn offer_unordered(&self, store: &dyn Store, event: WebhookEvent) -> Result<OfferOutcome> {
         let key = format!("{}/seen/{}", self.namespace, event.id);
         state::lock(store, &key)?;

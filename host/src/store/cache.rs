@@ -53,7 +53,9 @@ impl ValueCache {
             shard.values.clear();
             shard.bytes = 0;
         }
-        let old = shard.values.insert(key.to_owned(), value.map(<[u8]>::to_vec));
+        let old = shard
+            .values
+            .insert(key.to_owned(), value.map(<[u8]>::to_vec));
         shard.bytes += size;
         if let Some(old) = old {
             shard.bytes = shard

@@ -65,6 +65,13 @@ pub trait Backend: Send + Sync {
     /// Applies `writes` atomically and durably if every key still holds its
     /// `base`; otherwise applies none of them.
     fn commit(&self, writes: Vec<Write>) -> Result<(), CommitError>;
+
+    /// Commits several calls' writes, in order, each all-or-nothing as
+    /// [`Backend::commit`] would; a backend may make them durable together
+    /// (group commit).
+    fn commit_all(&self, sets: Vec<Vec<Write>>) -> Vec<Result<(), CommitError>> {
+        sets.into_iter().map(|w| self.commit(w)).collect()
+    }
 }
 
 impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
@@ -76,6 +83,92 @@ impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
     }
     fn commit(&self, writes: Vec<Write>) -> Result<(), CommitError> {
         (**self).commit(writes)
+    }
+    fn commit_all(&self, sets: Vec<Vec<Write>>) -> Vec<Result<(), CommitError>> {
+        (**self).commit_all(sets)
+    }
+}
+
+/// A call's writes and locks, not committed yet: what a deferred call
+/// ([`crate::Session::deferred`]) leaves, so that a service can commit many
+/// calls together. Dropping it discards the writes and releases the locks.
+pub struct Uncommitted {
+    writes: Vec<Write>,
+    held: Vec<String>,
+    store: std::sync::Arc<dyn Backend>,
+    locks: std::sync::Arc<Locks>,
+}
+
+impl std::fmt::Debug for Uncommitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Uncommitted")
+            .field("writes", &self.writes)
+            .field("locks", &self.held)
+            .finish()
+    }
+}
+
+impl Uncommitted {
+    pub(crate) fn new(
+        writes: Vec<Write>,
+        held: Vec<String>,
+        store: std::sync::Arc<dyn Backend>,
+        locks: std::sync::Arc<Locks>,
+    ) -> Self {
+        Uncommitted {
+            writes,
+            held,
+            store,
+            locks,
+        }
+    }
+
+    /// Commits, then releases the call's locks.
+    pub fn commit(self) -> Result<(), CommitError> {
+        let mut all = Self::commit_all(vec![self]);
+        all.pop()
+            .unwrap_or_else(|| Err(CommitError::Store(StoreError("nothing committed".into()))))
+    }
+
+    /// Commits several calls in one group per store, in order, then
+    /// releases their locks; one result per call.
+    pub fn commit_all(mut batch: Vec<Uncommitted>) -> Vec<Result<(), CommitError>> {
+        let mut results: Vec<Option<Result<(), CommitError>>> = vec![None; batch.len()];
+        let mut done = vec![false; batch.len()];
+        for first in 0..batch.len() {
+            if done[first] {
+                continue;
+            }
+            // The calls on the same store as `first`, committed together.
+            let same: Vec<usize> = (first..batch.len())
+                .filter(|&i| {
+                    !done[i] && std::sync::Arc::ptr_eq(&batch[i].store, &batch[first].store)
+                })
+                .collect();
+            let sets = same
+                .iter()
+                .map(|&i| std::mem::take(&mut batch[i].writes))
+                .collect();
+            let store = batch[first].store.clone();
+            for (i, r) in same.iter().zip(store.commit_all(sets)) {
+                results[*i] = Some(r);
+                done[*i] = true;
+            }
+        }
+        // Dropping releases each call's locks, now that its writes are in.
+        drop(batch);
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err(CommitError::Store(StoreError("not committed".into()))))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Uncommitted {
+    fn drop(&mut self) {
+        self.locks.release(&std::mem::take(&mut self.held));
     }
 }
 

@@ -143,9 +143,6 @@ impl SqliteStore {
         conn.busy_timeout(Duration::from_millis(200)).map_err(err)?;
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
             .map_err(err)?;
-        if let Ok(extra) = std::env::var("GLBRIDGE_EXPERIMENT_PAGE") {
-            conn.execute_batch(&extra).map_err(err)?;
-        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         let sync = match durability {
@@ -158,9 +155,6 @@ impl SqliteStore {
         conn.pragma_update(None, "cache_size", -8_192) // KiB: 8 MiB
             .map_err(err)?;
         conn.set_prepared_statement_cache_capacity(32);
-        if let Ok(extra) = std::env::var("GLBRIDGE_EXPERIMENT_PRAGMAS") {
-            conn.execute_batch(&extra).map_err(err)?;
-        }
         migrate(&conn)?;
         Ok(SqliteStore {
             path,
@@ -279,23 +273,39 @@ impl Backend for SqliteStore {
     }
 
     fn commit(&self, writes: Vec<Write>) -> Result<(), CommitError> {
-        let mine = Arc::new(Mutex::new(Queued {
-            writes,
-            result: None,
-        }));
-        lock(&self.queue).push(mine.clone());
-        // Whoever holds the writer commits everything queued so far: by the
-        // time a caller gets the writer, a previous holder may have
-        // committed its writes already (group commit, leader/follower).
+        self.commit_all(vec![writes])
+            .pop()
+            .unwrap_or_else(|| Err(CommitError::Store(StoreError("commit lost".into()))))
+    }
+
+    fn commit_all(&self, sets: Vec<Vec<Write>>) -> Vec<Result<(), CommitError>> {
+        let mine: Vec<Arc<Mutex<Queued>>> = sets
+            .into_iter()
+            .map(|writes| {
+                Arc::new(Mutex::new(Queued {
+                    writes,
+                    result: None,
+                }))
+            })
+            .collect();
+        lock(&self.queue).extend(mine.iter().cloned());
+        // Whoever holds the connection commits everything queued so far: by
+        // the time a caller gets it, a previous holder may have committed
+        // its writes already (group commit, leader/follower).
         let mut conn = lock(&self.conn);
-        if let Some(r) = lock(&mine).result.take() {
-            return r;
+        if mine.iter().any(|q| lock(q).result.is_none()) {
+            let batch = std::mem::take(&mut *lock(&self.queue));
+            self.commit_batch(&mut conn, &batch);
         }
-        let batch = std::mem::take(&mut *lock(&self.queue));
-        self.commit_batch(&mut conn, &batch);
         drop(conn);
-        let r = lock(&mine).result.take();
-        r.unwrap_or_else(|| Err(CommitError::Store(StoreError("commit lost".into()))))
+        mine.iter()
+            .map(|q| {
+                lock(q)
+                    .result
+                    .take()
+                    .unwrap_or_else(|| Err(CommitError::Store(StoreError("commit lost".into()))))
+            })
+            .collect()
     }
 }
 
@@ -396,7 +406,8 @@ mod tests {
         {
             let c = Connection::open(&path).unwrap();
             c.execute_batch(MIGRATIONS[0]).unwrap();
-            c.execute("INSERT INTO glbridge_kv VALUES ('k', x'01')", []).unwrap();
+            c.execute("INSERT INTO glbridge_kv VALUES ('k', x'01')", [])
+                .unwrap();
         }
         let s = SqliteStore::open(&path).unwrap();
         assert_eq!(Backend::get(&s, "k").unwrap(), Some(vec![1]));
@@ -406,7 +417,11 @@ mod tests {
         assert_eq!(version, MIGRATIONS.len());
         drop(s);
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(Backend::get(&s, "k").unwrap(), Some(vec![1]), "and reopened");
+        assert_eq!(
+            Backend::get(&s, "k").unwrap(),
+            Some(vec![1]),
+            "and reopened"
+        );
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }
 
@@ -416,7 +431,9 @@ mod tests {
         let _first = SqliteStore::open(&path).unwrap();
         let second = Connection::open(&path).unwrap();
         second.busy_timeout(Duration::ZERO).unwrap();
-        let r = second.query_row("SELECT count(*) FROM glbridge_kv", [], |r| r.get::<_, i64>(0));
+        let r = second.query_row("SELECT count(*) FROM glbridge_kv", [], |r| {
+            r.get::<_, i64>(0)
+        });
         assert!(r.is_err(), "the file is held exclusively");
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }

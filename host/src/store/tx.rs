@@ -35,7 +35,11 @@ impl Transaction {
 
     /// The committed value of `key`, read once per call. Reads are not
     /// validated at commit: what a call relies on it either writes or locks.
-    fn committed(&mut self, backend: &dyn Backend, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn committed(
+        &mut self,
+        backend: &dyn Backend,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(v) = self.read.get(key) {
             return Ok(v.clone());
         }
@@ -140,17 +144,12 @@ impl Transaction {
         self.writes.is_empty()
     }
 
-    /// Ends the transaction: commits its writes when `commit` is set, then
-    /// releases its locks — in that order, so the next holder of a lock
-    /// reads what this call wrote.
-    pub fn finish(
-        &mut self,
-        backend: &dyn Backend,
-        locks: &Locks,
-        commit: bool,
-    ) -> Result<(), CommitError> {
+    /// Ends the transaction: its writes (those that change something) and
+    /// its locks, which the caller commits and releases — in that order, so
+    /// the next holder of a lock reads what this call wrote.
+    pub fn take(&mut self) -> (Vec<Write>, Vec<String>) {
         self.read.clear();
-        let writes: Vec<Write> = std::mem::take(&mut self.writes)
+        let writes = std::mem::take(&mut self.writes)
             .into_iter()
             .filter(|(_, p)| p.base != p.value)
             .map(|(key, p)| Write {
@@ -159,12 +158,24 @@ impl Transaction {
                 value: p.value,
             })
             .collect();
+        (writes, std::mem::take(&mut self.locks))
+    }
+
+    /// Ends the transaction here and now: commits its writes when `commit`
+    /// is set (else drops them), then releases its locks.
+    pub fn finish(
+        &mut self,
+        backend: &dyn Backend,
+        locks: &Locks,
+        commit: bool,
+    ) -> Result<(), CommitError> {
+        let (writes, held) = self.take();
         let result = if commit && !writes.is_empty() {
             backend.commit(writes)
         } else {
             Ok(())
         };
-        locks.release(&std::mem::take(&mut self.locks));
+        locks.release(&held);
         result
     }
 }
