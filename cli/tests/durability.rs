@@ -1,5 +1,6 @@
 //! `glbridge serve` as a process: acknowledged webhooks survive SIGKILL at
-//! any instant, and replies leave in sequence order under concurrency.
+//! any instant, replies leave in sequence order under concurrency, and a
+//! thousand parked Gleap calls hold no threads and do not slow webhooks.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -43,6 +44,10 @@ impl Serve {
     }
 
     fn start(&mut self) {
+        self.start_with("http://127.0.0.1:9", &[]);
+    }
+
+    fn start_with(&mut self, api_url: &str, extra: &[&str]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -57,13 +62,14 @@ impl Serve {
                 self.store.to_str().unwrap(),
                 // The webhook route needs no API: nothing is called upstream.
                 "--api-url",
-                "http://127.0.0.1:9",
+                api_url,
                 "--api-key",
                 "unused",
                 "--webhook-signing-key",
                 KEY,
                 "--insecure-no-gleap-auth",
             ])
+            .args(extra)
             .env_remove("GLBRIDGE_CONFIG")
             .stdout(Stdio::null())
             .stderr(log)
@@ -293,5 +299,155 @@ fn three_hundred_events_of_one_conversation_from_eight_senders_leave_in_order() 
     assert_eq!(send_all(serve.port, plan, 8, |_| {}), 300);
     serve.stop();
     assert_in_order(&serve.outboxes(), 1, 300);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// A stand-in for the AI-agent API that accepts every call and never sends
+/// a webhook, so Gleap calls wait for the agent until their deadline.
+fn silent_api() -> (String, tokio::runtime::Runtime) {
+    use axum::http::Uri;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(|uri: Uri| async move {
+        let path = uri.path().to_owned();
+        let body = if path.ends_with("/messages") {
+            r#"{"id":"m","body":"x","participant_id":"u","participant_type":"Customer"}"#
+        } else if path.contains("/resources/") {
+            "{}"
+        } else {
+            r#"{"id":"c","customer_id":"u","channel":"web","status":"active"}"#
+        };
+        ([("content-type", "application/json")], body)
+    });
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    (url, runtime)
+}
+
+fn metric(port: u16, name: &str) -> f64 {
+    let text = ureq::get(&format!("http://127.0.0.1:{port}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(name) && !l.starts_with('#'))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn threads(pid: u32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_thousand_parked_gleap_calls_hold_no_threads_and_webhooks_still_answer_at_once() {
+    use std::io::{Read, Write};
+    const PARKED: usize = 1_000;
+    let dir = tempdir("parked");
+    let (api, _api_runtime) = silent_api();
+    let mut serve = Serve::new(&dir);
+    serve.start_with(&api, &["--reply-wait", "60s"]);
+    let port = serve.port;
+    let pid = serve.child.as_ref().unwrap().id();
+    let mut clients = Vec::with_capacity(PARKED);
+    for i in 0..PARKED {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let body = format!(
+            r#"{{"conversation":{{"id":"p{i}"}},"session":{{"userId":"u{i}"}},"comments":[{{"id":"c1","comment":"Hello?"}}]}}"#
+        );
+        write!(
+            c,
+            "POST /gleap/action HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        clients.push(c);
+    }
+    let started = Instant::now();
+    while metric(port, "glbridge_gleap_waiting") < PARKED as f64 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "only {} calls parked",
+            metric(port, "glbridge_gleap_waiting")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Forwarding 1,000 calls at once borrowed threads for their HTTP; once
+    // they are all parked, none is held.
+    let started = Instant::now();
+    while threads(pid) > 32 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{} threads for {PARKED} waiting calls",
+            threads(pid)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The agent answers conversation p7: the webhook is acknowledged at once,
+    // and exactly that parked call gets the reply.
+    let body = json!({
+        "id": "wh-p7", "type": "agent.message", "sequence_number": 1,
+        "timestamp": "2026-01-01T00:00:00Z",
+        "data": {"conversation": {"id": "gleap-p7", "customer_id": "u7"}, "body": "Here you are."},
+    })
+    .to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let sent = Instant::now();
+    let r = agent()
+        .post(&format!("http://127.0.0.1:{port}/webhooks/gradient-labs"))
+        .header("X-GradientLabs-Signature", &sign(KEY, now, body.as_bytes()))
+        .send(body.as_bytes())
+        .unwrap();
+    let took = sent.elapsed();
+    assert!(r.status().is_success());
+    assert!(
+        took < Duration::from_secs(2),
+        "webhook took {took:?} beside {PARKED} parked calls"
+    );
+    let mut answer = String::new();
+    clients[7]
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    while !answer.contains("Here you are.") {
+        let n = clients[7]
+            .read(&mut buf)
+            .expect("the parked call is answered");
+        assert!(n > 0, "closed without the reply: {answer}");
+        answer.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(metric(port, "glbridge_gleap_waiting"), (PARKED - 1) as f64);
+    // Clients that hang up stop waiting.
+    clients.truncate(500);
+    let started = Instant::now();
+    while metric(port, "glbridge_gleap_waiting") > 500.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "hung-up calls still parked"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    serve.stop();
     std::fs::remove_dir_all(dir).ok();
 }

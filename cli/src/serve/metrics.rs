@@ -34,6 +34,8 @@ pub struct Metrics {
     pub verify_failures: Counter,
     /// Replies queued for Gleap.
     pub queue_depth: Gauge,
+    /// Gleap calls parked, waiting for the agent.
+    pub gleap_waiting: Gauge,
     /// Time inside the component per call.
     pub guest_call_seconds: Family<NameLabels, Histogram>,
 }
@@ -45,6 +47,7 @@ impl Default for Metrics {
         let outcomes = Family::<NameLabels, Counter>::default();
         let verify_failures = Counter::default();
         let queue_depth = Gauge::default();
+        let gleap_waiting = Gauge::default();
         let guest_call_seconds = Family::<NameLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.000_1, 2.0, 18))
         });
@@ -69,6 +72,11 @@ impl Default for Metrics {
             queue_depth.clone(),
         );
         registry.register(
+            "gleap_waiting",
+            "Gleap calls parked until the agent's turn ends",
+            gleap_waiting.clone(),
+        );
+        registry.register(
             "guest_call_seconds",
             "Time spent in one component call (waiting for a reply included)",
             guest_call_seconds.clone(),
@@ -79,6 +87,7 @@ impl Default for Metrics {
             outcomes,
             verify_failures,
             queue_depth,
+            gleap_waiting,
             guest_call_seconds,
         }
     }

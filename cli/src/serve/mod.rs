@@ -147,6 +147,8 @@ struct App {
     make_session: MakeSession,
     committer: Committer,
     wakeups: Wakeups,
+    /// Set when the service stops: parked calls stop waiting.
+    stopping: std::sync::atomic::AtomicBool,
     clock: Arc<dyn Clock + Send + Sync>,
     metrics: Metrics,
 }
@@ -158,6 +160,7 @@ pub struct Service {
     sandbox: Option<Sandbox>,
     generated_gleap_secret: Option<String>,
     server: glbridge_sandbox::background::Background,
+    app: Arc<App>,
 }
 
 impl std::fmt::Debug for Service {
@@ -176,6 +179,10 @@ impl Service {
             .worker_threads(config.workers.max(1))
             .enable_all()
             .thread_name("glbridge-serve")
+            // Threads that stood in for a worker during a blocking import
+            // (HTTP, a lock) are few and do not linger.
+            .max_blocking_threads(128)
+            .thread_keep_alive(Duration::from_secs(2))
             .build()?;
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(config.listen))
@@ -251,6 +258,7 @@ impl Service {
             make_session,
             committer: Committer::start()?,
             wakeups: Wakeups::default(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             clock,
             metrics: Metrics::default(),
         });
@@ -268,7 +276,7 @@ impl Service {
             runtime,
             listener,
             router,
-            tick_loop(app, config.tick),
+            tick_loop(app.clone(), config.tick),
             Duration::from_secs(1),
         )?;
         Ok(Service {
@@ -277,6 +285,7 @@ impl Service {
             sandbox,
             generated_gleap_secret,
             server,
+            app,
         })
     }
 
@@ -311,6 +320,12 @@ impl Service {
     }
 
     fn shutdown_now(&mut self) {
+        // Parked Gleap calls answer now with what they have (their replies
+        // stay queued), so that stopping does not wait out the reply wait.
+        self.app
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.app.wakeups.wake_all();
         self.server.stop();
         if let Some(s) = self.sandbox.take() {
             s.stop();
@@ -478,12 +493,16 @@ impl App {
             Turn::Pending(p) => p,
         };
         let subscription = self.wakeups.subscribe(&pending.conversation);
+        let _parked = Parked::new(&self.metrics.gleap_waiting);
         loop {
             // Registered before the look, so a webhook committed after the
             // look but before the wait still wakes this call.
             let notified = subscription.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                pending.deadline = self.clock.now().0;
+            }
             match self.call(|s| s.gleap_collect(&pending))? {
                 Turn::Answer(a) => return Ok(a),
                 Turn::Pending(p) => pending = p,
@@ -500,6 +519,23 @@ impl App {
     fn until(&self, pending: &Pending) -> Duration {
         let left = pending.wake_at.saturating_sub(self.clock.now().0);
         Duration::from_nanos(u64::try_from(left).unwrap_or(0))
+    }
+}
+
+/// Counts a parked Gleap call for as long as it waits (also when its client
+/// hangs up and the request is dropped).
+struct Parked<'a>(&'a prometheus_client::metrics::gauge::Gauge);
+
+impl<'a> Parked<'a> {
+    fn new(gauge: &'a prometheus_client::metrics::gauge::Gauge) -> Self {
+        gauge.inc();
+        Parked(gauge)
+    }
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

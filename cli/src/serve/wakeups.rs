@@ -45,6 +45,14 @@ impl Wakeups {
         }
     }
 
+    /// Wakes every parked call.
+    pub fn wake_all(&self) {
+        let waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        for n in waiting.values() {
+            n.notify_waiters();
+        }
+    }
+
     /// Conversations with a parked call.
     pub fn len(&self) -> usize {
         self.waiting
