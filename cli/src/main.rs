@@ -105,7 +105,7 @@ struct ServeArgs {
     #[arg(long, env = "GLBRIDGE_DURABILITY", value_name = "LEVEL", value_parser = parse_durability)]
     durability: Option<glbridge_host::Durability>,
     /// Worker threads, each with its own instance of the component
-    /// [default: one per core].
+    /// [default: two per core].
     #[arg(long, env = "GLBRIDGE_WORKERS", value_name = "N")]
     workers: Option<usize>,
     /// The exact Authorization header value Gleap sends (compared in constant time).

@@ -1,17 +1,23 @@
-//! The SQLite backend: one file in WAL mode, owned by one connection that
-//! this process holds exclusively, written with group commit — calls that
-//! commit at the same time share one SQLite transaction, so a burst of
-//! webhooks costs one WAL append (and, with [`Durability::PowerLoss`], one
-//! fsync) per batch.
+//! The SQLite backend: one file in WAL mode, written by one connection with
+//! group commit — calls that commit at the same time share one SQLite
+//! transaction, so a burst of webhooks costs one WAL append (and, with
+//! [`Durability::PowerLoss`], one fsync) per group.
 //!
-//! One connection, because SQLite drops a connection's page cache whenever
-//! another connection has written: readers beside a busy writer would re-read
-//! every page they touch. Exclusive, because the named locks that serialize
-//! calls per conversation ([`crate::store::Locks`]) live in this process: a
-//! second process on the same file is refused at start ("database is
-//! locked") instead of racing this one. (Replicas share PostgreSQL instead.)
+//! * One connection reads and writes, because SQLite drops a connection's
+//!   page cache whenever another connection has written; committed values are
+//!   also kept in memory ([`ValueCache`]).
+//! * Checkpoints (copying the WAL back into the database file, with its
+//!   fsync) run on a thread of their own with a second connection, so commits
+//!   never wait for them: on this machine checkpointing inside the commit
+//!   path cost a third of the webhook route's throughput (BENCHMARKS.md).
+//! * The file is held by one process (an advisory lock on it), because the
+//!   named locks that serialize calls per conversation
+//!   ([`crate::store::Locks`]) and the value cache live in the process: a
+//!   second process on the same file is refused at start. (Replicas share
+//!   PostgreSQL instead.)
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -51,6 +57,58 @@ pub struct SqliteStore {
     /// Written (and filled on a miss) only while `conn` is held, so a read
     /// can never put back a value that a commit has just replaced.
     cache: ValueCache,
+    /// The advisory lock that keeps other processes out, while open.
+    _owner: Option<std::fs::File>,
+    checkpointer: Option<Checkpointer>,
+}
+
+/// What the WAL file is cut back to once checkpointed, bytes.
+const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
+
+/// How often the checkpointing thread looks at the WAL.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+
+/// The thread that checkpoints the WAL beside the committing connection.
+struct Checkpointer {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(Duration::from_millis(100)).map_err(err)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("glbridge-checkpoint".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    // PASSIVE never blocks the writer; once everything is
+                    // copied back, the writer's next commit starts the WAL
+                    // over, so it stays small.
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::debug!("checkpoint: {e}");
+                    }
+                }
+            })
+            .map_err(|e| StoreError(format!("starting the checkpointer: {e}")))?;
+        Ok(Checkpointer {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -123,7 +181,18 @@ impl SqliteStore {
     pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let writer = Connection::open(&path).map_err(err)?;
-        Self::init(Some(path), writer, durability)
+        let owner = std::fs::File::open(&path)
+            .map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+        owner.try_lock().map_err(|_| {
+            StoreError(format!(
+                "{} is in use by another process (one glbridge process per store file)",
+                path.display()
+            ))
+        })?;
+        let mut store = Self::init(Some(path.clone()), writer, durability)?;
+        store._owner = Some(owner);
+        store.checkpointer = Some(Checkpointer::start(&path)?);
+        Ok(store)
     }
 
     /// A private store in memory (for tests): one connection for everything.
@@ -141,8 +210,6 @@ impl SqliteStore {
         durability: Durability,
     ) -> Result<Self, StoreError> {
         conn.busy_timeout(Duration::from_millis(200)).map_err(err)?;
-        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
-            .map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         let sync = match durability {
@@ -150,11 +217,19 @@ impl SqliteStore {
             Durability::PowerLoss => "FULL",
         };
         conn.pragma_update(None, "synchronous", sync).map_err(err)?;
-        // SQLite walks its whole page cache at the end of every write
-        // transaction: a modest cache is faster than a big one here.
-        conn.pragma_update(None, "cache_size", -8_192) // KiB: 8 MiB
+        // Big enough for the working set (the outbox of the live
+        // conversations and their state): reads should not reach the file.
+        // SQLite walks the cache after every write transaction, which group
+        // commit makes rare.
+        conn.pragma_update(None, "cache_size", -65_536) // KiB: 64 MiB
             .map_err(err)?;
         conn.set_prepared_statement_cache_capacity(32);
+        // The checkpointing thread does this, off the commit path; a WAL that
+        // grew under a burst is cut back to this size when it starts over.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(err)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
+            .map_err(err)?;
         migrate(&conn)?;
         Ok(SqliteStore {
             path,
@@ -162,6 +237,8 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             queue: Mutex::new(Vec::new()),
             cache: ValueCache::new(CACHE_BYTES),
+            _owner: None,
+            checkpointer: None,
         })
     }
 
@@ -426,15 +503,45 @@ mod tests {
     }
 
     #[test]
-    fn a_second_process_on_the_same_file_is_refused() {
+    fn a_second_owner_of_the_same_file_is_refused_until_the_first_closes() {
         let path = temp_db("exclusive");
-        let _first = SqliteStore::open(&path).unwrap();
-        let second = Connection::open(&path).unwrap();
-        second.busy_timeout(Duration::ZERO).unwrap();
-        let r = second.query_row("SELECT count(*) FROM glbridge_kv", [], |r| {
-            r.get::<_, i64>(0)
-        });
-        assert!(r.is_err(), "the file is held exclusively");
+        let first = SqliteStore::open(&path).unwrap();
+        let second = SqliteStore::open(&path).unwrap_err();
+        assert!(second.0.contains("in use by another process"), "{second}");
+        drop(first);
+        SqliteStore::open(&path).unwrap();
+        std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    }
+
+    #[test]
+    fn the_wal_is_checkpointed_beside_the_writer_and_stays_small() {
+        let path = temp_db("checkpoint");
+        let store = SqliteStore::open(&path).unwrap();
+        for i in 0..2_000 {
+            let w = Write {
+                key: format!("k/{i}"),
+                base: None,
+                value: Some(vec![7; 1000]),
+            };
+            store.commit(vec![w]).unwrap();
+        }
+        std::thread::sleep(CHECKPOINT_EVERY * 4);
+        // Everything is back in the main file; the next commit rewinds the WAL.
+        let last = Write {
+            key: "last".into(),
+            base: None,
+            value: Some(vec![1]),
+        };
+        store.commit(vec![last]).unwrap();
+        let wal = std::fs::metadata(path.with_extension("db-wal"))
+            .unwrap()
+            .len();
+        let db = std::fs::metadata(&path).unwrap().len();
+        assert!(db > 2_000_000, "checkpointed into the file: {db} bytes");
+        assert!(wal <= WAL_SIZE_LIMIT as u64, "WAL of {wal} bytes");
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(Backend::list_keys(&store, "k/").unwrap().len(), 2_000);
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }
 
