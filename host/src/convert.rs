@@ -68,6 +68,23 @@ pub fn request_from_wit(req: http::Request) -> glbridge_guest::http::HttpRequest
     }
 }
 
+/// The WIT form of the answer to an `http.send`.
+pub(crate) fn response_to_wit(
+    answer: Result<glbridge_guest::http::HttpResponse, glbridge_guest::http::TransportError>,
+) -> Result<http::Response, http::Error> {
+    use glbridge_guest::http::TransportError;
+    match answer {
+        Ok(r) => Ok(http::Response {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        }),
+        Err(TransportError::Timeout) => Err(http::Error::Timeout),
+        Err(TransportError::Connection(m)) => Err(http::Error::Connection(m)),
+        Err(TransportError::InvalidUrl(m)) => Err(http::Error::InvalidUrl(m)),
+    }
+}
+
 /// The library's form of an HTTP method.
 pub(crate) fn method_to_lib(m: http::Method) -> Method {
     match m {

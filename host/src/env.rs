@@ -4,12 +4,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use glbridge_guest::env::{Clock, Transport};
-use glbridge_guest::http::{HttpResponse, TransportError};
 use glbridge_guest::Timestamp;
 use wasmtime::StoreLimits;
 
 use crate::bindings::{clock, http, store, types};
-use crate::convert::request_from_wit;
+use crate::convert::{request_from_wit, response_to_wit};
 use crate::store::{Backend, CommitError, Locks, Transaction};
 
 /// How long a call waits for another call's lock on a conversation.
@@ -132,21 +131,7 @@ impl HostState {
 impl http::Host for HostState {
     fn send(&mut self, req: http::Request) -> Result<http::Response, http::Error> {
         let request = request_from_wit(req);
-        let answer = self.blocking(|env| env.transport.send(&request));
-        match answer {
-            Ok(HttpResponse {
-                status,
-                headers,
-                body,
-            }) => Ok(http::Response {
-                status,
-                headers,
-                body,
-            }),
-            Err(TransportError::Timeout) => Err(http::Error::Timeout),
-            Err(TransportError::Connection(m)) => Err(http::Error::Connection(m)),
-            Err(TransportError::InvalidUrl(m)) => Err(http::Error::InvalidUrl(m)),
-        }
+        response_to_wit(self.blocking(|env| env.transport.send(&request)))
     }
 }
 
