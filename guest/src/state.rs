@@ -59,14 +59,25 @@ pub fn remove(store: &dyn Store, key: &str, expected: &[u8]) -> Result<bool> {
         .map_err(store_error)
 }
 
+/// What an update does with its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// Nothing changed: write nothing (not even an encoding to compare).
+    Keep,
+    /// Store the updated value (if it differs).
+    Write,
+    /// Delete the key.
+    Delete,
+}
+
 /// Read-modify-write of one key by compare-and-swap: `f` gets the current
-/// value (or `init()` when absent) and returns its result, and whether the
-/// key should be deleted afterwards. Writes nothing when nothing changed.
+/// value (or `init()` when absent) and returns its result and what to do
+/// with the key. Writes nothing when nothing changed.
 pub fn update_with<T, R>(
     store: &dyn Store,
     key: &str,
     init: impl Fn() -> T,
-    mut f: impl FnMut(&mut T) -> (R, bool),
+    mut f: impl FnMut(&mut T) -> (R, Then),
 ) -> Result<R>
 where
     T: DeserializeOwned + Serialize,
@@ -74,8 +85,12 @@ where
     for _ in 0..CAS_ROUNDS {
         let (old, value) = read::<T>(store, key)?;
         let mut value = value.unwrap_or_else(&init);
-        let (r, delete) = f(&mut value);
-        let new = if delete { None } else { Some(encode(&value)?) };
+        let (r, then) = f(&mut value);
+        let new = match then {
+            Then::Keep => return Ok(r),
+            Then::Write => Some(encode(&value)?),
+            Then::Delete => None,
+        };
         if old == new {
             return Ok(r);
         }
@@ -96,7 +111,7 @@ pub fn update<T, R>(store: &dyn Store, key: &str, mut f: impl FnMut(&mut T) -> R
 where
     T: DeserializeOwned + Serialize + Default,
 {
-    update_with(store, key, T::default, |v| (f(v), false))
+    update_with(store, key, T::default, |v| (f(v), Then::Write))
 }
 
 /// Takes a named lock for the rest of the call (see [`Store::lock`]).

@@ -554,7 +554,7 @@ impl GleapBridge {
         for e in &entries {
             state::remove(io.store, &e.key, &e.raw)?;
         }
-        state::update_with(io.store, &marker, || 0i64, |_| ((), true))?;
+        state::update_with(io.store, &marker, || 0i64, |_| ((), state::Then::Delete))?;
         Ok(Turn::Answer(self.reply(
             entries.into_iter().map(|e| e.queued.item).collect(),
         )))

@@ -219,10 +219,13 @@ impl Sequencer {
                         since: now.0,
                     });
                 }
-                if !outcome.duplicate {
-                    state.expire(now.0, self.max_hold_ns, &mut outcome.released);
+                if outcome.duplicate {
+                    // A redelivery: the state stays as it is.
+                    let held = !state.held.is_empty();
+                    return ((outcome, held), state::Then::Keep);
                 }
-                ((outcome, !state.held.is_empty()), false)
+                state.expire(now.0, self.max_hold_ns, &mut outcome.released);
+                ((outcome, !state.held.is_empty()), state::Then::Write)
             },
         )?;
         if !outcome.duplicate {
@@ -273,7 +276,12 @@ impl Sequencer {
                 |state| {
                     let mut out = Vec::new();
                     state.expire(now.0, self.max_hold_ns, &mut out);
-                    ((out, !state.held.is_empty()), false)
+                    let then = if out.is_empty() {
+                        state::Then::Keep
+                    } else {
+                        state::Then::Write
+                    };
+                    ((out, !state.held.is_empty()), then)
                 },
             )?;
             self.mark_held(store, conversation, held)?;
