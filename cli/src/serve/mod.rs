@@ -347,14 +347,27 @@ fn rand_seed() -> u64 {
     (SystemClock.now().0 as u64) ^ u64::from(std::process::id()).rotate_left(32)
 }
 
+/// How often the queue-depth gauge is refreshed. Counting means listing
+/// every queued reply's key, which holds the store for milliseconds when
+/// the queue is long; every tick it cost the webhook route its p99.
+const QUEUE_DEPTH_EVERY: Duration = Duration::from_secs(30);
+
 async fn tick_loop(app: Arc<App>, every: Duration) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut counted: Option<Instant> = None;
     loop {
         interval.tick().await;
-        let Ok((report, depth)) = app.call(|s| Ok((s.gleap_tick(), s.gleap_queue_depth()))) else {
+        let count = counted.is_none_or(|t| t.elapsed() >= QUEUE_DEPTH_EVERY);
+        let Ok((report, depth)) = app.call(|s| {
+            let depth = count.then(|| s.gleap_queue_depth());
+            Ok((s.gleap_tick(), depth))
+        }) else {
             continue;
         };
+        if count {
+            counted = Some(Instant::now());
+        }
         match report {
             Ok(r) => {
                 for c in &r.wake {
@@ -371,7 +384,7 @@ async fn tick_loop(app: Arc<App>, every: Duration) {
             }
             Err(e) => tracing::warn!("tick: {e}"),
         }
-        if let Ok(d) = depth {
+        if let Some(Ok(d)) = depth {
             app.metrics
                 .queue_depth
                 .set(i64::try_from(d).unwrap_or(i64::MAX));

@@ -221,7 +221,7 @@ impl SqliteStore {
         // conversations and their state): reads should not reach the file.
         // SQLite walks the cache after every write transaction, which group
         // commit makes rare.
-        conn.pragma_update(None, "cache_size", -65_536) // KiB: 64 MiB
+        conn.pragma_update(None, "cache_size", -16_384) // KiB: 16 MiB
             .map_err(err)?;
         conn.set_prepared_statement_cache_capacity(32);
         // The checkpointing thread does this, off the commit path; a WAL that
