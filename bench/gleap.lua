@@ -1,11 +1,6 @@
 -- wrk script: Gleap custom-action calls, each a new conversation asking a
 -- question the sandbox's agent answers from an article.
-local next_id = 0
-
-function setup(thread)
-  thread:set("id", next_id)
-  next_id = next_id + 1
-end
+dofile((debug.getinfo(1, "S").source:sub(2):match("(.*/)") or "./") .. "common.lua")
 
 function init(args)
   n = 0
@@ -21,10 +16,3 @@ function request()
     { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer load" }, body)
 end
 
-function done(summary, latency, requests)
-  io.write(string.format(
-    "RESULT requests=%d seconds=%.2f rps=%.0f p50_ms=%.2f p99_ms=%.2f non2xx=%d socket_errors=%d\n",
-    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
