@@ -27,7 +27,7 @@ fn main() -> Result<()> {
 
     // A separate target directory: the outer cargo holds the lock on its own.
     let target_dir = root.join("target").join("guest");
-    let profile = env::var("GLBRIDGE_GUEST_PROFILE").unwrap_or_else(|_| "release".into());
+    let profile = env::var("GLBRIDGE_GUEST_PROFILE").unwrap_or_else(|_| "guest".into());
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&root)

@@ -734,10 +734,13 @@ fn event_out(e: ev::WebhookEvent) -> wweb::Event {
             conversation: wconversation(r.conversation),
             resource_type: r.resource_type,
         }),
-        D::BackOfficeTaskComplete(v) => wweb::EventData::BackOfficeTaskComplete(json_out(&v)),
-        D::BackOfficeTaskHandOff(v) => wweb::EventData::BackOfficeTaskHandOff(json_out(&v)),
-        D::BackOfficeTaskFail(v) => wweb::EventData::BackOfficeTaskFail(json_out(&v)),
-        D::Unknown(v) => wweb::EventData::Unknown(json_out(&v)),
+        // The untyped kinds are the raw data itself: no need to encode again.
+        D::BackOfficeTaskComplete(_) => {
+            wweb::EventData::BackOfficeTaskComplete(raw_out(&e.raw_data))
+        }
+        D::BackOfficeTaskHandOff(_) => wweb::EventData::BackOfficeTaskHandOff(raw_out(&e.raw_data)),
+        D::BackOfficeTaskFail(_) => wweb::EventData::BackOfficeTaskFail(raw_out(&e.raw_data)),
+        D::Unknown(_) => wweb::EventData::Unknown(raw_out(&e.raw_data)),
     };
     wweb::Event {
         id: e.id,
@@ -746,24 +749,42 @@ fn event_out(e: ev::WebhookEvent) -> wweb::Event {
         timestamp: e.timestamp.0,
         conversation_id: e.conversation_id,
         data,
-        raw_data: json_out(&e.raw_data),
+        raw_data: e.raw_data.into_string(),
         token: e.token,
     }
+}
+
+fn raw_out(raw: &webhook::RawJson) -> String {
+    raw.get().to_owned()
 }
 
 /// Events crossing back in are re-read from their raw data, so the library
 /// sees exactly what was parsed the first time.
 fn event_in(e: wweb::Event) -> Result<ev::WebhookEvent, wt::Error> {
-    let raw: Value = crate::validate::json("raw_data", &e.raw_data).map_err(error)?;
-    let envelope = serde_json::json!({
-        "id": e.id,
-        "type": e.event_type,
-        "sequence_number": e.sequence_number,
-        "timestamp": Timestamp(e.timestamp),
-        "data": raw,
-    });
-    let bytes = envelope.to_string();
-    webhook::parse(bytes.as_bytes(), e.token.as_deref()).map_err(|err| {
+    #[derive(serde::Serialize)]
+    struct Envelope<'a> {
+        id: &'a str,
+        #[serde(rename = "type")]
+        event_type: &'a str,
+        sequence_number: u64,
+        timestamp: Timestamp,
+        data: &'a serde_json::value::RawValue,
+    }
+    let raw = crate::validate::raw_json("raw_data", &e.raw_data).map_err(error)?;
+    let bytes = serde_json::to_vec(&Envelope {
+        id: &e.id,
+        event_type: &e.event_type,
+        sequence_number: e.sequence_number,
+        timestamp: Timestamp(e.timestamp),
+        data: raw,
+    })
+    .map_err(|err| {
+        wt::Error::InvalidArgument(wt::InvalidArgument {
+            field: "event".into(),
+            reason: err.to_string(),
+        })
+    })?;
+    webhook::parse(&bytes, e.token.as_deref()).map_err(|err| {
         wt::Error::InvalidArgument(wt::InvalidArgument {
             field: "event".into(),
             reason: err.to_string(),
@@ -872,6 +893,10 @@ impl wweb::Guest for Component {
 // ---------------------------------------------------------------- protocol
 
 impl wproto::Guest for Component {
+    fn version() -> String {
+        env!("CARGO_PKG_VERSION").to_owned()
+    }
+
     fn operations() -> Vec<String> {
         crate::operation::OPERATION_NAMES
             .iter()

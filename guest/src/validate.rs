@@ -45,6 +45,11 @@ pub fn json(field: &str, text: &str) -> Result<serde_json::Value> {
     serde_json::from_str(text).map_err(|e| Error::invalid(field, format!("is not valid JSON: {e}")))
 }
 
+/// Checks that `text` is one JSON value, keeping it as text.
+pub fn raw_json<'a>(field: &str, text: &'a str) -> Result<&'a serde_json::value::RawValue> {
+    serde_json::from_str(text).map_err(|e| Error::invalid(field, format!("is not valid JSON: {e}")))
+}
+
 /// An [`Error::InvalidArgument`] for a JSON body serde could not read,
 /// naming the field when serde does ("missing field `x`").
 pub fn serde_error(e: &serde_json::Error) -> Error {

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use glbridge_guest::env::{Clock, Transport};
 use glbridge_guest::Timestamp;
-use wasmtime::StoreLimits;
 
 use crate::bindings::{clock, http, store, types};
 use crate::convert::{request_from_wit, response_to_wit};
@@ -67,7 +66,7 @@ impl std::fmt::Debug for Env {
 /// accounting that tells guest time from time spent in imports.
 pub struct HostState {
     pub(crate) env: Env,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: crate::limits::Limits,
     pub(crate) call_started: Instant,
     pub(crate) in_imports: Duration,
     pub(crate) guest_time_limit: Duration,
@@ -75,7 +74,7 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub(crate) fn new(env: Env, limits: StoreLimits, guest_time_limit: Duration) -> Self {
+    pub(crate) fn new(env: Env, limits: crate::limits::Limits, guest_time_limit: Duration) -> Self {
         HostState {
             env,
             limits,

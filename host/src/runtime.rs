@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Engine, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{Engine, UpdateDeadline};
 
 use crate::bindings;
 use crate::env::{Env, HostState};
@@ -44,6 +44,23 @@ pub struct BridgeOptions {
     /// every time). Defaults to `$GLBRIDGE_CACHE_DIR`, else
     /// `$XDG_CACHE_HOME/glbridge`, else `~/.cache/glbridge`.
     pub cache_dir: Option<PathBuf>,
+    /// How instances get their memory: made on demand, or taken from a pool
+    /// of slots reserved up front (faster to make, costs address space).
+    pub allocator: InstanceAllocator,
+}
+
+/// Where a new instance's memory, tables and stack come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceAllocator {
+    /// Allocated (and freed) with each instance.
+    OnDemand,
+    /// wasmtime's pooling allocator: this many instance slots are reserved
+    /// up front (virtual memory of `memory_limit_bytes` plus guard pages
+    /// each) and reused; more live instances than slots fail to instantiate.
+    Pooling {
+        /// Most instances alive at once.
+        instances: u32,
+    },
 }
 
 /// The default compiled-component cache directory.
@@ -66,6 +83,7 @@ impl Default for BridgeOptions {
             memory_limit_bytes: 64 * 1024 * 1024,
             epoch_tick: Duration::from_millis(10),
             cache_dir: default_cache_dir(),
+            allocator: InstanceAllocator::OnDemand,
         }
     }
 }
@@ -100,6 +118,17 @@ impl Bridge {
     pub fn new(options: BridgeOptions) -> Result<Self, HostError> {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
+        if let InstanceAllocator::Pooling { instances } = options.allocator {
+            let mut pool = wasmtime::PoolingAllocationConfig::new();
+            // The guest is one core module with one memory and one table;
+            // wit-component adds a few shim instances per component.
+            pool.total_component_instances(instances)
+                .total_core_instances(instances.saturating_mul(4))
+                .total_memories(instances)
+                .total_tables(instances.saturating_mul(2))
+                .max_memory_size(options.memory_limit_bytes);
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
         let engine = Engine::new(&config).map_err(load)?;
         let owned;
         let bytes: &[u8] = match &options.component {
@@ -145,10 +174,7 @@ impl Bridge {
         env: &Env,
     ) -> Result<(wasmtime::Store<HostState>, bindings::Bridge), HostError> {
         let options = &self.inner.options;
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(options.memory_limit_bytes)
-            .instances(8)
-            .build();
+        let limits = crate::limits::Limits::new(options.memory_limit_bytes);
         let mut store = wasmtime::Store::new(
             &self.inner.engine,
             HostState::new(env.clone(), limits, options.guest_time_limit),

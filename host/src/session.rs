@@ -216,6 +216,23 @@ impl Session {
         serde_json::from_str(&text).map_err(|e| HostError::Protocol(e.to_string()))
     }
 
+    /// The component's version.
+    pub fn version(&mut self) -> Result<String, HostError> {
+        self.guard(|live| {
+            live.bindings
+                .gradient_labs_bridge_protocol()
+                .call_version(&mut live.store)
+        })
+    }
+
+    /// Linear memory the instance holds now, in bytes (0 before its first
+    /// call makes it).
+    pub fn memory_bytes(&self) -> usize {
+        self.live
+            .as_ref()
+            .map_or(0, |live| live.store.data().limits.memory_bytes)
+    }
+
     /// The operation names `call` accepts.
     pub fn operations(&mut self) -> Result<Vec<String>, HostError> {
         self.guard(|live| {

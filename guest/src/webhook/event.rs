@@ -1,6 +1,7 @@
 //! Webhook envelopes and their typed events.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::signature::WebhookError;
@@ -134,10 +135,62 @@ pub struct WebhookEvent {
     pub conversation_id: Option<String>,
     /// Typed data.
     pub data: EventData,
-    /// Raw `data`.
-    pub raw_data: Value,
+    /// Raw `data`, as the text it arrived as.
+    pub raw_data: RawJson,
     /// `X-GradientLabs-Token`.
     pub token: Option<String>,
+}
+
+/// A JSON value kept as the text it arrived as: the webhook's `data` is
+/// handed on verbatim, never parsed into a tree and encoded again.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RawJson(Box<RawValue>);
+
+impl RawJson {
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The JSON text, owned.
+    pub fn into_string(self) -> String {
+        Box::<str>::from(self.0).into()
+    }
+
+    /// Parses the text into a tree.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(self.get()).unwrap_or(Value::Null)
+    }
+
+    /// Checks that `text` is one JSON value and keeps it.
+    pub fn from_text(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str::<Box<RawValue>>(text).map(RawJson)
+    }
+
+    /// The text of a tree.
+    pub fn from_value(value: &Value) -> Self {
+        // Encoding a `Value` cannot fail (its keys are strings).
+        RawJson(serde_json::value::to_raw_value(value).unwrap_or_else(|_| null()))
+    }
+}
+
+fn null() -> Box<RawValue> {
+    RawValue::NULL.to_owned()
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for RawJson {}
+
+impl std::fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.get())
+    }
 }
 
 impl WebhookEvent {
@@ -151,7 +204,7 @@ impl WebhookEvent {
             "timestamp": self.timestamp,
             "conversation_id": self.conversation_id,
             "token": self.token,
-            "data": self.raw_data,
+            "data": self.raw_data.to_value(),
         })
     }
 }
@@ -165,15 +218,51 @@ struct Envelope {
     sequence_number: u64,
     #[serde(default)]
     timestamp: Option<Timestamp>,
-    data: Value,
+    data: Box<RawValue>,
 }
 
-fn typed<T: serde::de::DeserializeOwned>(
+/// The typed kinds all carry their conversation.
+trait About {
+    fn conversation_id(&self) -> &str;
+}
+
+macro_rules! about {
+    ($($t:ty),*) => {$(
+        impl About for $t {
+            fn conversation_id(&self) -> &str {
+                &self.conversation.id
+            }
+        }
+    )*};
+}
+about!(AgentMessage, HandOff, Finished, ActionExecute, ResourcePull);
+
+/// Reads `data` as a typed kind (the raw text is read a second time, straight
+/// into the struct: cheaper than a tree read once and walked).
+fn typed<T: serde::de::DeserializeOwned + About>(
     event_type: &str,
-    data: &Value,
-) -> Result<T, WebhookError> {
-    T::deserialize(data)
-        .map_err(|e| WebhookError::InvalidEnvelope(format!("{event_type} data: {e}")))
+    data: &RawValue,
+    wrap: fn(T) -> EventData,
+) -> Result<(EventData, Option<String>), WebhookError> {
+    let value: T = serde_json::from_str(data.get())
+        .map_err(|e| WebhookError::InvalidEnvelope(format!("{event_type} data: {e}")))?;
+    let id = value.conversation_id().to_owned();
+    Ok((wrap(value), Some(id)))
+}
+
+/// Kinds kept as JSON: the tree, and `conversation.id` when it is a string.
+fn untyped(
+    data: &RawValue,
+    wrap: fn(Value) -> EventData,
+) -> Result<(EventData, Option<String>), WebhookError> {
+    let value: Value = serde_json::from_str(data.get())
+        .map_err(|e| WebhookError::InvalidEnvelope(e.to_string()))?;
+    let id = value
+        .get("conversation")
+        .and_then(|c| c.get("id"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok((wrap(value), id))
 }
 
 /// Parses a webhook body (no signature check). Unknown types are kept as
@@ -184,29 +273,25 @@ pub fn parse(body: &[u8], token: Option<&str>) -> Result<WebhookEvent, WebhookEr
     if envelope.id.is_empty() {
         return Err(WebhookError::InvalidEnvelope("empty id".into()));
     }
-    if !envelope.data.is_object() {
+    // A raw value starts at its first byte: an object starts with `{`.
+    if !envelope.data.get().starts_with('{') {
         return Err(WebhookError::InvalidEnvelope(
             "data is not an object".into(),
         ));
     }
     let t = envelope.event_type.as_str();
-    let data = match t {
-        "agent.message" => EventData::AgentMessage(typed(t, &envelope.data)?),
-        "conversation.hand_off" => EventData::HandOff(typed(t, &envelope.data)?),
-        "conversation.finished" => EventData::Finished(typed(t, &envelope.data)?),
-        "action.execute" => EventData::ActionExecute(typed(t, &envelope.data)?),
-        "resource.pull" => EventData::ResourcePull(typed(t, &envelope.data)?),
-        "back-office-task.complete" => EventData::BackOfficeTaskComplete(envelope.data.clone()),
-        "back-office-task.hand-off" => EventData::BackOfficeTaskHandOff(envelope.data.clone()),
-        "back-office-task.fail" => EventData::BackOfficeTaskFail(envelope.data.clone()),
-        _ => EventData::Unknown(envelope.data.clone()),
+    let raw = &envelope.data;
+    let (data, conversation_id) = match t {
+        "agent.message" => typed(t, raw, EventData::AgentMessage)?,
+        "conversation.hand_off" => typed(t, raw, EventData::HandOff)?,
+        "conversation.finished" => typed(t, raw, EventData::Finished)?,
+        "action.execute" => typed(t, raw, EventData::ActionExecute)?,
+        "resource.pull" => typed(t, raw, EventData::ResourcePull)?,
+        "back-office-task.complete" => untyped(raw, EventData::BackOfficeTaskComplete)?,
+        "back-office-task.hand-off" => untyped(raw, EventData::BackOfficeTaskHandOff)?,
+        "back-office-task.fail" => untyped(raw, EventData::BackOfficeTaskFail)?,
+        _ => untyped(raw, EventData::Unknown)?,
     };
-    let conversation_id = envelope
-        .data
-        .get("conversation")
-        .and_then(|c| c.get("id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
     Ok(WebhookEvent {
         id: envelope.id,
         event_type: envelope.event_type,
@@ -214,7 +299,7 @@ pub fn parse(body: &[u8], token: Option<&str>) -> Result<WebhookEvent, WebhookEr
         timestamp: envelope.timestamp.unwrap_or_default(),
         conversation_id,
         data,
-        raw_data: envelope.data,
+        raw_data: RawJson(envelope.data),
         token: token.map(str::to_owned),
     })
 }

@@ -4,7 +4,7 @@ pub mod event;
 pub mod sequencer;
 pub mod signature;
 
-pub use event::{parse, EventData, WebhookEvent};
+pub use event::{parse, EventData, RawJson, WebhookEvent};
 pub use signature::{sign, verify, WebhookError, DEFAULT_LEEWAY_SECS};
 
 /// Verifies the signature over the raw body, then parses it.

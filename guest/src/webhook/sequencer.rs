@@ -305,7 +305,7 @@ mod tests {
             timestamp: Timestamp::default(),
             conversation_id: Some(conv.into()),
             data: EventData::Unknown(serde_json::json!({})),
-            raw_data: serde_json::json!({}),
+            raw_data: crate::webhook::RawJson::from_value(&serde_json::json!({})),
             token: None,
         }
     }

@@ -1,7 +1,10 @@
 //! `X-GradientLabs-Signature`: HMAC-SHA256 over `"<t>." + body`.
 
+use std::cell::RefCell;
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 /// Default tolerance between the signature's `t` and now, in seconds.
 pub const DEFAULT_LEEWAY_SECS: u32 = 300;
@@ -29,11 +32,37 @@ pub enum WebhookError {
 
 type HmacSha256 = Hmac<Sha256>;
 
+thread_local! {
+    /// The keyed state of the last key used (its inner and outer pads already
+    /// hashed): one key signs every webhook of a workspace, and keeping it
+    /// saves two of the ~20 SHA-256 blocks a 1 KiB body costs.
+    static KEYED: RefCell<Option<(String, HmacSha256)>> = const { RefCell::new(None) };
+}
+
+fn keyed(key: &str) -> HmacSha256 {
+    let fresh = || {
+        // HMAC takes keys of any length, so this cannot fail; fall back to
+        // an empty key rather than panic.
+        HmacSha256::new_from_slice(key.as_bytes())
+            .unwrap_or_else(|_| <HmacSha256 as hmac::digest::KeyInit>::new(&Default::default()))
+    };
+    KEYED.with(|cell| {
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            return fresh();
+        };
+        match &*slot {
+            Some((k, mac)) if k == key => mac.clone(),
+            _ => {
+                let mac = fresh();
+                *slot = Some((key.to_owned(), mac.clone()));
+                mac
+            }
+        }
+    })
+}
+
 fn mac(key: &str, timestamp: &str, body: &[u8]) -> HmacSha256 {
-    // HMAC takes keys of any length, so this cannot fail; fall back to an
-    // empty key rather than panic.
-    let mut mac = HmacSha256::new_from_slice(key.as_bytes())
-        .unwrap_or_else(|_| <HmacSha256 as hmac::digest::KeyInit>::new(&Default::default()));
+    let mut mac = keyed(key);
     mac.update(timestamp.as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -61,7 +90,7 @@ pub fn verify(
         )));
     }
     let mut timestamp: Option<&str> = None;
-    let mut candidates: Vec<Vec<u8>> = Vec::new();
+    let mut candidates: Vec<[u8; 32]> = Vec::new();
     let mut saw_v1 = false;
     let mut t_count = 0usize;
     for item in header.split(',') {
@@ -77,10 +106,9 @@ pub fn verify(
                 saw_v1 = true;
                 let value = value.trim();
                 // A SHA-256 MAC is 32 bytes; anything else is malformed and skipped.
-                if value.len() == 64 {
-                    if let Ok(bytes) = hex::decode(value) {
-                        candidates.push(bytes);
-                    }
+                let mut bytes = [0u8; 32];
+                if hex::decode_to_slice(value, &mut bytes).is_ok() {
+                    candidates.push(bytes);
                 }
             }
             _ => {}
@@ -98,11 +126,11 @@ pub fn verify(
     if !saw_v1 {
         return Err(WebhookError::MalformedHeader("no v1".into()));
     }
-    let expected = mac(signing_key, t, body);
-    // verify_slice compares in constant time.
+    let expected = mac(signing_key, t, body).finalize().into_bytes();
+    // Each candidate is compared in constant time.
     if !candidates
         .iter()
-        .any(|c| expected.clone().verify_slice(c).is_ok())
+        .any(|c| bool::from(expected.as_slice().ct_eq(c.as_slice())))
     {
         return Err(WebhookError::SignatureMismatch);
     }
