@@ -2,4 +2,5 @@
 //! (`serve`) and the demo. It uses glbridge-host like any other embedder.
 
 pub mod demo;
+pub mod logs;
 pub mod serve;

@@ -24,6 +24,17 @@ struct Cli {
     /// Load this component file instead of the embedded one.
     #[arg(long, global = true, value_name = "FILE", env = "GLBRIDGE_COMPONENT")]
     component: Option<PathBuf>,
+    /// How log lines are written to stderr: `text` (coloured only on a
+    /// terminal, never with NO_COLOR set) or `json` (one object per line).
+    /// RUST_LOG picks what is logged.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FORMAT",
+        env = "GLBRIDGE_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: glbridge_cli::logs::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -111,6 +122,11 @@ struct ServeArgs {
     /// The exact Authorization header value Gleap sends (compared in constant time).
     #[arg(long, env = "GLBRIDGE_GLEAP_SECRET", hide_env_values = true)]
     gleap_secret: Option<String>,
+    /// Bearer token GET /metrics requires (without it /metrics is open to
+    /// anyone who can reach the port).
+    #[arg(long, env = "GLBRIDGE_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+
     /// Accept Gleap calls without an Authorization header (never in production).
     #[arg(long)]
     insecure_no_gleap_auth: bool,
@@ -296,6 +312,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let init_logs = |default: &str| glbridge_cli::logs::init(default, cli.log_format);
     match cli.command {
         Command::Component { out } => {
             let bytes: Vec<u8> = match &cli.component {
@@ -313,8 +330,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!("wrote {} ({} bytes)", out.display(), bytes.len());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sandbox(args) => sandbox(args),
-        Command::Serve(args) => serve(*args),
+        Command::Sandbox(args) => {
+            init_logs("info");
+            sandbox(args)
+        }
+        Command::Serve(args) => {
+            init_logs("info");
+            serve(*args)
+        }
         Command::Demo => {
             init_logs("warn");
             glbridge_cli::demo::run()?;
@@ -413,16 +436,24 @@ fn sandbox(args: SandboxArgs) -> Result<ExitCode> {
         .map(Seed::load)
         .transpose()
         .map_err(anyhow::Error::msg)?;
+    // A key the user gave is not echoed; one made up here is printed once
+    // on stdout (not the log), since nobody else knows it.
+    let made_up = |given: Option<String>, prefix: &str| match given {
+        Some(key) => (key, None),
+        None => {
+            let key = random_key(prefix);
+            (key.clone(), Some(key))
+        }
+    };
+    let (signing_key, shown_signing) = made_up(args.signing_key, "whsec_");
+    let (integration_key, shown_integration) = made_up(args.integration_key, "sk_int_");
+    let (management_key, shown_management) = made_up(args.management_key, "sk_mgmt_");
     let config = SandboxConfig {
         listen: args.listen,
         webhook_url: args.webhook_url,
-        signing_key: args.signing_key.unwrap_or_else(|| random_key("whsec_")),
-        integration_key: args
-            .integration_key
-            .unwrap_or_else(|| random_key("sk_int_")),
-        management_key: args
-            .management_key
-            .unwrap_or_else(|| random_key("sk_mgmt_")),
+        signing_key,
+        integration_key,
+        management_key,
         store: args.store,
         seed,
         retry_base: args.retry_base,
@@ -433,9 +464,10 @@ fn sandbox(args: SandboxArgs) -> Result<ExitCode> {
     let sandbox = Sandbox::start(config)?;
     let c = sandbox.config();
     println!("glbridge sandbox listening on {}", sandbox.url());
-    println!("  integration key:  {}", c.integration_key);
-    println!("  management key:   {}", c.management_key);
-    println!("  signing key:      {}", c.signing_key);
+    let show = |key: Option<String>| key.unwrap_or_else(|| "(as given)".into());
+    println!("  integration key:  {}", show(shown_integration));
+    println!("  management key:   {}", show(shown_management));
+    println!("  signing key:      {}", show(shown_signing));
     match &c.webhook_url {
         Some(url) => println!("  webhooks go to:   {url}"),
         None => println!("  webhooks:         none (pass --webhook-url to let the AI agent reply)"),
@@ -451,20 +483,10 @@ fn sandbox(args: SandboxArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn init_logs(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 fn serve(args: ServeArgs) -> Result<ExitCode> {
     use glbridge_cli::serve::config::{actions, rest, FileConfig};
     use glbridge_cli::serve::{ServeConfig, Service, Upstream};
     use glbridge_host::guest::client::Secret;
-    init_logs("info");
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
@@ -528,6 +550,10 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     }) {
         config.durability = d.context("durability")?;
     }
+    config.metrics_token = args
+        .metrics_token
+        .or(file.metrics_token.clone())
+        .map(Secret::new);
     if let Some(n) = args.workers.or(file.workers) {
         config.workers = n.max(1);
     }

@@ -65,6 +65,8 @@ pub struct FileConfig {
     pub gleap_secret: Option<String>,
     /// Accept unauthenticated Gleap calls.
     pub insecure_no_gleap_auth: Option<bool>,
+    /// Bearer token for GET /metrics.
+    pub metrics_token: Option<String>,
     /// Holding text.
     pub holding_text: Option<String>,
     /// Hand-off text.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -33,6 +33,7 @@ use glbridge_sandbox::{Sandbox, SandboxConfig, Seed};
 
 use committer::Committer;
 use metrics::{Metrics, NameLabels, RequestLabels};
+use subtle::ConstantTimeEq;
 use wakeups::Wakeups;
 
 /// Largest Gleap call accepted.
@@ -75,6 +76,8 @@ pub struct ServeConfig {
     pub gleap_secret: Option<Secret>,
     /// Accept Gleap calls without authentication.
     pub insecure_no_gleap_auth: bool,
+    /// Bearer token GET /metrics requires (`None`: open).
+    pub metrics_token: Option<Secret>,
     /// How long a Gleap call waits for the agent.
     pub reply_wait: Duration,
     /// How long after the agent's last message a trailing finish or
@@ -111,6 +114,7 @@ impl ServeConfig {
             store,
             gleap_secret: None,
             insecure_no_gleap_auth: false,
+            metrics_token: None,
             reply_wait: Duration::from_secs(8),
             settle: Duration::from_millis(u64::from(DEFAULT_SETTLE_MS)),
             durability: Durability::default(),
@@ -154,6 +158,8 @@ struct App {
     stopping: std::sync::atomic::AtomicBool,
     clock: Arc<dyn Clock + Send + Sync>,
     metrics: Metrics,
+    /// `Bearer <token>` that GET /metrics requires, if set.
+    metrics_auth: Option<Secret>,
 }
 
 /// A running service.
@@ -186,6 +192,14 @@ impl Service {
             // (HTTP, a lock) are few and do not linger.
             .max_blocking_threads(128)
             .thread_keep_alive(Duration::from_secs(2))
+            // Instances are dropped while the thread is still whole: dropped
+            // among the thread-locals' destructors, wasmtime's trace records
+            // would reach a log whose own thread-locals are gone (an abort).
+            .on_thread_stop(|| {
+                let sessions = SESSIONS
+                    .with(|cell| cell.try_borrow_mut().map(|mut s| std::mem::take(&mut *s)));
+                drop(sessions);
+            })
             .build()?;
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(config.listen))
@@ -264,6 +278,10 @@ impl Service {
             stopping: std::sync::atomic::AtomicBool::new(false),
             clock,
             metrics: Metrics::default(),
+            metrics_auth: config
+                .metrics_token
+                .as_ref()
+                .map(|t| Secret::new(format!("Bearer {}", t.expose()))),
         });
         // A bad configuration fails here, not on the first call.
         drop((app.make_session)()?);
@@ -392,11 +410,13 @@ async fn tick_loop(app: Arc<App>, every: Duration) {
     }
 }
 
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+/// A header's value as text. Bytes that are not UTF-8 become U+FFFD
+/// rather than making the header look absent: the component then says what
+/// is wrong with it ("malformed"), not that it is "missing".
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 fn json_response(status: u16, body: String) -> Response {
@@ -562,7 +582,7 @@ async fn gleap_action(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
         Ok(b) => b,
         Err(response) => return response,
     };
-    let auth = header(&headers, "authorization");
+    let auth = header_text(&headers, "authorization");
     let result = async {
         let turn = app.call(|s| s.gleap_action(auth.as_deref(), &bytes))?;
         app.settle(turn).await
@@ -578,8 +598,8 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
         Ok(b) => b,
         Err(response) => return response,
     };
-    let signature = header(&headers, "x-gradientlabs-signature");
-    let token = header(&headers, "x-gradientlabs-token");
+    let signature = header_text(&headers, "x-gradientlabs-signature");
+    let token = header_text(&headers, "x-gradientlabs-token");
     let result = async {
         let mut tries = 0;
         loop {
@@ -619,14 +639,32 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     )
 }
 
-async fn metrics(State(app): State<Arc<App>>) -> Response {
+async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let allowed = app.metrics_auth.as_ref().is_none_or(|expected| {
+        headers
+            .get(header::AUTHORIZATION)
+            .is_some_and(|got| bool::from(got.as_bytes().ct_eq(expected.expose().as_bytes())))
+    });
+    let status = if allowed {
+        StatusCode::OK
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
     app.metrics
         .requests
         .get_or_create(&RequestLabels {
             route: "/metrics".into(),
-            status: "200".into(),
+            status: status.as_str().into(),
         })
         .inc();
+    if !allowed {
+        return (
+            status,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "GET /metrics needs Authorization: Bearer <the --metrics-token>\n",
+        )
+            .into_response();
+    }
     (
         StatusCode::OK,
         [(

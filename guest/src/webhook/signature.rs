@@ -89,6 +89,11 @@ pub fn verify(
             "longer than {MAX_HEADER_BYTES} bytes"
         )));
     }
+    // Header values are visible ASCII; anything else (a host hands on bytes
+    // it could not decode as U+FFFD) cannot be a signature.
+    if !header.is_ascii() {
+        return Err(WebhookError::MalformedHeader("not ASCII".into()));
+    }
     let mut timestamp: Option<&str> = None;
     let mut candidates: Vec<[u8; 32]> = Vec::new();
     let mut saw_v1 = false;
@@ -198,6 +203,7 @@ mod tests {
             format!("t={T}"),
             format!("t={T},v0={V1}"),
             format!("t={T},v1={V1},{}", "x".repeat(MAX_HEADER_BYTES)),
+            format!("t={T},v1={V1},v1=\u{e9}"),
             String::new(),
         ];
         for h in cases {

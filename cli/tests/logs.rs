@@ -1,0 +1,299 @@
+//! What `glbridge` writes to its log: no secret at any level (the HTTP
+//! client's wire dumps included), colour only on a terminal, JSON lines on
+//! request; and the smaller edges of `serve` (a `/metrics` token, a
+//! signature header that is not ASCII).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "../../host/tests/support/mod.rs"]
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const INTEGRATION_KEY: &str = "sk_int_TRACESECRETone";
+const MANAGEMENT_KEY: &str = "sk_mgmt_TRACESECRETtwo";
+const SIGNING_KEY: &str = "whsec_TRACESECRETthree";
+const GLEAP_SECRET: &str = "Bearer TRACESECRETfour";
+const GLEAP_REST_KEY: &str = "TRACESECRETfive";
+const ACTION_HEADER: &str = "TRACESECRETsix";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `glbridge` whose output goes to a file, as a log collector's
+/// would (a pipe nobody reads while it runs would fill and stall it).
+struct Running {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+fn spawn(args: &[&str], env: &[(&str, &str)]) -> Running {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let log = std::env::temp_dir().join(format!(
+        "glbridge-log-{}-{}.txt",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
+    let file = std::fs::File::create(&log).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_glbridge"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(file.try_clone().unwrap()))
+        .stderr(Stdio::from(file));
+    for k in [
+        "GLBRIDGE_API_KEY",
+        "GLBRIDGE_API_URL",
+        "GLBRIDGE_WEBHOOK_SIGNING_KEY",
+        "RUST_LOG",
+        "NO_COLOR",
+        "GLBRIDGE_LOG_FORMAT",
+    ] {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Running {
+        child: cmd.spawn().unwrap(),
+        log,
+    }
+}
+
+/// SIGTERM, then everything it printed (stdout and stderr).
+fn stop(mut running: Running) -> String {
+    Command::new("kill")
+        .args(["-TERM", &running.child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = running.child.wait().unwrap();
+    assert!(status.success(), "stops cleanly on SIGTERM: {status}");
+    let bytes = std::fs::read(&running.log).unwrap();
+    std::fs::remove_file(&running.log).ok();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn wait_up(url: &str) {
+    let started = Instant::now();
+    while agent().get(url).call().is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{url} never came up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn at_trace_level_no_secret_reaches_the_log_and_a_pipe_gets_no_colour() {
+    let dir = std::env::temp_dir().join(format!("glbridge-logs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Gleap's REST API, which gets the late reply with the REST key.
+    let gleap = support::Server::start(vec![(200, vec![], "{}".into()); 4]);
+    let (api_port, serve_port) = (free_port(), free_port());
+    let api = format!("http://127.0.0.1:{api_port}");
+    let serve_url = format!("http://127.0.0.1:{serve_port}");
+    let trace = [("RUST_LOG", "trace")];
+    let sandbox = spawn(
+        &[
+            "sandbox",
+            "--listen",
+            &format!("127.0.0.1:{api_port}"),
+            "--webhook-url",
+            &format!("{serve_url}/webhooks/gradient-labs"),
+            "--signing-key",
+            SIGNING_KEY,
+            "--integration-key",
+            INTEGRATION_KEY,
+            "--management-key",
+            MANAGEMENT_KEY,
+        ],
+        &trace,
+    );
+    let config = dir.join("glbridge.toml");
+    std::fs::write(
+        &config,
+        format!("[actions.order-status]\nurl = \"{api}/nowhere\"\nheaders = {{ X-Key = \"{ACTION_HEADER}\" }}\n"),
+    )
+    .unwrap();
+    let serve = spawn(
+        &[
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{serve_port}"),
+            "--store",
+            dir.join("state.db").to_str().unwrap(),
+            "--api-url",
+            &api,
+            "--api-key",
+            INTEGRATION_KEY,
+            "--webhook-signing-key",
+            SIGNING_KEY,
+            "--gleap-secret",
+            GLEAP_SECRET,
+            "--gleap-api-key",
+            GLEAP_REST_KEY,
+            "--gleap-project-id",
+            "project-1",
+            "--gleap-api-url",
+            &gleap.url,
+            // The reply comes after the answer: it goes out through REST.
+            "--reply-wait",
+            "1ms",
+            "--settle",
+            "1ms",
+        ],
+        &trace,
+    );
+    wait_up(&format!("{api}/ip-addresses"));
+    wait_up(&format!("{serve_url}/healthz"));
+    let call = r#"{"conversation":{"id":"trace-1"},"session":{"userId":"u"},"comments":[{"id":"c1","comment":"How long does delivery take?"}]}"#;
+    let answer = agent()
+        .post(&format!("{serve_url}/gleap/action"))
+        .header("Authorization", GLEAP_SECRET)
+        .send(call.as_bytes())
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let started = Instant::now();
+    while gleap.seen().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the late reply never reached Gleap's REST API"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pushed = &gleap.seen()[0];
+    assert!(
+        pushed
+            .headers
+            .iter()
+            .any(|(_, v)| v.contains(GLEAP_REST_KEY)),
+        "the push carried the REST key: {pushed:?}"
+    );
+    let log = format!("{}\n{}", stop(serve), stop(sandbox));
+    assert!(
+        log.lines().filter(|l| l.contains("TRACE")).count() > 10,
+        "the log ran at trace level:\n{log}"
+    );
+    // Hex dumps group their digits: look for the secret's hex without spaces.
+    let squeezed: String = log
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    for secret in [
+        INTEGRATION_KEY,
+        MANAGEMENT_KEY,
+        SIGNING_KEY,
+        GLEAP_SECRET,
+        "TRACESECRET",
+        GLEAP_REST_KEY,
+        ACTION_HEADER,
+    ] {
+        let hits: Vec<&str> = log.lines().filter(|l| l.contains(secret)).collect();
+        assert!(hits.is_empty(), "{secret} is in the log:\n{hits:#?}");
+        assert!(
+            !squeezed.contains(&hex(secret)),
+            "{secret} is in the log as hex"
+        );
+    }
+    assert!(!log.contains('\u{1b}'), "colour codes in a piped log");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// `serve` with the embedded sandbox, its log as JSON, a `/metrics` token.
+#[test]
+fn json_log_lines_a_metrics_token_and_a_non_ascii_signature() {
+    let dir = std::env::temp_dir().join(format!("glbridge-logs-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let serve = spawn(
+        &[
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--store",
+            dir.join("state.db").to_str().unwrap(),
+            "--insecure-no-gleap-auth",
+            "--metrics-token",
+            "TRACESECRETmetrics",
+        ],
+        &[("RUST_LOG", "debug")],
+    );
+    wait_up(&format!("{url}/healthz"));
+    let metrics = |auth: Option<&str>| {
+        let mut req = agent().get(&format!("{url}/metrics"));
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        let mut res = req.call().unwrap();
+        (
+            res.status().as_u16(),
+            res.body_mut().read_to_string().unwrap(),
+        )
+    };
+    assert_eq!(metrics(None).0, 401);
+    assert_eq!(metrics(Some("Bearer wrong")).0, 401);
+    let (status, text) = metrics(Some("Bearer TRACESECRETmetrics"));
+    assert_eq!(status, 200);
+    assert!(text.contains("glbridge_http_requests_total"), "{text}");
+
+    // A signature header with a byte that is not ASCII is malformed, not missing.
+    let mut res = agent()
+        .post(&format!("{url}/webhooks/gradient-labs"))
+        .header(
+            "X-GradientLabs-Signature",
+            ureq::http::HeaderValue::from_bytes(b"t=1,v1=\xe9").unwrap(),
+        )
+        .send(&b"{}"[..])
+        .unwrap();
+    let body = res.body_mut().read_to_string().unwrap();
+    assert_eq!(res.status().as_u16(), 401, "{body}");
+    assert!(body.contains("malformed"), "{body}");
+    assert!(!body.contains("missing"), "{body}");
+
+    let log = stop(serve);
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    let json_lines = lines
+        .iter()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| v["level"].is_string())
+        })
+        .count();
+    assert!(json_lines > 3, "JSON log lines:\n{log}");
+    let stray: Vec<_> = lines
+        .iter()
+        .filter(|l| l.starts_with('{') && serde_json::from_str::<serde_json::Value>(l).is_err())
+        .collect();
+    assert!(stray.is_empty(), "broken JSON lines: {stray:?}");
+    assert!(
+        !log.contains("TRACESECRET"),
+        "the metrics token leaked:\n{log}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
