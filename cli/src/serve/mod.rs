@@ -424,6 +424,28 @@ fn json_response(status: u16, body: String) -> Response {
     (status, [("content-type", "application/json")], body).into_response()
 }
 
+/// Numbers the failures answered 500, so that an answer and its log line
+/// can be matched.
+static INCIDENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The 500 answer for a failure around the component: what went wrong in
+/// words, and the incident number of the log line that has the details
+/// (a trap's wasm backtrace, a SQLite message) — never the details.
+fn internal_error(e: &anyhow::Error, incident: u64) -> Response {
+    let what = match e.downcast_ref::<HostError>() {
+        Some(HostError::Trap(_)) => {
+            "the bridge's component failed on this request (it was stopped and replaced)"
+        }
+        Some(HostError::Commit(_)) => "the request's state could not be saved; nothing was kept",
+        Some(HostError::Load(_)) => "the bridge's component could not be started",
+        _ => "internal error",
+    };
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &format!("{what}; try again (incident {incident} in the service log)"),
+    )
+}
+
 fn error_response(status: StatusCode, message: &str) -> Response {
     json_response(
         status.as_u16(),
@@ -479,8 +501,9 @@ impl App {
                 json_response(answer.status, answer.body)
             }
             Err(e) => {
-                tracing::error!(route, "{e:#}");
-                error_response(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}"))
+                let incident = INCIDENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                tracing::error!(route, incident, "{e:#}");
+                internal_error(&e, incident)
             }
         };
         self.count_request(route, response.status());
@@ -674,4 +697,40 @@ async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         app.metrics.render(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn text(response: Response) -> (StatusCode, String) {
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[test]
+    fn a_500_says_what_failed_in_words_and_keeps_the_internals_for_the_log() {
+        let trap = anyhow::Error::from(HostError::Trap(
+            "wasm trap: interrupt\nwasm backtrace:\n    0: 0x1d2f - _ZN14glbridge_guest5gleap6bridge4turn17h8e3f".into(),
+        ));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (status, body) = runtime.block_on(text(internal_error(&trap, 7)));
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body.contains("component failed"), "{body}");
+        assert!(body.contains("incident 7"), "{body}");
+        for internal in ["wasm", "backtrace", "_ZN", "0x1d2f"] {
+            assert!(!body.contains(internal), "{internal} in {body}");
+        }
+        let other = anyhow::anyhow!("disk I/O error at /var/lib/glbridge/state.db");
+        let (_, body) = runtime.block_on(text(internal_error(&other, 8)));
+        assert!(
+            body.contains("internal error") && !body.contains("/var/lib"),
+            "{body}"
+        );
+    }
 }
