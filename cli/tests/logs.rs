@@ -297,3 +297,78 @@ fn json_log_lines_a_metrics_token_and_a_non_ascii_signature() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A webhook whose signature header is missing, malformed or stale is
+/// answered 401 before its body is read: the client announces 4 MiB, sends
+/// none of it, and still gets its answer.
+#[test]
+fn webhooks_with_a_bad_signature_header_are_refused_before_their_body() {
+    use std::io::{Read, Write};
+    let dir = std::env::temp_dir().join(format!("glbridge-screen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let serve = spawn(
+        &[
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--store",
+            dir.join("state.db").to_str().unwrap(),
+            "--insecure-no-gleap-auth",
+        ],
+        &[],
+    );
+    wait_up(&format!("http://127.0.0.1:{port}/healthz"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let v1 = "0".repeat(64);
+    for (name, header) in [
+        ("missing", None),
+        ("malformed", Some("v1=abc".to_owned())),
+        ("stale", Some(format!("t={},v1={v1}", now - 3600))),
+    ] {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let signature = header
+            .map(|h| format!("X-GradientLabs-Signature: {h}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "POST /webhooks/gradient-labs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{signature}Content-Length: 4194304\r\n\r\n{{"
+        )
+        .unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&answer).contains("\r\n\r\n{") {
+            let n = stream
+                .read(&mut buf)
+                .unwrap_or_else(|e| panic!("{name}: no answer without the body: {e}"));
+            assert!(n > 0, "{name}: closed without an answer");
+            answer.extend_from_slice(&buf[..n]);
+        }
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 401"), "{name}: {answer}");
+    }
+    // A well-formed, current header gets as far as reading the body.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /webhooks/gradient-labs HTTP/1.1\r\nHost: x\r\nX-GradientLabs-Signature: t={now},v1={v1}\r\nContent-Length: 10\r\n\r\n{{"
+    )
+    .unwrap();
+    let mut buf = [0u8; 64];
+    assert!(
+        stream.read(&mut buf).is_err(),
+        "waits for the rest of the body"
+    );
+    drop(stream);
+    stop(serve);
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -1049,6 +1049,13 @@ impl wgleap::GuestBridge for BridgeResource {
         turn_out(self.0.borrow_mut().collect(IO, &pending))
     }
 
+    fn screen_webhook(&self, signature: Option<String>) -> Option<wgleap::Answer> {
+        self.0
+            .borrow()
+            .screen_webhook(IO, signature.as_deref())
+            .map(answer_out)
+    }
+
     fn handle_webhook(
         &self,
         signature: Option<String>,

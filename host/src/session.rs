@@ -467,6 +467,19 @@ impl Session {
         })
     }
 
+    /// Looks at a webhook's signature header before its body is read: the
+    /// answer to send at once (missing, malformed, stale), else `None`.
+    pub fn gleap_screen_webhook(
+        &mut self,
+        signature: Option<&str>,
+    ) -> Result<Option<gleap::Answer>, HostError> {
+        self.with_gleap(|b, s, h| {
+            b.gradient_labs_bridge_gleap()
+                .bridge()
+                .call_screen_webhook(s, h, signature)
+        })
+    }
+
     /// `POST /webhooks/gradient-labs`, answered by the component.
     pub fn gleap_webhook(
         &mut self,

@@ -617,12 +617,19 @@ async fn gleap_action(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
 async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     const ROUTE: &str = "/webhooks/gradient-labs";
     let started = Instant::now();
+    let signature = header_text(&headers, "x-gradientlabs-signature");
+    let token = header_text(&headers, "x-gradientlabs-token");
+    // A missing, malformed or stale signature is refused before a byte of
+    // the body is read (or buffered).
+    match app.call(|s| s.gleap_screen_webhook(signature.as_deref())) {
+        Ok(None) => {}
+        Ok(Some(refusal)) => return app.respond(ROUTE, started, Ok(refusal)),
+        Err(e) => return app.respond(ROUTE, started, Err(e)),
+    }
     let bytes = match app.body(ROUTE, body, MAX_WEBHOOK_BODY).await {
         Ok(b) => b,
         Err(response) => return response,
     };
-    let signature = header_text(&headers, "x-gradientlabs-signature");
-    let token = header_text(&headers, "x-gradientlabs-token");
     let result = async {
         let mut tries = 0;
         loop {

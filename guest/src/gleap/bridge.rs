@@ -694,6 +694,18 @@ impl GleapBridge {
         }
     }
 
+    /// Looks at a webhook's signature header before its body is read: the
+    /// answer to send at once when it is missing, malformed or outside the
+    /// timestamp window (the body need not be read), else `None`.
+    pub fn screen_webhook(&self, io: Io<'_>, signature: Option<&str>) -> Option<Answer> {
+        let Some(signature) = signature else {
+            return Some(missing_signature());
+        };
+        webhook::screen(signature, io.clock.now().secs(), self.config.leeway_secs)
+            .err()
+            .map(|e| Answer::error(401, Outcome::BadSignature, e.to_string()))
+    }
+
     /// Handles `POST /webhooks/gradient-labs`. Everything it queues is part
     /// of this call's transaction: acknowledged means committed.
     pub fn handle_webhook(
@@ -704,11 +716,7 @@ impl GleapBridge {
         body: &[u8],
     ) -> Answer {
         let Some(signature) = signature else {
-            return Answer::error(
-                401,
-                Outcome::BadSignature,
-                "missing X-GradientLabs-Signature",
-            );
+            return missing_signature();
         };
         let now = io.clock.now();
         let event = match webhook::verify_and_parse(
@@ -936,4 +944,11 @@ fn push_to_gleap(io: Io<'_>, rest: &RestConfig, ticket: &str, text: &str) -> Res
     } else {
         Err(Error::Api(crate::operation::api_error(&r)))
     }
+}
+fn missing_signature() -> Answer {
+    Answer::error(
+        401,
+        Outcome::BadSignature,
+        "missing X-GradientLabs-Signature",
+    )
 }

@@ -5,7 +5,7 @@ pub mod sequencer;
 pub mod signature;
 
 pub use event::{parse, EventData, RawJson, WebhookEvent};
-pub use signature::{sign, verify, WebhookError, DEFAULT_LEEWAY_SECS};
+pub use signature::{screen, sign, verify, WebhookError, DEFAULT_LEEWAY_SECS};
 
 /// Verifies the signature over the raw body, then parses it.
 pub fn verify_and_parse(

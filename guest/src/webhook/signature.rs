@@ -76,14 +76,14 @@ pub fn sign(signing_key: &str, timestamp_secs: i64, body: &[u8]) -> String {
     format!("t={t},v1={}", hex::encode(tag))
 }
 
-/// Checks `header` against the raw `body` (rules in the WIT `webhooks` docs).
-pub fn verify(
-    signing_key: &str,
-    header: &str,
-    body: &[u8],
-    now_secs: i64,
-    leeway_secs: u32,
-) -> Result<(), WebhookError> {
+/// A signature header, read: `t` as sent and as seconds, and every well-formed `v1`.
+struct Header<'a> {
+    t: &'a str,
+    t_secs: i64,
+    candidates: Vec<[u8; 32]>,
+}
+
+fn read_header(header: &str) -> Result<Header<'_>, WebhookError> {
     if header.len() > MAX_HEADER_BYTES {
         return Err(WebhookError::MalformedHeader(format!(
             "longer than {MAX_HEADER_BYTES} bytes"
@@ -131,19 +131,48 @@ pub fn verify(
     if !saw_v1 {
         return Err(WebhookError::MalformedHeader("no v1".into()));
     }
-    let expected = mac(signing_key, t, body).finalize().into_bytes();
-    // Each candidate is compared in constant time.
-    if !candidates
-        .iter()
-        .any(|c| bool::from(expected.as_slice().ct_eq(c.as_slice())))
-    {
-        return Err(WebhookError::SignatureMismatch);
-    }
+    Ok(Header {
+        t,
+        t_secs,
+        candidates,
+    })
+}
+
+fn check_window(t_secs: i64, now_secs: i64, leeway_secs: u32) -> Result<(), WebhookError> {
     let skew = now_secs.saturating_sub(t_secs);
     if skew.unsigned_abs() > u64::from(leeway_secs) {
         return Err(WebhookError::TimestampOutOfRange(skew));
     }
     Ok(())
+}
+
+/// What can be told from `header` alone, before the body is read: that it
+/// is well formed and its timestamp inside the window. A host can refuse a
+/// webhook that fails this without buffering its body.
+pub fn screen(header: &str, now_secs: i64, leeway_secs: u32) -> Result<(), WebhookError> {
+    let h = read_header(header)?;
+    check_window(h.t_secs, now_secs, leeway_secs)
+}
+
+/// Checks `header` against the raw `body` (rules in the WIT `webhooks` docs).
+pub fn verify(
+    signing_key: &str,
+    header: &str,
+    body: &[u8],
+    now_secs: i64,
+    leeway_secs: u32,
+) -> Result<(), WebhookError> {
+    let h = read_header(header)?;
+    let expected = mac(signing_key, h.t, body).finalize().into_bytes();
+    // Each candidate is compared in constant time.
+    if !h
+        .candidates
+        .iter()
+        .any(|c| bool::from(expected.as_slice().ct_eq(c.as_slice())))
+    {
+        return Err(WebhookError::SignatureMismatch);
+    }
+    check_window(h.t_secs, now_secs, leeway_secs)
 }
 
 #[cfg(test)]
@@ -192,6 +221,27 @@ mod tests {
         assert_eq!(verify(KEY, &h, BODY, T, 300), Ok(()));
         let h = format!("v1={V1}, t={T}");
         assert_eq!(verify(KEY, &h, BODY, T, 300), Ok(()));
+    }
+
+    #[test]
+    fn screening_tells_format_and_window_without_the_body() {
+        let h = format!("t={T},v1={V1}");
+        assert_eq!(screen(&h, T, 300), Ok(()));
+        // A wrong signature passes the screen: only the body can tell.
+        assert_eq!(
+            screen(&format!("t={T},v1={}", "0".repeat(64)), T, 300),
+            Ok(())
+        );
+        assert_eq!(
+            screen(&h, T + 301, 300),
+            Err(WebhookError::TimestampOutOfRange(301))
+        );
+        for bad in [format!("v1={V1}"), format!("t={T}"), "t=1,v1=\u{e9}".into()] {
+            assert!(
+                matches!(screen(&bad, T, 300), Err(WebhookError::MalformedHeader(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
