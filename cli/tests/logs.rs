@@ -37,6 +37,14 @@ struct Running {
     log: std::path::PathBuf,
 }
 
+impl Drop for Running {
+    /// A test that fails half-way leaves no process behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn spawn(args: &[&str], env: &[(&str, &str)]) -> Running {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let log = std::env::temp_dir().join(format!(
@@ -71,14 +79,16 @@ fn spawn(args: &[&str], env: &[(&str, &str)]) -> Running {
 
 /// SIGTERM, then everything it printed (stdout and stderr).
 fn stop(mut running: Running) -> String {
+    let log = running.log.clone();
     Command::new("kill")
         .args(["-TERM", &running.child.id().to_string()])
         .status()
         .unwrap();
     let status = running.child.wait().unwrap();
     assert!(status.success(), "stops cleanly on SIGTERM: {status}");
-    let bytes = std::fs::read(&running.log).unwrap();
-    std::fs::remove_file(&running.log).ok();
+    drop(running);
+    let bytes = std::fs::read(&log).unwrap();
+    std::fs::remove_file(&log).ok();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 

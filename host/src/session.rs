@@ -1,6 +1,7 @@
 //! A session: one component instance with its imports, re-made after a trap.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use glbridge_guest::Timestamp;
 use wasmtime::component::ResourceAny;
@@ -49,7 +50,7 @@ pub struct Session {
     bridge: Bridge,
     env: Env,
     client_config: Option<client::Config>,
-    gleap_config: Option<gleap::BridgeConfig>,
+    gleap_config: Option<Arc<gleap::BridgeConfig>>,
     live: Option<Live>,
     /// Inside [`Session::deferred`]: calls leave their writes here.
     deferring: Option<Vec<Uncommitted>>,
@@ -411,7 +412,7 @@ impl Session {
             Ok(r.map(|_| ()))
         })?;
         opened?;
-        self.gleap_config = Some(wit);
+        self.gleap_config = Some(Arc::new(wit));
         Ok(())
     }
 
@@ -423,6 +424,8 @@ impl Session {
             ResourceAny,
         ) -> wasmtime::Result<R>,
     ) -> Result<R, HostError> {
+        // An Arc: every call takes the config, only the first one (per
+        // instance) reads it.
         let config = self.gleap_config.clone().ok_or(HostError::NoClient)?;
         let result = self.guard(|live| {
             let handle = match live.gleap {
