@@ -22,14 +22,6 @@ const GLEAP_SECRET: &str = "Bearer TRACESECRETfour";
 const GLEAP_REST_KEY: &str = "TRACESECRETfive";
 const ACTION_HEADER: &str = "TRACESECRETsix";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A running `glbridge` whose output goes to a file, as a log collector's
 /// would (a pipe nobody reads while it runs would fill and stall it).
 struct Running {
@@ -92,6 +84,13 @@ fn stop(mut running: Running) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -116,11 +115,10 @@ fn hex(s: &str) -> String {
 
 #[test]
 fn at_trace_level_no_secret_reaches_the_log_and_a_pipe_gets_no_colour() {
-    let dir = std::env::temp_dir().join(format!("glbridge-logs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("glbridge-logs");
     // Gleap's REST API, which gets the late reply with the REST key.
     let gleap = support::Server::start(vec![(200, vec![], "{}".into()); 4]);
-    let (api_port, serve_port) = (free_port(), free_port());
+    let (api_port, serve_port) = (support::free_port(), support::free_port());
     let api = format!("http://127.0.0.1:{api_port}");
     let serve_url = format!("http://127.0.0.1:{serve_port}");
     let trace = [("RUST_LOG", "trace")];
@@ -236,9 +234,8 @@ fn at_trace_level_no_secret_reaches_the_log_and_a_pipe_gets_no_colour() {
 /// `serve` with the embedded sandbox, its log as JSON, a `/metrics` token.
 #[test]
 fn json_log_lines_a_metrics_token_and_a_non_ascii_signature() {
-    let dir = std::env::temp_dir().join(format!("glbridge-logs-json-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
+    let dir = scratch("glbridge-logs-json");
+    let port = support::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let serve = spawn(
         &[
@@ -314,9 +311,8 @@ fn json_log_lines_a_metrics_token_and_a_non_ascii_signature() {
 #[test]
 fn webhooks_with_a_bad_signature_header_are_refused_before_their_body() {
     use std::io::{Read, Write};
-    let dir = std::env::temp_dir().join(format!("glbridge-screen-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
+    let dir = scratch("glbridge-screen");
+    let port = support::free_port();
     let serve = spawn(
         &[
             "serve",

@@ -23,14 +23,6 @@ use serde_json::{json, Value};
 const SECRET: &str = "Bearer gleap-test-secret";
 const SIGNING: &str = "whsec_serve_test";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn tempdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("glbridge-serve-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
@@ -50,7 +42,7 @@ impl Setup {
         tweak_sandbox: impl FnOnce(&mut SandboxConfig),
         tweak: impl FnOnce(&mut ServeConfig),
     ) -> Setup {
-        let port = free_port();
+        let port = support::free_port();
         let mut sc = SandboxConfig {
             webhook_url: Some(format!("http://127.0.0.1:{port}/webhooks/gradient-labs")),
             signing_key: SIGNING.into(),

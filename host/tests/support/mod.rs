@@ -9,6 +9,8 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+#[allow(unused_imports)] // not every test binary needs it
+pub use http1::free_port;
 pub use http1::Request as Seen;
 
 /// One scripted answer: status, extra headers, body.

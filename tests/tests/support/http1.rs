@@ -73,3 +73,12 @@ pub fn write_response(mut stream: TcpStream, status: u16, headers: &[(&str, &str
     response.push_str(body);
     let _ = stream.write_all(response.as_bytes());
 }
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -8,6 +8,8 @@
 )]
 
 pub mod http1;
+#[allow(unused_imports)] // not every test binary needs it
+pub use http1::free_port;
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
