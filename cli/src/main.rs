@@ -148,6 +148,29 @@ struct ServeArgs {
     /// Answered on a hand-off.
     #[arg(long, env = "GLBRIDGE_HAND_OFF_TEXT")]
     hand_off_text: Option<String>,
+    /// How long a client has to send a request's header; a keep-alive
+    /// connection idle this long between requests is closed too
+    /// [default: 10s].
+    #[arg(long, env = "GLBRIDGE_HEADER_READ_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    header_read_timeout: Option<std::time::Duration>,
+    /// How long a client has to send a whole request body (408 after)
+    /// [default: 30s].
+    #[arg(long, env = "GLBRIDGE_BODY_READ_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    body_read_timeout: Option<std::time::Duration>,
+    /// Most client connections open at once; more wait to be accepted until
+    /// one closes. Lowered to fit the open-file limit (ulimit -n) less 64
+    /// [default: 1024].
+    #[arg(long, env = "GLBRIDGE_MAX_CONNECTIONS", value_name = "N")]
+    max_connections: Option<usize>,
+    /// Most request-body bytes held in memory at once over all requests
+    /// (a request that would pass it waits, then gets 503), e.g. `64MiB`
+    /// [default: 64MiB].
+    #[arg(long, env = "GLBRIDGE_MAX_BUFFERED_BODY", value_name = "SIZE", value_parser = parse_size)]
+    max_buffered_body: Option<usize>,
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    glbridge_cli::serve::config::parse_size(s).map_err(|e| e.to_string())
 }
 
 fn parse_durability(s: &str) -> Result<glbridge_host::Durability, String> {
@@ -195,6 +218,16 @@ struct SandboxArgs {
     /// Fraction (0..1) of API requests answered 503 or 429 on purpose.
     #[arg(long, value_name = "FRACTION", default_value_t = 0.0, value_parser = fraction)]
     fail_rate: f64,
+    /// How long a client has to send a request's header; a keep-alive
+    /// connection idle this long is closed too.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    header_read_timeout: std::time::Duration,
+    /// Longest pause allowed inside a request body.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    body_read_timeout: std::time::Duration,
+    /// Most client connections open at once (lowered to fit ulimit -n).
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    max_connections: usize,
 }
 
 fn fraction(s: &str) -> Result<f64, String> {
@@ -459,6 +492,11 @@ fn sandbox(args: SandboxArgs) -> Result<ExitCode> {
         retry_base: args.retry_base,
         latency: args.latency,
         fail_rate: args.fail_rate,
+        limits: glbridge_sandbox::background::ConnectionLimits {
+            header_read_timeout: args.header_read_timeout,
+            max_connections: args.max_connections.max(1),
+        },
+        body_read_timeout: args.body_read_timeout,
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::start(config)?;
@@ -556,6 +594,36 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         .map(Secret::new);
     if let Some(n) = args.workers.or(file.workers) {
         config.workers = n.max(1);
+    }
+    let duration = |flag: Option<std::time::Duration>, file: Option<&str>, name: &str| {
+        flag.map(Ok)
+            .or_else(|| file.map(humantime::parse_duration))
+            .transpose()
+            .with_context(|| name.to_owned())
+    };
+    if let Some(t) = duration(
+        args.header_read_timeout,
+        file.header_read_timeout.as_deref(),
+        "header_read_timeout",
+    )? {
+        config.limits.header_read_timeout = t;
+    }
+    if let Some(t) = duration(
+        args.body_read_timeout,
+        file.body_read_timeout.as_deref(),
+        "body_read_timeout",
+    )? {
+        config.body_read_timeout = t;
+    }
+    if let Some(n) = args.max_connections.or(file.max_connections) {
+        config.limits.max_connections = n.max(1);
+    }
+    if let Some(n) = args.max_buffered_body.map(Ok).or_else(|| {
+        file.max_buffered_body
+            .as_deref()
+            .map(glbridge_cli::serve::config::parse_size)
+    }) {
+        config.max_buffered_body = n.context("max_buffered_body")?.max(1);
     }
     config.holding_text = args.holding_text.or(file.holding_text.clone());
     config.hand_off_text = args.hand_off_text.or(file.hand_off_text.clone());

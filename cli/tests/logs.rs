@@ -9,10 +9,9 @@
     clippy::indexing_slicing
 )]
 
-#[path = "../../host/tests/support/mod.rs"]
-mod support;
+mod process;
 
-use std::process::{Child, Command, Stdio};
+use process::{agent, scratch, spawn, stop, support, wait_up};
 use std::time::{Duration, Instant};
 
 const INTEGRATION_KEY: &str = "sk_int_TRACESECRETone";
@@ -21,93 +20,6 @@ const SIGNING_KEY: &str = "whsec_TRACESECRETthree";
 const GLEAP_SECRET: &str = "Bearer TRACESECRETfour";
 const GLEAP_REST_KEY: &str = "TRACESECRETfive";
 const ACTION_HEADER: &str = "TRACESECRETsix";
-
-/// A running `glbridge` whose output goes to a file, as a log collector's
-/// would (a pipe nobody reads while it runs would fill and stall it).
-struct Running {
-    child: Child,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Running {
-    /// A test that fails half-way leaves no process behind.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(args: &[&str], env: &[(&str, &str)]) -> Running {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let log = std::env::temp_dir().join(format!(
-        "glbridge-log-{}-{}.txt",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-    ));
-    let file = std::fs::File::create(&log).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_glbridge"));
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(file.try_clone().unwrap()))
-        .stderr(Stdio::from(file));
-    for k in [
-        "GLBRIDGE_API_KEY",
-        "GLBRIDGE_API_URL",
-        "GLBRIDGE_WEBHOOK_SIGNING_KEY",
-        "RUST_LOG",
-        "NO_COLOR",
-        "GLBRIDGE_LOG_FORMAT",
-    ] {
-        cmd.env_remove(k);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    Running {
-        child: cmd.spawn().unwrap(),
-        log,
-    }
-}
-
-/// SIGTERM, then everything it printed (stdout and stderr).
-fn stop(mut running: Running) -> String {
-    let log = running.log.clone();
-    Command::new("kill")
-        .args(["-TERM", &running.child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = running.child.wait().unwrap();
-    assert!(status.success(), "stops cleanly on SIGTERM: {status}");
-    drop(running);
-    let bytes = std::fs::read(&log).unwrap();
-    std::fs::remove_file(&log).ok();
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// A fresh directory for one test's files.
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-fn wait_up(url: &str) {
-    let started = Instant::now();
-    while agent().get(url).call().is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{url} never came up"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn hex(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()

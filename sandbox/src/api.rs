@@ -223,6 +223,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
         .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+        // A body that stalls is given up on (408), not waited for forever.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            shared.config.body_read_timeout,
+        ))
         .with_state(shared)
 }
 

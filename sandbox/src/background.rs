@@ -1,8 +1,125 @@
-//! An axum server on its own runtime thread, stopped gracefully: how both
-//! the sandbox and `glbridge serve` run when embedded in a synchronous caller.
+//! An axum router served by hyper on its own runtime thread, with limits a
+//! slow or hostile client cannot outlast, stopped gracefully: how both the
+//! sandbox and `glbridge serve` run when embedded in a synchronous caller.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+
+/// What one connection may take of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A request's header must have arrived this long after the connection
+    /// became ready for it; the same clock closes a keep-alive connection
+    /// that stays idle this long between requests.
+    pub header_read_timeout: Duration,
+    /// Most connections open at once. Beyond it, new connections wait in
+    /// the listen backlog until one closes, so the process never runs out
+    /// of descriptors ([`ConnectionLimits::fit_descriptors`]).
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 1_024,
+        }
+    }
+}
+
+/// Descriptors kept for everything but client connections (store files,
+/// outgoing HTTP, the runtime's own).
+const SPARE_DESCRIPTORS: u64 = 64;
+
+impl ConnectionLimits {
+    /// The limits with `max_connections` lowered, if need be, below the
+    /// process's open-file limit (less what the rest of the process needs).
+    pub fn fit_descriptors(mut self) -> Self {
+        if let Some(open_files) = open_file_limit() {
+            let room = usize::try_from(open_files.saturating_sub(SPARE_DESCRIPTORS))
+                .unwrap_or(usize::MAX)
+                .max(1);
+            if room < self.max_connections {
+                tracing::warn!(
+                    "at most {room} connections at once (not {}): the open-file limit is {open_files}",
+                    self.max_connections
+                );
+                self.max_connections = room;
+            }
+        }
+        self
+    }
+}
+
+/// The soft open-file limit (`ulimit -n`), where the platform says.
+fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, within `limits`.
+/// On shutdown it stops accepting, lets requests in flight finish for up to
+/// `grace`, then closes what is left.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send,
+    grace: Duration,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        // A slot first: at the cap, connections wait in the backlog.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(s) => s,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before it was
+                    // accepted: wait a little rather than spin.
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection: {e}");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!("connections still open after {grace:?} are closed");
+    }
+}
 
 /// A server running on a background thread until [`Background::stop`] or drop.
 pub struct Background {
@@ -19,30 +136,28 @@ impl std::fmt::Debug for Background {
 }
 
 impl Background {
-    /// Serves `app` on `listener` inside `runtime`, with `alongside` spawned
-    /// next to it (and aborted when serving ends). On stop, requests in
-    /// flight finish; other tasks get `grace` to wind down.
+    /// Serves `app` on `listener` inside `runtime` within `limits`, with
+    /// `alongside` spawned next to it (and aborted when serving ends). On
+    /// stop, requests in flight get `grace` to finish.
     pub fn spawn(
         name: &str,
         runtime: tokio::runtime::Runtime,
         listener: tokio::net::TcpListener,
         app: axum::Router,
+        limits: ConnectionLimits,
         alongside: impl Future<Output = ()> + Send + 'static,
         grace: Duration,
     ) -> std::io::Result<Background> {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let label = name.to_owned();
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
                 runtime.block_on(async move {
                     let task = tokio::spawn(alongside);
-                    let served = axum::serve(listener, app).with_graceful_shutdown(async move {
+                    let stop = async move {
                         let _ = rx.await;
-                    });
-                    if let Err(e) = served.await {
-                        tracing::error!("{label}: {e}");
-                    }
+                    };
+                    serve(listener, app, limits, stop, grace).await;
                     task.abort();
                 });
                 runtime.shutdown_timeout(grace);

@@ -56,6 +56,10 @@ pub struct SandboxConfig {
     pub timeout_fault: Duration,
     /// Seeds the sandbox's randomness (fault injection, jitter, ids).
     pub random_seed: u64,
+    /// Header-read timeout and connection cap.
+    pub limits: background::ConnectionLimits,
+    /// Longest pause between two pieces of a request body.
+    pub body_read_timeout: Duration,
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -92,6 +96,8 @@ impl Default for SandboxConfig {
             fail_rate: 0.0,
             timeout_fault: Duration::from_secs(30),
             random_seed: rand::rng().random(),
+            limits: background::ConnectionLimits::default(),
+            body_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -286,12 +292,14 @@ impl Sandbox {
             .local_addr()
             .map_err(|source| SandboxError::Listen { addr, source })?;
         let app = api::router(shared.clone());
+        let limits = shared.config.limits.fit_descriptors();
         // Pending webhook deliveries end with the runtime.
         let server = background::Background::spawn(
             "glbridge-sandbox",
             runtime,
             listener,
             app,
+            limits,
             std::future::pending(),
             Duration::from_millis(200),
         )
@@ -301,22 +309,6 @@ impl Sandbox {
             shared,
             server,
         })
-    }
-
-    /// Serves on the current tokio runtime until `shutdown` completes.
-    pub async fn serve(
-        config: SandboxConfig,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> Result<(), SandboxError> {
-        let shared = Arc::new(Shared::new(config)?);
-        let addr = shared.config.listen;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| SandboxError::Listen { addr, source })?;
-        axum::serve(listener, api::router(shared))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|e| SandboxError::Runtime(e.to_string()))
     }
 
     /// Where it listens.

@@ -73,6 +73,14 @@ pub struct FileConfig {
     pub hand_off_text: Option<String>,
     /// Gleap REST credentials.
     pub gleap_rest: Option<GleapRestFile>,
+    /// Header-read (and idle keep-alive) timeout, e.g. `10s`.
+    pub header_read_timeout: Option<String>,
+    /// Body-read timeout, e.g. `30s`.
+    pub body_read_timeout: Option<String>,
+    /// Most connections at once.
+    pub max_connections: Option<usize>,
+    /// Most request-body bytes in memory at once, e.g. `64MiB`.
+    pub max_buffered_body: Option<String>,
     /// Actions by name.
     #[serde(default)]
     pub actions: BTreeMap<String, ActionFile>,
@@ -94,6 +102,26 @@ pub fn parse_durability(s: &str) -> Result<Durability> {
         "power-loss" => Ok(Durability::PowerLoss),
         other => bail!("durability is `process` or `power-loss`, not {other:?}"),
     }
+}
+
+/// Parses a size: bytes, or a number with `KiB`, `MiB` or `GiB` (also `K`,
+/// `M`, `G`; powers of 1024).
+pub fn parse_size(s: &str) -> Result<usize> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: usize = digits
+        .parse()
+        .with_context(|| format!("a size is a number of bytes, or with KiB/MiB/GiB, not {s:?}"))?;
+    let scale: usize = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" | "k" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        other => bail!("unknown size unit {other:?} in {s:?} (use KiB, MiB or GiB)"),
+    };
+    n.checked_mul(scale)
+        .with_context(|| format!("{s:?} is too large"))
 }
 
 /// Parses `NAME=URL`.
@@ -161,5 +189,20 @@ pub fn rest(
         })),
         (None, None) => Ok(None),
         _ => bail!("Gleap REST needs both an API key and a project id"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_with_and_without_units() {
+        assert_eq!(parse_size("1024").unwrap(), 1024);
+        assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_size("2 GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("16K").unwrap(), 16 << 10);
+        assert!(parse_size("MiB").is_err());
+        assert!(parse_size("12 parsecs").is_err());
     }
 }

@@ -29,6 +29,7 @@ use glbridge_host::{
     convert, Bridge, BridgeOptions, Durability, Env, HostError, Session, SqliteStore, SystemClock,
     UreqTransport,
 };
+use glbridge_sandbox::background::ConnectionLimits;
 use glbridge_sandbox::{Sandbox, SandboxConfig, Seed};
 
 use committer::Committer;
@@ -40,6 +41,9 @@ use wakeups::Wakeups;
 pub const MAX_GLEAP_BODY: usize = 1024 * 1024;
 /// Largest webhook accepted.
 pub const MAX_WEBHOOK_BODY: usize = 4 * 1024 * 1024;
+/// Webhooks announcing more bytes than this have their signature header
+/// screened before the body is read.
+const SCREEN_ABOVE: u64 = 64 * 1024;
 /// Times a webhook call is re-run when its commit lost to another call.
 const COMMIT_RETRIES: usize = 3;
 
@@ -103,6 +107,12 @@ pub struct ServeConfig {
     pub tick: Duration,
     /// How calls to the API are retried (the jitter seed is drawn at start).
     pub retry: RetryPolicy,
+    /// Header-read (and idle keep-alive) timeout and connection cap.
+    pub limits: ConnectionLimits,
+    /// How long a client has to send a whole request body.
+    pub body_read_timeout: Duration,
+    /// Most request-body bytes held in memory at once, over all requests.
+    pub max_buffered_body: usize,
 }
 
 impl ServeConfig {
@@ -137,6 +147,9 @@ impl ServeConfig {
                 max_retry_after_ms: 2_000,
                 jitter_seed: 0,
             },
+            limits: ConnectionLimits::default(),
+            body_read_timeout: Duration::from_secs(30),
+            max_buffered_body: 64 * 1024 * 1024,
         }
     }
 }
@@ -160,6 +173,10 @@ struct App {
     metrics: Metrics,
     /// `Bearer <token>` that GET /metrics requires, if set.
     metrics_auth: Option<Secret>,
+    /// Bytes of request bodies that may still be buffered (one permit a byte).
+    body_budget: Arc<tokio::sync::Semaphore>,
+    max_buffered_body: usize,
+    body_read_timeout: Duration,
 }
 
 /// A running service.
@@ -282,6 +299,11 @@ impl Service {
                 .metrics_token
                 .as_ref()
                 .map(|t| Secret::new(format!("Bearer {}", t.expose()))),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(
+                config.max_buffered_body.clamp(1, u32::MAX as usize),
+            )),
+            max_buffered_body: config.max_buffered_body.clamp(1, u32::MAX as usize),
+            body_read_timeout: config.body_read_timeout,
         });
         // A bad configuration fails here, not on the first call.
         drop((app.make_session)()?);
@@ -297,6 +319,7 @@ impl Service {
             runtime,
             listener,
             router,
+            config.limits.fit_descriptors(),
             tick_loop(app.clone(), config.tick),
             Duration::from_secs(1),
         )?;
@@ -446,6 +469,14 @@ fn internal_error(e: &anyhow::Error, incident: u64) -> Response {
     )
 }
 
+/// The body size a request announces (`Content-Length`), if it does.
+fn announced_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
 fn error_response(status: StatusCode, message: &str) -> Response {
     json_response(
         status.as_u16(),
@@ -527,22 +558,56 @@ impl App {
             .inc();
     }
 
-    /// Reads a body up to `limit`, or the 413 answer.
+    /// Reads a body of at most `limit` bytes within the body-read timeout,
+    /// holding its size (as announced, else `limit`) of the buffered-body
+    /// budget meanwhile; or the answer that says why not (413, 408, 503).
     async fn body(
         &self,
         route: &'static str,
+        headers: &HeaderMap,
         body: Body,
         limit: usize,
     ) -> Result<axum::body::Bytes, Response> {
-        axum::body::to_bytes(body, limit).await.map_err(|_| {
-            self.count_outcome("too-large");
-            let response = error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("body over {limit} bytes"),
-            );
+        let refuse = |status: StatusCode, outcome: &'static str, message: String| {
+            self.count_outcome(outcome);
+            let response = error_response(status, &message);
             self.count_request(route, response.status());
             response
-        })
+        };
+        // What is read is at most `limit` (more is refused as it arrives,
+        // so a client that sends it anyway still gets the 413).
+        let size = announced_length(headers)
+            .map_or(limit, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX).min(limit)
+            })
+            .clamp(1, self.max_buffered_body);
+        let deadline = tokio::time::Instant::now() + self.body_read_timeout;
+        let permits = u32::try_from(size).unwrap_or(u32::MAX);
+        let Ok(Ok(_held)) =
+            tokio::time::timeout_at(deadline, self.body_budget.acquire_many(permits)).await
+        else {
+            return Err(refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many request bodies in memory at once; try again".into(),
+            ));
+        };
+        match tokio::time::timeout_at(deadline, axum::body::to_bytes(body, limit)).await {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(_)) => Err(refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                format!("body over {limit} bytes"),
+            )),
+            Err(_) => Err(refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                "body-timeout",
+                format!(
+                    "the body did not arrive within {}",
+                    humantime::format_duration(self.body_read_timeout)
+                ),
+            )),
+        }
     }
 
     /// Waits, holding no worker, until a pending Gleap call's turn is over.
@@ -601,7 +666,7 @@ impl Drop for Parked<'_> {
 async fn gleap_action(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     const ROUTE: &str = "/gleap/action";
     let started = Instant::now();
-    let bytes = match app.body(ROUTE, body, MAX_GLEAP_BODY).await {
+    let bytes = match app.body(ROUTE, &headers, body, MAX_GLEAP_BODY).await {
         Ok(b) => b,
         Err(response) => return response,
     };
@@ -620,13 +685,17 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
     let signature = header_text(&headers, "x-gradientlabs-signature");
     let token = header_text(&headers, "x-gradientlabs-token");
     // A missing, malformed or stale signature is refused before a byte of
-    // the body is read (or buffered).
-    match app.call(|s| s.gleap_screen_webhook(signature.as_deref())) {
-        Ok(None) => {}
-        Ok(Some(refusal)) => return app.respond(ROUTE, started, Ok(refusal)),
-        Err(e) => return app.respond(ROUTE, started, Err(e)),
+    // a large (or unannounced) body is read; a small one costs less to read
+    // than the extra component call, and is refused just the same after.
+    let small = announced_length(&headers).is_some_and(|n| n <= SCREEN_ABOVE);
+    if !small {
+        match app.call(|s| s.gleap_screen_webhook(signature.as_deref())) {
+            Ok(None) => {}
+            Ok(Some(refusal)) => return app.respond(ROUTE, started, Ok(refusal)),
+            Err(e) => return app.respond(ROUTE, started, Err(e)),
+        }
     }
-    let bytes = match app.body(ROUTE, body, MAX_WEBHOOK_BODY).await {
+    let bytes = match app.body(ROUTE, &headers, body, MAX_WEBHOOK_BODY).await {
         Ok(b) => b,
         Err(response) => return response,
     };

@@ -1,0 +1,259 @@
+//! `glbridge serve` against slow, greedy and hung-up clients: header and
+//! body timeouts, the connection cap under a low descriptor limit, the
+//! buffered-body budget, and a stop while a body is half sent.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod process;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use process::{agent, peak_rss, scratch, spawn, spawn_with_nofile, stop, support, wait_up};
+
+const KEY: &str = "whsec_limits";
+
+/// `serve` against an API nobody answers (these tests never reach it).
+fn serve_args(port: u16, store: &std::path::Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--store",
+        store.to_str().unwrap(),
+        "--api-url",
+        "http://127.0.0.1:9",
+        "--api-key",
+        "sk_unused",
+        "--webhook-signing-key",
+        KEY,
+        "--insecure-no-gleap-auth",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    args.extend(extra.iter().map(ToString::to_string));
+    args
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// A well-formed, fresh signature header (its MAC is wrong: the body is
+/// read, then refused).
+fn fresh_signature() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    format!("t={now},v1={}", "ab".repeat(32))
+}
+
+/// Sends a webhook's head announcing `length` bytes.
+fn webhook_head(port: u16, length: usize, signature: Option<&str>) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut head = format!(
+        "POST /webhooks/gradient-labs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n"
+    );
+    if let Some(sig) = signature {
+        head.push_str(&format!("X-GradientLabs-Signature: {sig}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s
+}
+
+/// The status of the answer on `s` (reads until the status line is in).
+fn status_of(s: &mut TcpStream) -> Option<u16> {
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.windows(2).any(|w| w == b"\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let line = String::from_utf8_lossy(&got);
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether the server closed `s` within `within` (rather than keeping it).
+fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) => {
+                return !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                )
+            }
+        }
+    }
+}
+
+#[test]
+fn slow_clients_are_cut_off_and_never_exhaust_the_descriptors() {
+    let dir = scratch("glbridge-limits-slow");
+    let port = support::free_port();
+    let args = serve_args(
+        port,
+        &dir.join("db"),
+        &["--header-read-timeout", "1s", "--body-read-timeout", "2s"],
+    );
+    let running = spawn_with_nofile(256, &strs(&args), &[]);
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    wait_up(&health);
+
+    // 300 clients that send one byte of a header and then nothing: more
+    // than the process has descriptors for.
+    let mut slow: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.write_all(b"P").unwrap();
+            s
+        })
+        .collect();
+    // Slow bodies too: a head, then a byte now and then.
+    let mut trickles: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = webhook_head(port, 1_000, Some(&fresh_signature()));
+            s.write_all(b"{").unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+
+    // The service still answers: the slow ones are cut off after the
+    // header timeout and the backlog drains.
+    let started = Instant::now();
+    let answer = agent()
+        .get(&health)
+        .config()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .call()
+        .expect("/healthz answers while 300 slow clients hold on");
+    assert_eq!(answer.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "/healthz took {:?}",
+        started.elapsed()
+    );
+    for s in &mut slow {
+        assert!(
+            closed_within(s, Duration::from_secs(10)),
+            "a client sending no header is disconnected"
+        );
+    }
+    for s in &mut trickles {
+        let _ = s.write_all(b" ");
+        let status = status_of(s);
+        assert_eq!(status, Some(408), "a body that does not arrive gets 408");
+    }
+    let log = stop(running);
+    assert!(
+        !log.contains("Too many open files"),
+        "never out of descriptors:\n{log}"
+    );
+    assert!(
+        log.contains("at most 192 connections at once"),
+        "the cap was fitted to ulimit -n 256:\n{log}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bodies_in_memory_stay_within_the_budget() {
+    let dir = scratch("glbridge-limits-memory");
+    let port = support::free_port();
+    let args = serve_args(
+        port,
+        &dir.join("db"),
+        &["--max-buffered-body", "16MiB", "--body-read-timeout", "60s"],
+    );
+    let running = spawn(&strs(&args), &[]);
+    wait_up(&format!("http://127.0.0.1:{port}/healthz"));
+    let pid = running.child.id();
+    let before = peak_rss(pid);
+    const BODY: usize = 4_000_000;
+
+    // 250 unsigned uploads of 4 MB: refused on their header, never read.
+    let unsigned: Vec<_> = (0..250)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut s = webhook_head(port, BODY, None);
+                let _ = s.write_all(&vec![b' '; BODY]);
+                status_of(&mut s)
+            })
+        })
+        .collect();
+    for t in unsigned {
+        let status = t.join().unwrap();
+        assert!(
+            status.is_none() || status == Some(401),
+            "unsigned: {status:?}"
+        );
+    }
+    // 60 uploads of 4 MB with a well-formed header: read (16 MiB at a
+    // time at most), then refused on their MAC.
+    let signed: Vec<_> = (0..60)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut s = webhook_head(port, BODY, Some(&fresh_signature()));
+                s.write_all(&vec![b' '; BODY]).unwrap();
+                status_of(&mut s)
+            })
+        })
+        .collect();
+    for t in signed {
+        assert_eq!(t.join().unwrap(), Some(401), "read, then refused");
+    }
+    let peak = peak_rss(pid);
+    let grown = peak.saturating_sub(before);
+    // Unbounded, 60 bodies of 4 MB in flight would be 240 MB (and 250
+    // unsigned ones a gigabyte).
+    assert!(
+        grown < 100 * 1024 * 1024,
+        "peak RSS grew by {} MiB (from {} MiB)",
+        grown >> 20,
+        before >> 20
+    );
+    eprintln!(
+        "peak RSS {} MiB, {} MiB before the uploads",
+        peak >> 20,
+        before >> 20
+    );
+    stop(running);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_stop_does_not_wait_for_a_body_that_never_ends() {
+    let dir = scratch("glbridge-limits-stop");
+    let port = support::free_port();
+    let args = serve_args(port, &dir.join("db"), &["--body-read-timeout", "10m"]);
+    let running = spawn(&strs(&args), &[]);
+    wait_up(&format!("http://127.0.0.1:{port}/healthz"));
+    let mut s = webhook_head(port, 1_000_000, Some(&fresh_signature()));
+    s.write_all(&[b' '; 1000]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    stop(running);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped in {:?} with a body half sent",
+        started.elapsed()
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

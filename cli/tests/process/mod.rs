@@ -1,0 +1,139 @@
+//! Running `glbridge` as a child process in the CLI's tests: spawned with
+//! its output in a file, stopped with SIGTERM, never left behind.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../../../host/tests/support/mod.rs"]
+pub mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `glbridge` whose output goes to a file, as a log collector's
+/// would (a pipe nobody reads while it runs would fill and stall it).
+pub struct Running {
+    pub child: Child,
+    pub log: std::path::PathBuf,
+}
+
+impl Drop for Running {
+    /// A test that fails half-way leaves no process behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Running {
+    spawn_with(None, args, env)
+}
+
+/// [`spawn`] with the open-file limit (`ulimit -n`) set to `nofile`.
+pub fn spawn_with_nofile(nofile: u64, args: &[&str], env: &[(&str, &str)]) -> Running {
+    spawn_with(Some(nofile), args, env)
+}
+
+fn spawn_with(nofile: Option<u64>, args: &[&str], env: &[(&str, &str)]) -> Running {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let log = std::env::temp_dir().join(format!(
+        "glbridge-log-{}-{}.txt",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
+    let file = std::fs::File::create(&log).unwrap();
+    let exe = env!("CARGO_BIN_EXE_glbridge");
+    let mut cmd = match nofile {
+        None => Command::new(exe),
+        Some(n) => {
+            // The shell execs, so the child's pid is glbridge's.
+            let mut c = Command::new("bash");
+            c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\""), exe]);
+            c
+        }
+    };
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(file.try_clone().unwrap()))
+        .stderr(Stdio::from(file));
+    for k in [
+        "GLBRIDGE_API_KEY",
+        "GLBRIDGE_API_URL",
+        "GLBRIDGE_WEBHOOK_SIGNING_KEY",
+        "RUST_LOG",
+        "NO_COLOR",
+        "GLBRIDGE_LOG_FORMAT",
+    ] {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Running {
+        child: cmd.spawn().unwrap(),
+        log,
+    }
+}
+
+/// SIGTERM, then everything it printed (stdout and stderr).
+pub fn stop(mut running: Running) -> String {
+    let log = running.log.clone();
+    Command::new("kill")
+        .args(["-TERM", &running.child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = running.child.wait().unwrap();
+    assert!(status.success(), "stops cleanly on SIGTERM: {status}");
+    drop(running);
+    let bytes = std::fs::read(&log).unwrap();
+    std::fs::remove_file(&log).ok();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A fresh directory for one test's files.
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+pub fn wait_up(url: &str) {
+    let started = Instant::now();
+    while agent().get(url).call().is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{url} never came up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The peak resident memory of process `pid` so far (VmHWM), bytes.
+pub fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM in /proc/<pid>/status");
+    kib * 1024
+}
+
+/// The CPU time (user + system) process `pid` has used so far.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // The kernel's USER_HZ is 100 on every Linux this runs on.
+    Duration::from_millis(ticks * 10)
+}
