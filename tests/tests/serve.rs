@@ -29,6 +29,15 @@ fn tempdir(tag: &str) -> PathBuf {
     d
 }
 
+/// A Gleap custom-action body with these customer comments.
+fn gleap_body(conv: &str, comments: &[(&str, &str)]) -> String {
+    let comments: Vec<Value> = comments
+        .iter()
+        .map(|(id, text)| json!({"id": id, "bot": false, "comment": {"type": "doc", "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}}))
+        .collect();
+    json!({"conversation": {"id": conv, "type": "INQUIRY", "customData": {"plan": "pro"}}, "session": {"userId": format!("u-{conv}"), "email": "x@example.com"}, "comments": comments}).to_string()
+}
+
 struct Setup {
     sandbox: Sandbox,
     service: Option<Service>,
@@ -101,15 +110,10 @@ impl Setup {
     }
 
     fn gleap_with(&self, auth: &str, conv: &str, comments: &[(&str, &str)]) -> (u16, Value) {
-        let comments: Vec<Value> = comments
-            .iter()
-            .map(|(id, text)| json!({"id": id, "bot": false, "comment": {"type": "doc", "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}]}}))
-            .collect();
-        let body = json!({"conversation": {"id": conv, "type": "INQUIRY", "customData": {"plan": "pro"}}, "session": {"userId": format!("u-{conv}"), "email": "x@example.com"}, "comments": comments});
         self.post(
             "/gleap/action",
             &[("Authorization", auth)],
-            body.to_string().as_bytes(),
+            gleap_body(conv, comments).as_bytes(),
         )
     }
 
@@ -401,4 +405,128 @@ fn the_demo_goes_as_expected_20_times_in_a_row() {
             panic!("run {run}: {e:#}\n{}", String::from_utf8_lossy(&out));
         }
     }
+}
+
+#[test]
+fn a_gleap_call_at_the_body_limit_with_6000_new_comments_is_answered() {
+    let s = Setup::new("long", |_| {}, |c| c.reply_wait = Duration::from_secs(1));
+    // 6,000 comments, just under the 1 MiB body limit.
+    let text = "x".repeat(46);
+    let ids: Vec<String> = (0..6000).map(|i| format!("long-{i}")).collect();
+    let comments: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), text.as_str())).collect();
+    let size = gleap_body("long", &comments).len();
+    assert!(
+        (1_000_000..=1024 * 1024).contains(&size),
+        "{size} bytes: near the limit"
+    );
+    let started = std::time::Instant::now();
+    let (status, answer) = s.gleap("long", &comments);
+    assert_eq!(status, 200, "{answer}");
+    eprintln!("6,000 new comments answered in {:?}", started.elapsed());
+    // Replayed whole (as Gleap does): nothing new to forward.
+    let started = std::time::Instant::now();
+    let (status, answer) = s.gleap("long", &comments);
+    assert_eq!(status, 200, "{answer}");
+    eprintln!("replayed in {:?}", started.elapsed());
+    let customer = s
+        .sandbox_messages("long")
+        .into_iter()
+        .filter(|m| m["participant_type"] == "Customer")
+        .count();
+    assert_eq!(customer, 6000);
+}
+
+#[test]
+fn a_gleap_caller_that_hangs_up_leaves_its_reply_for_the_next_call() {
+    use std::io::Write;
+    // The sandbox's own webhooks go nowhere: the test plays the agent.
+    let s = Setup::new(
+        "hangup",
+        |sc| sc.webhook_url = Some("http://127.0.0.1:9/nowhere".into()),
+        |c| c.reply_wait = Duration::from_secs(5),
+    );
+    let addr = s.service.as_ref().unwrap().addr();
+    let body = gleap_body("hang", &[("h1", "Is anyone there?")]);
+    let mut caller = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        caller,
+        "POST /gleap/action HTTP/1.1\r\nHost: x\r\nAuthorization: {SECRET}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    // Forwarded and parked; then the caller is gone.
+    let parked = std::time::Instant::now();
+    while !s.metrics().contains("glbridge_gleap_waiting 1") {
+        assert!(parked.elapsed() < Duration::from_secs(10), "never parked");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(caller);
+    std::thread::sleep(Duration::from_millis(200));
+    let event = |id: &str, seq: u64, kind: &str, data: Value| {
+        let mut d = json!({"conversation": {"id": "gleap-hang", "customer_id": "u-hang"}});
+        d.as_object_mut()
+            .unwrap()
+            .extend(data.as_object().unwrap().clone());
+        json!({"id": id, "type": kind, "sequence_number": seq, "timestamp": "2025-01-01T00:00:00Z", "data": d})
+    };
+    let reply = event("r1", 1, "agent.message", json!({"body": "Yes, I am here."}));
+    assert_eq!(s.webhook(&reply, SIGNING).0, 200);
+    let done = event("r2", 2, "conversation.finished", json!({}));
+    assert_eq!(s.webhook(&done, SIGNING).0, 200);
+    std::thread::sleep(Duration::from_millis(300));
+    // Gleap calls again (the same comment): the reply is still there.
+    let (status, answer) = s.gleap("hang", &[("h1", "Is anyone there?")]);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["message"], "Yes, I am here.", "{answer}");
+}
+
+#[test]
+fn a_gleap_caller_that_hangs_up_while_its_comment_is_forwarded_takes_nothing() {
+    use std::io::Write;
+    // Every API answer takes 200 ms, so the caller is gone before the
+    // call has forwarded its comment.
+    let s = Setup::new(
+        "hangup-early",
+        |sc| {
+            sc.webhook_url = Some("http://127.0.0.1:9/nowhere".into());
+            sc.latency = Duration::from_millis(200);
+        },
+        |c| c.reply_wait = Duration::from_secs(2),
+    );
+    let event = |id: &str, seq: u64, kind: &str, data: Value| {
+        let mut d = json!({"conversation": {"id": "gleap-gone", "customer_id": "u-gone"}});
+        d.as_object_mut()
+            .unwrap()
+            .extend(data.as_object().unwrap().clone());
+        json!({"id": id, "type": kind, "sequence_number": seq, "timestamp": "2025-01-01T00:00:00Z", "data": d})
+    };
+    // A reply and a finish are queued already: the turn is over at once.
+    let reply = event(
+        "g1",
+        1,
+        "agent.message",
+        json!({"body": "Here is your answer."}),
+    );
+    assert_eq!(s.webhook(&reply, SIGNING).0, 200);
+    assert_eq!(
+        s.webhook(&event("g2", 2, "conversation.finished", json!({})), SIGNING)
+            .0,
+        200
+    );
+    let addr = s.service.as_ref().unwrap().addr();
+    let body = gleap_body("gone", &[("g1", "Hello?")]);
+    let mut caller = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        caller,
+        "POST /gleap/action HTTP/1.1\r\nHost: x\r\nAuthorization: {SECRET}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    drop(caller);
+    // The forwarding finishes (600 ms of API latency) with nobody to answer.
+    std::thread::sleep(Duration::from_millis(1_500));
+    let (status, answer) = s.gleap("gone", &[("g1", "Hello?")]);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["message"], "Here is your answer.", "{answer}");
 }

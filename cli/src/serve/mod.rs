@@ -618,6 +618,10 @@ impl App {
         };
         let subscription = self.wakeups.subscribe(&pending.conversation);
         let _parked = Parked::new(&self.metrics.gleap_waiting);
+        // Let the connection look at its socket first: if the caller hung up
+        // while its comments were forwarded, the request ends here and
+        // `collect` never takes its replies out of the queue.
+        tokio::task::yield_now().await;
         loop {
             // Registered before the look, so a webhook committed after the
             // look but before the wait still wakes this call.

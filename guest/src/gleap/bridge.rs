@@ -3,11 +3,13 @@
 //!
 //! * A Gleap call starts the conversation once, forwards every customer
 //!   comment not yet forwarded (message ids derive from comment ids, so a
-//!   replayed call never duplicates), then answers if the agent's turn is
-//!   over, or returns [`Turn::Pending`]: the bridge never waits. The host
-//!   parks the request until a webhook queues something for the conversation
-//!   (the webhook's [`Answer::wake`]) or the pending `wake_at`, and calls
-//!   [`GleapBridge::collect`].
+//!   replayed call never duplicates), and returns [`Turn::Pending`], due at
+//!   once: the bridge never waits, and replies leave the outbox only through
+//!   [`GleapBridge::collect`], which the host calls once it knows its caller
+//!   is still connected. `collect` answers if the agent's turn is over, else
+//!   stays pending; the host parks the request until a webhook queues
+//!   something for the conversation (the webhook's [`Answer::wake`]) or the
+//!   pending `wake_at`, and collects again.
 //! * A turn is over when the outbox holds a hand-off or a finish, or the
 //!   agent's last message of the turn and the settle window after it has
 //!   passed (so a `conversation.finished` that follows a reply by a few
@@ -488,7 +490,20 @@ impl GleapBridge {
                 .0
                 .saturating_add(ms_to_ns(self.config.reply_wait_ms)),
         );
-        self.turn(io, &call.conversation_id, deadline, after)
+        // Replies leave the outbox only through `collect`, which the host
+        // calls once it has seen that its caller is still there: a caller
+        // that hung up while its comments were forwarded takes nothing.
+        let marker = waiting_key(&call.conversation_id);
+        if let Err(e) = state::update::<i64, _>(io.store, &marker, |d| *d = (*d).max(deadline.0)) {
+            io.store.rollback();
+            return Turn::Answer(Answer::error(500, Outcome::StoreError, e.to_string()));
+        }
+        Turn::Pending(Pending {
+            conversation: call.conversation_id,
+            deadline,
+            after,
+            wake_at: io.clock.now(),
+        })
     }
 
     /// Looks again at a pending call: the answer once the agent's turn is
