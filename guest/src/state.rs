@@ -59,6 +59,14 @@ pub fn remove(store: &dyn Store, key: &str, expected: &[u8]) -> Result<bool> {
         .map_err(store_error)
 }
 
+/// Deletes `key` whatever it holds; whether it was there.
+pub fn delete(store: &dyn Store, key: &str) -> Result<bool> {
+    match store.get(key).map_err(store_error)? {
+        Some(raw) => remove(store, key, &raw),
+        None => Ok(false),
+    }
+}
+
 /// What an update does with its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Then {

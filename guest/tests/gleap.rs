@@ -649,3 +649,79 @@ fn secrets_stay_out_of_debug_output() {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
 }
+
+const HOUR: i64 = 3_600 * 1_000 * MS;
+
+/// Every key in the store.
+fn keys(w: &World) -> Vec<String> {
+    w.store.list_keys("").unwrap()
+}
+
+#[test]
+fn a_finished_conversation_is_forgotten_once_the_api_no_longer_redelivers() {
+    let (mut w, p) = pending_call(0);
+    w.webhook(&agent_message("wh1", 1, "Glad to help.", false));
+    w.webhook(&finished("wh2", 2));
+    let a = w.settle(Turn::Pending(p));
+    assert_eq!(a.outcome, Outcome::Finished);
+    let kept = keys(&w);
+    assert!(
+        kept.iter().any(|k| k.contains("/fwd/gleap-T1/")),
+        "{kept:?}"
+    );
+
+    // 25 hours on, the API may still redeliver: it is still a duplicate.
+    w.advance_to(Timestamp(w.clock.now().0 + 25 * HOUR));
+    w.tick();
+    let again = w.webhook(&agent_message("wh1", 1, "Glad to help.", false));
+    assert_eq!(again.outcome, Outcome::Duplicate);
+    let within: Vec<String> = keys(&w)
+        .into_iter()
+        .filter(|k| k != "gleap/ended-cursor")
+        .collect();
+    assert_eq!(within, kept, "nothing forgotten within the horizon");
+
+    // Past the horizon: nothing of the conversation is left.
+    w.advance_to(Timestamp(w.clock.now().0 + 2 * HOUR));
+    w.tick();
+    let left = keys(&w);
+    assert!(
+        left.iter().all(|k| !k.contains("gleap-T1")),
+        "forgotten: {left:?}"
+    );
+    assert_eq!(left, vec!["gleap/ended-cursor".to_owned()]);
+}
+
+#[test]
+fn a_conversation_that_went_on_or_still_has_replies_queued_is_kept() {
+    // Went on: a message after the finish.
+    let (mut w, p) = pending_call(0);
+    w.webhook(&agent_message("wh1", 1, "Glad to help.", false));
+    w.webhook(&finished("wh2", 2));
+    w.settle(Turn::Pending(p));
+    w.webhook(&agent_message("wh3", 3, "One more thing.", false));
+    w.advance_to(Timestamp(w.clock.now().0 + 30 * HOUR));
+    w.tick();
+    assert!(
+        keys(&w).iter().any(|k| k.contains("/fwd/gleap-T1/")),
+        "{:?}",
+        keys(&w)
+    );
+
+    // Finished, but its finish was never delivered to Gleap.
+    let (mut w, _) = pending_call(0);
+    w.webhook(&agent_message("wh1", 1, "Glad to help.", false));
+    w.webhook(&finished("wh2", 2));
+    w.advance_to(Timestamp(w.clock.now().0 + 30 * HOUR));
+    w.tick();
+    assert_eq!(w.bridge.queue_depth(&w.store).unwrap(), 2, "kept");
+    // Delivered later, it is forgotten a horizon after that look.
+    let a = w.action(
+        Some("Bearer gleap-shared"),
+        &gleap_call(json!([comment("c1", "hi")])),
+    );
+    assert_eq!(a.body["message"], "Glad to help.");
+    w.advance_to(Timestamp(w.clock.now().0 + 27 * HOUR));
+    w.tick();
+    assert_eq!(keys(&w), vec!["gleap/ended-cursor".to_owned()]);
+}

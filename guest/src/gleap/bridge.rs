@@ -380,6 +380,32 @@ fn outbox_prefix(c: &str) -> String {
 fn waiting_key(c: &str) -> String {
     format!("{NS}/waiting/{c}")
 }
+/// What an action's event answered, kept for its redeliveries.
+fn action_key(c: &str, event_id: &str) -> String {
+    format!("{NS}/action/{c}/{event_id}")
+}
+/// A conversation that finished in hour `hour` (since the epoch), holding
+/// the finish's sequence number: looked at once the hour is
+/// [`FORGET_AFTER_NS`] old.
+fn ended_key(hour: i64, c: &str) -> String {
+    format!("{}{c}", ended_prefix(hour))
+}
+fn ended_prefix(hour: i64) -> String {
+    format!("{NS}/ended/{hour:012}/")
+}
+/// The first hour whose ended conversations are not looked at yet.
+const ENDED_CURSOR: &str = "gleap/ended-cursor";
+const HOUR_NS: i64 = 3_600 * 1_000_000_000;
+
+fn hour_of(t: Timestamp) -> i64 {
+    t.0.div_euclid(HOUR_NS)
+}
+
+/// How long after its finish a conversation's de-duplication state is
+/// kept: the API redelivers a webhook for about 24 hours (36 attempts), so
+/// 26 hours, after which the sequencer state, the forwarded comments and the
+/// action answers of a conversation that stayed finished are deleted.
+pub const FORGET_AFTER_NS: i64 = 26 * HOUR_NS;
 
 /// An outbox entry: its key, its stored bytes, and what it holds.
 struct Entry {
@@ -753,6 +779,7 @@ impl GleapBridge {
             _ => None,
         };
         let event_id = event.id.clone();
+        let conversation = event.conversation_id.clone();
         let queued = self
             .sequencer
             .offer(io.store, event, now)
@@ -766,7 +793,11 @@ impl GleapBridge {
             }
         };
         let mut answer = match action {
-            Some(a) => self.run_action(io, &event_id, &a),
+            Some(a) => self.run_action(
+                io,
+                &action_key(conversation.as_deref().unwrap_or("-"), &event_id),
+                &a,
+            ),
             None if duplicate => Answer::new(200, Outcome::Duplicate, json!({})),
             None => Answer::new(200, Outcome::Accepted, json!({})),
         };
@@ -814,6 +845,11 @@ impl GleapBridge {
                 r.event.sequence_number,
                 r.event.id
             );
+            if matches!(item, OutItem::Finished { .. }) && r.event.sequence_number > 0 {
+                // Its state is forgotten once the API stops redelivering.
+                let marker = ended_key(hour_of(now), &conversation);
+                state::update::<u64, _>(store, &marker, |n| *n = r.event.sequence_number)?;
+            }
             state::insert_new(store, &key, &Queued { at: now.0, item })?;
             if !woken.contains(&conversation) {
                 woken.push(conversation);
@@ -825,11 +861,10 @@ impl GleapBridge {
     fn run_action(
         &self,
         io: Io<'_>,
-        event_id: &str,
+        cache: &str,
         action: &webhook::event::ActionExecute,
     ) -> Answer {
-        let cache = format!("{NS}/action/{event_id}");
-        if let Ok((_, Some(done))) = state::read::<Value>(io.store, &cache) {
+        if let Ok((_, Some(done))) = state::read::<Value>(io.store, cache) {
             return Answer::new(200, Outcome::Action, done);
         }
         let Some(endpoint) = self.config.actions.iter().find(|a| a.name == action.action) else {
@@ -859,7 +894,7 @@ impl GleapBridge {
                     Ok(other) => json!({ "result": other }),
                     Err(_) => json!({ "result": String::from_utf8_lossy(&r.body) }),
                 };
-                let _ = state::insert_new(io.store, &cache, &answer);
+                let _ = state::insert_new(io.store, cache, &answer);
                 Answer::new(200, Outcome::Action, answer)
             }
             Ok(r) => Answer::error(
@@ -879,6 +914,7 @@ impl GleapBridge {
         let released = self.sequencer.poll(io.store, now)?;
         report.released = u32::try_from(released.len()).unwrap_or(u32::MAX);
         report.wake = self.enqueue(io.store, now, released)?;
+        self.forget_ended(io.store, now)?;
         let Some(rest) = self.config.rest.clone() else {
             return Ok(report);
         };
@@ -923,6 +959,73 @@ impl GleapBridge {
             }
         }
         Ok(report)
+    }
+
+    /// Deletes what is kept of conversations that finished more than
+    /// [`FORGET_AFTER_NS`] ago and stayed finished with nothing left to
+    /// deliver; one hour of finishes at a time, so a tick looks at no more
+    /// than the finishes that came of age.
+    fn forget_ended(&self, store: &dyn Store, now: Timestamp) -> Result<()> {
+        let due = hour_of(Timestamp(now.0.saturating_sub(FORGET_AFTER_NS)));
+        let (_, cursor) = state::read::<i64>(store, ENDED_CURSOR)?;
+        // A store without a cursor looks a week back once.
+        let mut hour = cursor.unwrap_or(due - 24 * 7);
+        if hour > due {
+            return Ok(());
+        }
+        while hour <= due {
+            let prefix = ended_prefix(hour);
+            for marker in store.list_keys(&prefix).map_err(store_error)? {
+                let Some(conversation) = marker.strip_prefix(&prefix) else {
+                    continue;
+                };
+                let (raw, finish) = state::read::<u64>(store, &marker)?;
+                let (Some(raw), Some(finish)) = (raw, finish) else {
+                    continue;
+                };
+                state::remove(store, &marker, &raw)?;
+                self.forget(store, conversation, finish, now)?;
+            }
+            hour += 1;
+        }
+        state::update::<i64, _>(store, ENDED_CURSOR, |c| *c = hour)?;
+        Ok(())
+    }
+
+    /// Forgets one conversation that finished with event `finish`, unless
+    /// it went on after it (then a later finish has its own marker) or its
+    /// outbox still holds something (then it is looked at again later).
+    fn forget(
+        &self,
+        store: &dyn Store,
+        conversation: &str,
+        finish: u64,
+        now: Timestamp,
+    ) -> Result<()> {
+        state::lock(store, &conv_key(conversation))?;
+        if self.sequencer.released_up_to(store, conversation)? != finish {
+            return Ok(());
+        }
+        let queued = !store
+            .list_keys(&outbox_prefix(conversation))
+            .map_err(store_error)?
+            .is_empty();
+        let (_, waiting) = state::read::<i64>(store, &waiting_key(conversation))?;
+        if queued || waiting.is_some() {
+            let marker = ended_key(hour_of(now), conversation);
+            state::update::<u64, _>(store, &marker, |n| *n = finish)?;
+            return Ok(());
+        }
+        for prefix in [
+            format!("{NS}/fwd/{conversation}/"),
+            format!("{NS}/action/{conversation}/"),
+        ] {
+            for key in store.list_keys(&prefix).map_err(store_error)? {
+                state::delete(store, &key)?;
+            }
+        }
+        state::delete(store, &conv_key(conversation))?;
+        self.sequencer.forget(store, conversation)
     }
 
     /// Replies queued for Gleap across all conversations.

@@ -259,6 +259,16 @@ impl Sequencer {
         })
     }
 
+    /// Forgets a conversation: its state and held marker. A redelivery of
+    /// one of its events would then look new, so this is for conversations
+    /// whose events the API no longer redelivers.
+    pub fn forget(&self, store: &dyn Store, conversation: &str) -> Result<()> {
+        let key = self.state_key(conversation);
+        state::lock(store, &key)?;
+        state::delete(store, &key)?;
+        self.mark_held(store, conversation, false)
+    }
+
     /// Releases, across all conversations, held events that waited long enough.
     pub fn poll(&self, store: &dyn Store, now: Timestamp) -> Result<Vec<Released>> {
         let prefix = self.held_prefix();
