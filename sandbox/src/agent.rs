@@ -7,7 +7,7 @@ use crate::seed::ActionRule;
 use crate::state::{ConversationRecord, MessageRecord, State};
 
 /// One thing the agent does, in order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Step {
     /// `agent.message`.
     Reply {

@@ -323,12 +323,12 @@ fn require_webhook(shared: &Shared) -> Result<(), ApiError> {
 /// Runs the agent on the latest customer message it has not handled yet.
 fn run_agent(shared: &Arc<Shared>, conversation_id: &str) {
     let suffix = shared.random_hex(3);
-    let (outgoing, answering) = shared.with_state(true, |s| {
+    let outgoing = shared.with_state(true, |s| {
         let Some(conv) = s.conversations.get(conversation_id) else {
-            return (Vec::new(), None);
+            return Vec::new();
         };
         if !conv.agent_active() {
-            return (Vec::new(), None);
+            return Vec::new();
         }
         let Some(message) = conv
             .messages
@@ -337,10 +337,10 @@ fn run_agent(shared: &Arc<Shared>, conversation_id: &str) {
             .find(|m| m.participant_type == "Customer")
             .cloned()
         else {
-            return (Vec::new(), None);
+            return Vec::new();
         };
         if conv.handled.contains(&message.id) {
-            return (Vec::new(), None);
+            return Vec::new();
         }
         let steps = agent::respond(s, conv, &message);
         if let Some(c) = s.conversations.get_mut(conversation_id) {
@@ -356,12 +356,9 @@ fn run_agent(shared: &Arc<Shared>, conversation_id: &str) {
                 }
             }
         }
-        (
-            delivery::apply(s, conversation_id, steps, Some(&message.id), &suffix),
-            Some(message.id),
-        )
+        delivery::apply(s, conversation_id, steps, Some(&message.id), &suffix)
     });
-    delivery::dispatch(shared, outgoing, answering);
+    delivery::dispatch(shared, outgoing);
 }
 
 async fn start(AxState(shared): S, headers: HeaderMap, bytes: Bytes) -> ApiResult {

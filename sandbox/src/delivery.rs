@@ -2,11 +2,11 @@
 //! the background so a slow receiver never blocks the API.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use glbridge_guest::model::conversations::Status;
 use glbridge_guest::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::agent::{self, Step};
@@ -48,7 +48,7 @@ pub struct DeliveryRecord {
 }
 
 /// Whether an event is retried for a day or for about a minute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Kind {
     /// `agent.message`, `conversation.hand_off`, `conversation.finished`.
     Critical,
@@ -57,7 +57,7 @@ pub enum Kind {
 }
 
 /// A webhook ready to go.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outgoing {
     /// Webhook id.
     pub id: String,
@@ -73,6 +73,24 @@ pub struct Outgoing {
     pub token: Option<String>,
     /// Retry class.
     pub kind: Kind,
+}
+
+/// A webhook on its way, as kept in the state until it is delivered or
+/// given up on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    /// The webhook.
+    pub event: Outgoing,
+    /// What the agent does once an `action.execute` is answered (or not).
+    pub follow: Option<Step>,
+    /// The customer message the agent is answering.
+    pub answering: Option<String>,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the first attempt was made (or is due).
+    pub first_at: Timestamp,
+    /// When the next attempt is due.
+    pub next_at: Timestamp,
 }
 
 /// The wait after failed attempt `attempt` (1-based), or `None` to give up.
@@ -227,65 +245,116 @@ pub fn apply(
         conv.updated = at;
     }
     state.conversations.insert(conv.id.clone(), conv);
+    let at = now();
+    for (event, follow) in &out {
+        state.pending_deliveries.insert(
+            event.id.clone(),
+            Pending {
+                event: event.clone(),
+                follow: follow.clone(),
+                answering: answering.map(str::to_owned),
+                attempts: 0,
+                first_at: at,
+                next_at: at,
+            },
+        );
+    }
     out
 }
 
 /// Sends everything `apply` produced, each in its own task.
-pub fn dispatch(
-    shared: &Arc<Shared>,
-    outgoing: Vec<(Outgoing, Option<Step>)>,
-    answering: Option<String>,
-) {
-    for (event, follow) in outgoing {
-        let shared = shared.clone();
-        let answering = answering.clone();
-        tokio::spawn(async move {
-            let answer = deliver(&shared, &event).await;
-            match (follow, answer) {
-                (Some(Step::Action { rule, .. }), Some(answer)) => {
-                    let reply = agent::action_reply(&rule, &answer);
-                    let steps = vec![Step::Reply {
-                        body: reply,
-                        holding: false,
-                        intent: Some(rule.name.clone()),
-                    }];
-                    follow_up(&shared, &event.conversation_id, steps, answering);
-                }
-                (Some(Step::Action { rule, .. }), None) => {
-                    let steps = vec![Step::HandOff {
-                        target: shared.with_state(false, |s| {
-                            s.conversations
-                                .get(&event.conversation_id)
-                                .and_then(|c| s.default_target(&c.channel))
-                        }),
-                        reason_code: "action-failed".into(),
-                        reason: format!("The action {:?} could not be completed.", rule.name),
-                    }];
-                    follow_up(&shared, &event.conversation_id, steps, answering);
-                }
-                (_, None) => {
-                    // A critical event that could not be delivered for a day.
-                    shared.with_state(true, |s| {
-                        if let Some(c) = s.conversations.get_mut(&event.conversation_id) {
-                            c.status = Status::Failed;
-                            c.updated = now();
-                        }
-                    });
-                }
-                (_, Some(_)) => {}
-            }
-        });
+pub fn dispatch(shared: &Arc<Shared>, outgoing: Vec<(Outgoing, Option<Step>)>) {
+    for (event, _) in outgoing {
+        spawn(shared, event.id);
     }
 }
 
+/// Carries on with the deliveries a stopped sandbox left (on start).
+pub fn resume(shared: &Arc<Shared>) {
+    let ids: Vec<String> =
+        shared.with_state(false, |s| s.pending_deliveries.keys().cloned().collect());
+    if !ids.is_empty() {
+        tracing::info!("resuming {} webhook deliveries", ids.len());
+    }
+    for id in ids {
+        spawn(shared, id);
+    }
+}
+
+/// Delivers the pending webhook `id` in a task of its own, then does what
+/// follows from the answer.
+fn spawn(shared: &Arc<Shared>, id: String) {
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let Some(pending) = shared.with_state(false, |s| s.pending_deliveries.get(&id).cloned())
+        else {
+            return;
+        };
+        let answer = deliver(&shared, &pending).await;
+        let event = &pending.event;
+        match (pending.follow, answer) {
+            (Some(Step::Action { rule, .. }), Some(answer)) => {
+                let reply = agent::action_reply(&rule, &answer);
+                let steps = vec![Step::Reply {
+                    body: reply,
+                    holding: false,
+                    intent: Some(rule.name.clone()),
+                }];
+                follow_up(
+                    &shared,
+                    &id,
+                    &event.conversation_id,
+                    steps,
+                    pending.answering,
+                );
+            }
+            (Some(Step::Action { rule, .. }), None) => {
+                let steps = vec![Step::HandOff {
+                    target: shared.with_state(false, |s| {
+                        s.conversations
+                            .get(&event.conversation_id)
+                            .and_then(|c| s.default_target(&c.channel))
+                    }),
+                    reason_code: "action-failed".into(),
+                    reason: format!("The action {:?} could not be completed.", rule.name),
+                }];
+                follow_up(
+                    &shared,
+                    &id,
+                    &event.conversation_id,
+                    steps,
+                    pending.answering,
+                );
+            }
+            (_, None) => {
+                // A critical event that could not be delivered for a day.
+                shared.with_state(true, |s| {
+                    s.pending_deliveries.remove(&id);
+                    if let Some(c) = s.conversations.get_mut(&event.conversation_id) {
+                        c.status = Status::Failed;
+                        c.updated = now();
+                    }
+                });
+            }
+            (_, Some(_)) => {
+                shared.with_state(true, |s| s.pending_deliveries.remove(&id));
+            }
+        }
+    });
+}
+
+/// What the agent does after an action's answer; the delivered action
+/// leaves the pending ones in the same state change.
 fn follow_up(
     shared: &Arc<Shared>,
+    delivered: &str,
     conversation_id: &str,
     steps: Vec<Step>,
     answering: Option<String>,
 ) {
     let suffix = shared.random_hex(3);
     let outgoing = shared.with_state(true, |s| {
+        s.pending_deliveries.remove(delivered);
         let still_active = s
             .conversations
             .get(conversation_id)
@@ -296,16 +365,22 @@ fn follow_up(
             Vec::new()
         }
     });
-    dispatch(shared, outgoing, answering);
+    dispatch(shared, outgoing);
 }
 
 /// Delivers one webhook until it succeeds or its schedule gives up; returns
-/// the receiver's JSON answer (`null` when it was not JSON).
-async fn deliver(shared: &Arc<Shared>, event: &Outgoing) -> Option<Value> {
+/// the receiver's JSON answer (`null` when it was not JSON). Each attempt
+/// and the time of the next are saved with the state.
+async fn deliver(shared: &Arc<Shared>, pending: &Pending) -> Option<Value> {
     let url = shared.config.webhook_url.clone()?;
-    let started = Instant::now();
-    let mut attempt = 1u32;
+    let event = &pending.event;
+    let mut attempt = pending.attempts + 1;
+    let mut next_at = pending.next_at;
     loop {
+        let wait = next_at.0.saturating_sub(now().0);
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_nanos(wait as u64)).await;
+        }
         let result = {
             let shared = shared.clone();
             let event = event.clone();
@@ -333,14 +408,21 @@ async fn deliver(shared: &Arc<Shared>, event: &Outgoing) -> Option<Value> {
             let body = body.unwrap_or_default();
             return Some(serde_json::from_slice(&body).unwrap_or(Value::Null));
         }
+        let elapsed = Duration::from_nanos(now().0.saturating_sub(pending.first_at.0) as u64);
         let wait = backoff(
             shared.config.retry_base,
             event.kind,
             attempt,
-            started.elapsed(),
+            elapsed,
             shared.random(),
         )?;
-        tokio::time::sleep(wait).await;
+        next_at = Timestamp(now().0.saturating_add(wait.as_nanos() as i64));
+        shared.with_state(true, |s| {
+            if let Some(p) = s.pending_deliveries.get_mut(&event.id) {
+                p.attempts = attempt;
+                p.next_at = next_at;
+            }
+        });
         attempt += 1;
     }
 }

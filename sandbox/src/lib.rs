@@ -293,7 +293,10 @@ impl Sandbox {
             .map_err(|source| SandboxError::Listen { addr, source })?;
         let app = api::router(shared.clone());
         let limits = shared.config.limits.fit_descriptors();
-        // Pending webhook deliveries end with the runtime.
+        // Deliveries a stopped (or killed) sandbox left carry on.
+        runtime.block_on(async { delivery::resume(&shared) });
+        // Deliveries in flight stop with the runtime; they are kept in the
+        // state (with a store file) and resumed by the next start.
         let server = background::Background::spawn(
             "glbridge-sandbox",
             runtime,

@@ -167,6 +167,10 @@ pub struct State {
     pub actions: Vec<ActionRule>,
     /// Webhook events created so far (for unique ids).
     pub webhooks_created: u64,
+    /// Webhooks not delivered yet, by id: kept with their schedule, so a
+    /// restarted sandbox carries on delivering them.
+    #[serde(default)]
+    pub pending_deliveries: BTreeMap<String, crate::delivery::Pending>,
 }
 
 impl State {

@@ -233,6 +233,9 @@ impl Service {
             Upstream::EmbeddedSandbox { seed } => {
                 let sandbox = Sandbox::start(SandboxConfig {
                     webhook_url: Some(format!("http://{addr}/webhooks/gradient-labs")),
+                    // Beside the bridge's store: a restart finds the
+                    // conversations (and undelivered webhooks) again.
+                    store: Some(sandbox_store(&config.store)),
                     seed: seed.clone(),
                     ..SandboxConfig::default()
                 })?;
@@ -467,6 +470,15 @@ fn internal_error(e: &anyhow::Error, incident: u64) -> Response {
         StatusCode::INTERNAL_SERVER_ERROR,
         &format!("{what}; try again (incident {incident} in the service log)"),
     )
+}
+
+/// Where the embedded sandbox keeps its state: beside the bridge's store
+/// (`glbridge.db` → `glbridge.sandbox.db`).
+pub fn sandbox_store(store: &std::path::Path) -> PathBuf {
+    let stem = store
+        .file_stem()
+        .map_or_else(|| "glbridge".into(), |s| s.to_string_lossy().into_owned());
+    store.with_file_name(format!("{stem}.sandbox.db"))
 }
 
 /// The body size a request announces (`Content-Length`), if it does.
