@@ -997,6 +997,7 @@ fn answer_out(a: gb::Answer) -> wgleap::Answer {
         body: json_out(&a.body),
         outcome: outcome_out(a.outcome),
         wake: a.wake,
+        queue_change: a.queue_change,
     }
 }
 
@@ -1077,6 +1078,7 @@ impl wgleap::GuestBridge for BridgeResource {
             pushed: r.pushed,
             failed: r.failed,
             wake: r.wake,
+            queue_change: r.queue_change,
         })
     }
 

@@ -660,10 +660,17 @@ fn keys(w: &World) -> Vec<String> {
 #[test]
 fn a_finished_conversation_is_forgotten_once_the_api_no_longer_redelivers() {
     let (mut w, p) = pending_call(0);
-    w.webhook(&agent_message("wh1", 1, "Glad to help.", false));
-    w.webhook(&finished("wh2", 2));
+    let queued = w.webhook(&agent_message("wh1", 1, "Glad to help.", false));
+    assert_eq!(queued.queue_change, 1);
+    assert_eq!(w.webhook(&finished("wh2", 2)).queue_change, 1);
+    assert_eq!(
+        w.webhook(&finished("wh2", 2)).queue_change,
+        0,
+        "a duplicate"
+    );
     let a = w.settle(Turn::Pending(p));
     assert_eq!(a.outcome, Outcome::Finished);
+    assert_eq!(a.queue_change, -2, "both taken");
     let kept = keys(&w);
     assert!(
         kept.iter().any(|k| k.contains("/fwd/gleap-T1/")),

@@ -473,11 +473,23 @@ fn a_gleap_caller_that_hangs_up_leaves_its_reply_for_the_next_call() {
     assert_eq!(s.webhook(&reply, SIGNING).0, 200);
     let done = event("r2", 2, "conversation.finished", json!({}));
     assert_eq!(s.webhook(&done, SIGNING).0, 200);
+    assert_eq!(s.webhook(&done, SIGNING).0, 200, "a duplicate");
     std::thread::sleep(Duration::from_millis(300));
+    // The queue depth is counted from the calls, not scanned.
+    assert!(
+        s.metrics().contains("glbridge_queue_depth 2\n"),
+        "{}",
+        s.metrics()
+    );
     // Gleap calls again (the same comment): the reply is still there.
     let (status, answer) = s.gleap("hang", &[("h1", "Is anyone there?")]);
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["message"], "Yes, I am here.", "{answer}");
+    assert!(
+        s.metrics().contains("glbridge_queue_depth 0\n"),
+        "{}",
+        s.metrics()
+    );
 }
 
 #[test]

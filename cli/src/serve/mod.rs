@@ -177,6 +177,9 @@ struct App {
     body_budget: Arc<tokio::sync::Semaphore>,
     max_buffered_body: usize,
     body_read_timeout: Duration,
+    /// Replies queued for Gleap: counted once at start, then kept from
+    /// each committed call's `queue-change` (never a scan).
+    queue_depth: std::sync::atomic::AtomicI64,
 }
 
 /// A running service.
@@ -307,9 +310,15 @@ impl Service {
             )),
             max_buffered_body: config.max_buffered_body.clamp(1, u32::MAX as usize),
             body_read_timeout: config.body_read_timeout,
+            queue_depth: std::sync::atomic::AtomicI64::new(0),
         });
         // A bad configuration fails here, not on the first call.
-        drop((app.make_session)()?);
+        let mut first = (app.make_session)()?;
+        let depth = first
+            .gleap_queue_depth()
+            .context("counting the queued replies")?;
+        app.queue_changed(i32::try_from(depth).unwrap_or(i32::MAX));
+        drop(first);
 
         let router = Router::new()
             .route("/gleap/action", post(gleap_action))
@@ -391,29 +400,14 @@ fn rand_seed() -> u64 {
     (SystemClock.now().0 as u64) ^ u64::from(std::process::id()).rotate_left(32)
 }
 
-/// How often the queue-depth gauge is refreshed. Counting means listing
-/// every queued reply's key, which holds the store for milliseconds when
-/// the queue is long; every tick it cost the webhook route its p99.
-const QUEUE_DEPTH_EVERY: Duration = Duration::from_secs(30);
-
 async fn tick_loop(app: Arc<App>, every: Duration) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut counted: Option<Instant> = None;
     loop {
         interval.tick().await;
-        let count = counted.is_none_or(|t| t.elapsed() >= QUEUE_DEPTH_EVERY);
-        let Ok((report, depth)) = app.call(|s| {
-            let depth = count.then(|| s.gleap_queue_depth());
-            Ok((s.gleap_tick(), depth))
-        }) else {
-            continue;
-        };
-        if count {
-            counted = Some(Instant::now());
-        }
-        match report {
+        match app.call(|s| s.gleap_tick()) {
             Ok(r) => {
+                app.queue_changed(r.queue_change);
                 for c in &r.wake {
                     app.wakeups.wake(c);
                 }
@@ -426,12 +420,7 @@ async fn tick_loop(app: Arc<App>, every: Duration) {
                     );
                 }
             }
-            Err(e) => tracing::warn!("tick: {e}"),
-        }
-        if let Some(Ok(d)) = depth {
-            app.metrics
-                .queue_depth
-                .set(i64::try_from(d).unwrap_or(i64::MAX));
+            Err(e) => tracing::warn!("tick: {e:#}"),
         }
     }
 }
@@ -553,6 +542,17 @@ impl App {
         response
     }
 
+    /// Applies a committed call's change to the queue depth.
+    fn queue_changed(&self, change: i32) {
+        if change != 0 {
+            let depth = self
+                .queue_depth
+                .fetch_add(i64::from(change), std::sync::atomic::Ordering::Relaxed)
+                + i64::from(change);
+            self.metrics.queue_depth.set(depth.max(0));
+        }
+    }
+
     fn count_outcome(&self, name: &str) {
         self.metrics
             .outcomes
@@ -644,7 +644,10 @@ impl App {
                 pending.deadline = self.clock.now().0;
             }
             match self.call(|s| s.gleap_collect(&pending))? {
-                Turn::Answer(a) => return Ok(a),
+                Turn::Answer(a) => {
+                    self.queue_changed(a.queue_change);
+                    return Ok(a);
+                }
                 Turn::Pending(p) => pending = p,
             }
             let wait = self.until(&pending);
@@ -732,6 +735,7 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
     }
     .await;
     if let Ok(answer) = &result {
+        app.queue_changed(answer.queue_change);
         // Committed: the parked Gleap calls of these conversations may answer now.
         for c in &answer.wake {
             app.wakeups.wake(c);

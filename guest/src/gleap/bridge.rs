@@ -205,6 +205,8 @@ pub struct Answer {
     pub outcome: Outcome,
     /// Conversations whose outbox this call added to: wake their pending calls.
     pub wake: Vec<String>,
+    /// Replies added to (positive) or taken from (negative) the outboxes.
+    pub queue_change: i32,
 }
 
 impl Answer {
@@ -214,6 +216,7 @@ impl Answer {
             body,
             outcome,
             wake: Vec::new(),
+            queue_change: 0,
         }
     }
     fn error(status: u16, outcome: Outcome, message: impl Into<String>) -> Self {
@@ -266,6 +269,8 @@ pub struct TickReport {
     pub failed: u32,
     /// Conversations whose outbox grew.
     pub wake: Vec<String>,
+    /// Replies added (released) less replies pushed out.
+    pub queue_change: i32,
 }
 
 /// The imports one call runs with.
@@ -596,9 +601,10 @@ impl GleapBridge {
             state::remove(io.store, &e.key, &e.raw)?;
         }
         state::update_with(io.store, &marker, || 0i64, |_| ((), state::Then::Delete))?;
-        Ok(Turn::Answer(self.reply(
-            entries.into_iter().map(|e| e.queued.item).collect(),
-        )))
+        let taken = i32::try_from(entries.len()).unwrap_or(i32::MAX);
+        let mut answer = self.reply(entries.into_iter().map(|e| e.queued.item).collect());
+        answer.queue_change = -taken;
+        Ok(Turn::Answer(answer))
     }
 
     /// Starts the conversation once and forwards new comments; whether it
@@ -784,7 +790,7 @@ impl GleapBridge {
             .sequencer
             .offer(io.store, event, now)
             .and_then(|o| Ok((o.duplicate, self.enqueue(io.store, now, o.released)?)));
-        let (duplicate, wake) = match queued {
+        let (duplicate, (wake, added)) = match queued {
             Ok(q) => q,
             Err(e) => {
                 // Not acknowledged, so the API delivers it again: keep nothing.
@@ -802,6 +808,7 @@ impl GleapBridge {
             None => Answer::new(200, Outcome::Accepted, json!({})),
         };
         answer.wake = wake;
+        answer.queue_change = added;
         answer
     }
 
@@ -812,8 +819,9 @@ impl GleapBridge {
         store: &dyn Store,
         now: Timestamp,
         released: Vec<Released>,
-    ) -> Result<Vec<String>> {
+    ) -> Result<(Vec<String>, i32)> {
         let mut woken: Vec<String> = Vec::new();
+        let mut added = 0i32;
         for r in released {
             let Some(conversation) = r.event.conversation_id.clone() else {
                 continue;
@@ -850,12 +858,14 @@ impl GleapBridge {
                 let marker = ended_key(hour_of(now), &conversation);
                 state::update::<u64, _>(store, &marker, |n| *n = r.event.sequence_number)?;
             }
-            state::insert_new(store, &key, &Queued { at: now.0, item })?;
+            if state::insert_new(store, &key, &Queued { at: now.0, item })? {
+                added = added.saturating_add(1);
+            }
             if !woken.contains(&conversation) {
                 woken.push(conversation);
             }
         }
-        Ok(woken)
+        Ok((woken, added))
     }
 
     fn run_action(
@@ -913,7 +923,9 @@ impl GleapBridge {
         let now = io.clock.now();
         let released = self.sequencer.poll(io.store, now)?;
         report.released = u32::try_from(released.len()).unwrap_or(u32::MAX);
-        report.wake = self.enqueue(io.store, now, released)?;
+        let (wake, added) = self.enqueue(io.store, now, released)?;
+        report.wake = wake;
+        report.queue_change = added;
         self.forget_ended(io.store, now)?;
         let Some(rest) = self.config.rest.clone() else {
             return Ok(report);
@@ -950,6 +962,7 @@ impl GleapBridge {
                     Ok(()) => {
                         state::remove(io.store, &entry.key, &entry.raw)?;
                         report.pushed += 1;
+                        report.queue_change = report.queue_change.saturating_sub(1);
                     }
                     Err(_) => {
                         report.failed += 1;
