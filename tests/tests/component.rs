@@ -590,3 +590,18 @@ fn the_host_api_never_prints_a_secret_through_debug() {
         assert!(!text.contains(secret), "{secret} printed in: {text}");
     }
 }
+
+/// What the component may weigh, bytes: its size when last measured
+/// (843,997, BENCHMARKS.md) and about 4 % of room. The goal is 400 KB;
+/// until then this keeps it from growing unnoticed.
+const SIZE_BUDGET: usize = 880_000;
+
+#[test]
+fn the_component_stays_within_its_size_budget() {
+    let size = glbridge_host::EMBEDDED_COMPONENT.len();
+    assert!(
+        size <= SIZE_BUDGET,
+        "the component is {size} bytes, over its budget of {SIZE_BUDGET}: \
+         find what grew (twiggy top) before raising the budget"
+    );
+}
