@@ -15,6 +15,7 @@ const KEYS: &[&str] = &[
     "gleap/waiting/gleap-c1",
     "gleap/out/gleap-c1/00000000000000000001-e1",
     "gleap/fwd/gleap-c1/gleap-k1",
+    "gleap/forwarded/gleap-c1",
     "gleap/ended/000000486111/gleap-c1",
     "gleap/ended-cursor",
 ];

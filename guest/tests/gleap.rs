@@ -673,7 +673,7 @@ fn a_finished_conversation_is_forgotten_once_the_api_no_longer_redelivers() {
     assert_eq!(a.queue_change, -2, "both taken");
     let kept = keys(&w);
     assert!(
-        kept.iter().any(|k| k.contains("/fwd/gleap-T1/")),
+        kept.iter().any(|k| k == "gleap/forwarded/gleap-T1"),
         "{kept:?}"
     );
 
@@ -710,7 +710,7 @@ fn a_conversation_that_went_on_or_still_has_replies_queued_is_kept() {
     w.advance_to(Timestamp(w.clock.now().0 + 30 * HOUR));
     w.tick();
     assert!(
-        keys(&w).iter().any(|k| k.contains("/fwd/gleap-T1/")),
+        keys(&w).iter().any(|k| k == "gleap/forwarded/gleap-T1"),
         "{:?}",
         keys(&w)
     );
@@ -731,4 +731,45 @@ fn a_conversation_that_went_on_or_still_has_replies_queued_is_kept() {
     w.advance_to(Timestamp(w.clock.now().0 + 27 * HOUR));
     w.tick();
     assert_eq!(keys(&w), vec!["gleap/ended-cursor".to_owned()]);
+}
+
+#[test]
+fn forwarded_comments_are_one_set_written_once_and_older_markers_fold_into_it() {
+    let mut w = World::new(|_| {});
+    // A store from before: one key per forwarded comment.
+    w.store
+        .compare_and_swap("gleap/fwd/gleap-T1/gleap-c1", None, Some(b"1"))
+        .unwrap();
+    w.store
+        .compare_and_swap(
+            "gleap/conv/gleap-T1",
+            None,
+            Some(br#"{"started":true,"ticket":"T1"}"#),
+        )
+        .unwrap();
+    w.http.push(ok(MSG));
+    let turn = w.action_turn(
+        Some("Bearer gleap-shared"),
+        &gleap_call(json!([comment("c1", "hi"), comment("c2", "again")])),
+    );
+    assert!(matches!(turn, Turn::Pending(_)), "{turn:?}");
+    let sent = w.http.sent();
+    assert_eq!(sent.len(), 1, "only c2 is new: {sent:?}");
+    assert!(String::from_utf8_lossy(sent[0].body.as_deref().unwrap()).contains("gleap-c2"));
+    let keys = keys(&w);
+    assert!(
+        !keys.iter().any(|k| k.starts_with("gleap/fwd/")),
+        "folded: {keys:?}"
+    );
+    let set = w.store.get("gleap/forwarded/gleap-T1").unwrap().unwrap();
+    assert_eq!(set, br#"["gleap-c1","gleap-c2"]"#);
+    // A replay forwards nothing and writes nothing.
+    let before = w.store.get("gleap/forwarded/gleap-T1").unwrap();
+    let turn = w.action_turn(
+        Some("Bearer gleap-shared"),
+        &gleap_call(json!([comment("c1", "hi"), comment("c2", "again")])),
+    );
+    assert!(matches!(turn, Turn::Pending(_)));
+    assert_eq!(w.http.sent().len(), 1);
+    assert_eq!(w.store.get("gleap/forwarded/gleap-T1").unwrap(), before);
 }

@@ -105,7 +105,9 @@ fn secs(s: &Value) -> Timestamp {
 /// What the component answers to one step of the scenario.
 fn run(step: &Value, client: &Config) -> Value {
     let http = Arc::new(ScriptedTransport::default());
-    let start = step.get("now_secs").map_or(Timestamp::from_secs(1_750_000_000), secs);
+    let start = step
+        .get("now_secs")
+        .map_or(Timestamp::from_secs(1_750_000_000), secs);
     let clock = Arc::new(FakeClock::new(start));
     let mut s = session(&http, &clock);
     let text = |k: &str| step[k].as_str().unwrap();
@@ -113,16 +115,31 @@ fn run(step: &Value, client: &Config) -> Value {
     match text("kind") {
         "verify" => {
             let now = secs(&step["now_secs"]);
-            match s.webhook_verify(text("key"), text("header"), text("body").as_bytes(), Some(now), None) {
+            match s.webhook_verify(
+                text("key"),
+                text("header"),
+                text("body").as_bytes(),
+                Some(now),
+                None,
+            ) {
                 Ok(()) => json!({"ok": null}),
                 Err(e) => refusal(e),
             }
         }
         "sign-and-receive" => {
             let now = step["now_secs"].as_i64().unwrap();
-            let header = s.webhook_sign(text("key"), now, text("body").as_bytes()).unwrap();
+            let header = s
+                .webhook_sign(text("key"), now, text("body").as_bytes())
+                .unwrap();
             let event = s
-                .webhook_receive(text("key"), &header, token, text("body").as_bytes(), None, None)
+                .webhook_receive(
+                    text("key"),
+                    &header,
+                    token,
+                    text("body").as_bytes(),
+                    None,
+                    None,
+                )
                 .unwrap();
             json!({"header": header, "event": s.event_json(&event).unwrap()})
         }
@@ -156,7 +173,9 @@ fn run(step: &Value, client: &Config) -> Value {
             };
             let mut offers = Vec::new();
             for body in step["events"].as_array().unwrap() {
-                let event = s.webhook_parse(body.as_str().unwrap().as_bytes(), None).unwrap();
+                let event = s
+                    .webhook_parse(body.as_str().unwrap().as_bytes(), None)
+                    .unwrap();
                 let o = s.sequencer_offer(&config, &event).unwrap();
                 offers.push(json!({
                     "duplicate": o.duplicate,

@@ -29,6 +29,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use subtle::ConstantTimeEq;
 
 use super::{parse_action, tiptap, ActionCall};
@@ -373,9 +374,15 @@ const NS: &str = "gleap";
 fn conv_key(c: &str) -> String {
     format!("{NS}/conv/{c}")
 }
-/// Marks a comment as forwarded: one key per message id.
-fn forwarded_key(c: &str, message_id: &str) -> String {
-    format!("{NS}/fwd/{c}/{message_id}")
+/// The message ids of the conversation's forwarded comments: one set,
+/// read once and written once per call.
+fn forwarded_key(c: &str) -> String {
+    format!("{NS}/forwarded/{c}")
+}
+/// Where older stores kept one key per forwarded comment (folded into the
+/// set on the conversation's next call).
+fn legacy_forwarded_prefix(c: &str) -> String {
+    format!("{NS}/fwd/{c}/")
 }
 /// The conversation's outbox: one key per item, `<sequence number>-<event id>`,
 /// so items sort in the agent's order.
@@ -610,7 +617,6 @@ impl GleapBridge {
     /// Starts the conversation once and forwards new comments; whether it
     /// forwarded any.
     fn forward(&mut self, io: Io<'_>, call: &ActionCall) -> Result<bool> {
-        let mut forwarded = false;
         let key = conv_key(&call.conversation_id);
         let state: ConversationState = state::get_or_default(io.store, &key)?;
         if !state.started {
@@ -639,9 +645,47 @@ impl GleapBridge {
                 s.ticket.clone_from(&ticket);
             })?;
         }
+        let set_key = forwarded_key(&call.conversation_id);
+        let (raw, set) = state::read::<BTreeSet<String>>(io.store, &set_key)?;
+        let mut done = set.unwrap_or_default();
+        let mut changed = false;
+        if raw.is_none() {
+            let prefix = legacy_forwarded_prefix(&call.conversation_id);
+            for key in io.store.list_keys(&prefix).map_err(store_error)? {
+                if let Some(id) = key.strip_prefix(&prefix) {
+                    done.insert(id.to_owned());
+                }
+                state::delete(io.store, &key)?;
+                changed = true;
+            }
+        }
+        // What was forwarded is recorded even when a later comment fails.
+        let before = done.len();
+        let result = self.forward_new(io, call, &mut done);
+        let forwarded = done.len() > before;
+        if changed || forwarded {
+            let ok = io
+                .store
+                .compare_and_swap(&set_key, raw.as_deref(), Some(&state::encode(&done)?))
+                .map_err(store_error)?;
+            if !ok {
+                return Err(Error::Store {
+                    message: format!("{set_key} changed under its conversation's lock"),
+                });
+            }
+        }
+        result.map(|()| forwarded)
+    }
+
+    /// Forwards the comments not in `done`, in order, adding each to it.
+    fn forward_new(
+        &mut self,
+        io: Io<'_>,
+        call: &ActionCall,
+        done: &mut BTreeSet<String>,
+    ) -> Result<()> {
         for comment in &call.comments {
-            let done = forwarded_key(&call.conversation_id, &comment.message_id);
-            if io.store.get(&done).map_err(store_error)?.is_some() {
+            if done.contains(&comment.message_id) {
                 continue;
             }
             let op = Operation::AddMessage {
@@ -677,10 +721,9 @@ impl GleapBridge {
                     other?;
                 }
             }
-            state::insert_new(io.store, &done, &1)?;
-            forwarded = true;
+            done.insert(comment.message_id.clone());
         }
-        Ok(forwarded)
+        Ok(())
     }
 
     /// The answer for the items a turn took, in queueing order.
@@ -1030,13 +1073,14 @@ impl GleapBridge {
             return Ok(());
         }
         for prefix in [
-            format!("{NS}/fwd/{conversation}/"),
+            legacy_forwarded_prefix(conversation),
             format!("{NS}/action/{conversation}/"),
         ] {
             for key in store.list_keys(&prefix).map_err(store_error)? {
                 state::delete(store, &key)?;
             }
         }
+        state::delete(store, &forwarded_key(conversation))?;
         state::delete(store, &conv_key(conversation))?;
         self.sequencer.forget(store, conversation)
     }
