@@ -33,15 +33,17 @@ fn walk(node: &Value, out: &mut String, depth: usize) {
             if kind == "listItem" {
                 out.push_str("- ");
             }
+            let start = out.len();
             if let Some(children) = node.get("content").and_then(Value::as_array) {
                 for child in children {
                     walk(child, out, depth + 1);
                 }
             }
+            // A block ends its line; an empty one is a blank line of its own.
             if matches!(
                 kind,
                 "paragraph" | "heading" | "listItem" | "blockquote" | "codeBlock"
-            ) && !out.ends_with('\n')
+            ) && (!out.ends_with('\n') || out.len() == start)
             {
                 out.push('\n');
             }
@@ -67,6 +69,20 @@ pub fn document(text: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blank_lines_survive_the_round_trip() {
+        // Found by the `tiptap` fuzz target: an empty paragraph was dropped.
+        for text in ["a\n\nb", "a\n\n\nb", "a\n  \nb", "- one\n\n- two"] {
+            assert_eq!(flatten(&document(text)), text);
+        }
+        let doc = json!({"type": "doc", "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": "Hi"}]},
+            {"type": "paragraph"},
+            {"type": "paragraph", "content": [{"type": "text", "text": "Thanks"}]}
+        ]});
+        assert_eq!(flatten(&doc), "Hi\n\nThanks");
+    }
 
     #[test]
     fn flattens_paragraphs_lists_and_breaks() {
