@@ -167,6 +167,11 @@ struct ServeArgs {
     /// [default: 64MiB].
     #[arg(long, env = "GLBRIDGE_MAX_BUFFERED_BODY", value_name = "SIZE", value_parser = parse_size)]
     max_buffered_body: Option<usize>,
+    /// With the embedded sandbox: keep its state in `<store>.sandbox.db`
+    /// beside the bridge's store, so a restart finds its conversations and
+    /// undelivered webhooks (slower: it saves all of it on every change).
+    #[arg(long)]
+    keep_sandbox_state: bool,
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
@@ -625,6 +630,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     }) {
         config.max_buffered_body = n.context("max_buffered_body")?.max(1);
     }
+    config.embedded_sandbox_store = args.keep_sandbox_state;
     config.holding_text = args.holding_text.or(file.holding_text.clone());
     config.hand_off_text = args.hand_off_text.or(file.hand_off_text.clone());
     config.actions = actions(&file, &args.actions)?;
