@@ -10,7 +10,7 @@ mod process;
 
 use std::time::Duration;
 
-use process::{agent, cpu_time, scratch, spawn, stop, support, wait_up};
+use process::{agent, cpu_time, scratch, serve_args, spawn, stop, strs, support, wait_up};
 
 const KEY: &str = "whsec_idle";
 
@@ -19,23 +19,7 @@ fn after_a_burst_of_webhooks_the_idle_service_uses_almost_no_cpu() {
     let dir = scratch("glbridge-idle");
     let port = support::free_port();
     let store = dir.join("db");
-    let running = spawn(
-        &[
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--store",
-            store.to_str().unwrap(),
-            "--api-url",
-            "http://127.0.0.1:9",
-            "--api-key",
-            "sk_unused",
-            "--webhook-signing-key",
-            KEY,
-            "--insecure-no-gleap-auth",
-        ],
-        &[],
-    );
+    let running = spawn(&strs(&serve_args(port, &store, KEY, &[])), &[]);
     let base = format!("http://127.0.0.1:{port}");
     wait_up(&format!("{base}/healthz"));
 

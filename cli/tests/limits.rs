@@ -14,36 +14,12 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use process::{agent, peak_rss, scratch, spawn, spawn_with_nofile, stop, support, wait_up};
+use process::agent;
+use process::{
+    peak_rss, scratch, serve_args, spawn, spawn_with_nofile, stop, strs, support, wait_up,
+};
 
 const KEY: &str = "whsec_limits";
-
-/// `serve` against an API nobody answers (these tests never reach it).
-fn serve_args(port: u16, store: &std::path::Path, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "serve",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--store",
-        store.to_str().unwrap(),
-        "--api-url",
-        "http://127.0.0.1:9",
-        "--api-key",
-        "sk_unused",
-        "--webhook-signing-key",
-        KEY,
-        "--insecure-no-gleap-auth",
-    ]
-    .iter()
-    .map(ToString::to_string)
-    .collect();
-    args.extend(extra.iter().map(ToString::to_string));
-    args
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
-}
 
 /// A well-formed, fresh signature header (its MAC is wrong: the body is
 /// read, then refused).
@@ -109,6 +85,7 @@ fn slow_clients_are_cut_off_and_never_exhaust_the_descriptors() {
     let args = serve_args(
         port,
         &dir.join("db"),
+        KEY,
         &["--header-read-timeout", "1s", "--body-read-timeout", "2s"],
     );
     let running = spawn_with_nofile(256, &strs(&args), &[]);
@@ -180,6 +157,7 @@ fn bodies_in_memory_stay_within_the_budget() {
     let args = serve_args(
         port,
         &dir.join("db"),
+        KEY,
         &["--max-buffered-body", "16MiB", "--body-read-timeout", "60s"],
     );
     let running = spawn(&strs(&args), &[]);
@@ -242,7 +220,7 @@ fn bodies_in_memory_stay_within_the_budget() {
 fn a_stop_does_not_wait_for_a_body_that_never_ends() {
     let dir = scratch("glbridge-limits-stop");
     let port = support::free_port();
-    let args = serve_args(port, &dir.join("db"), &["--body-read-timeout", "10m"]);
+    let args = serve_args(port, &dir.join("db"), KEY, &["--body-read-timeout", "10m"]);
     let running = spawn(&strs(&args), &[]);
     wait_up(&format!("http://127.0.0.1:{port}/healthz"));
     let mut s = webhook_head(port, 1_000_000, Some(&fresh_signature()));

@@ -293,36 +293,28 @@ fn spawn(shared: &Arc<Shared>, id: String) {
         let answer = deliver(&shared, &pending).await;
         let event = &pending.event;
         match (pending.follow, answer) {
-            (Some(Step::Action { rule, .. }), Some(answer)) => {
-                let reply = agent::action_reply(&rule, &answer);
-                let steps = vec![Step::Reply {
-                    body: reply,
-                    holding: false,
-                    intent: Some(rule.name.clone()),
-                }];
+            (Some(Step::Action { rule, .. }), answer) => {
+                let step = match answer {
+                    Some(answer) => Step::Reply {
+                        body: agent::action_reply(&rule, &answer),
+                        holding: false,
+                        intent: Some(rule.name.clone()),
+                    },
+                    None => Step::HandOff {
+                        target: shared.with_state(false, |s| {
+                            s.conversations
+                                .get(&event.conversation_id)
+                                .and_then(|c| s.default_target(&c.channel))
+                        }),
+                        reason_code: "action-failed".into(),
+                        reason: format!("The action {:?} could not be completed.", rule.name),
+                    },
+                };
                 follow_up(
                     &shared,
                     &id,
                     &event.conversation_id,
-                    steps,
-                    pending.answering,
-                );
-            }
-            (Some(Step::Action { rule, .. }), None) => {
-                let steps = vec![Step::HandOff {
-                    target: shared.with_state(false, |s| {
-                        s.conversations
-                            .get(&event.conversation_id)
-                            .and_then(|c| s.default_target(&c.channel))
-                    }),
-                    reason_code: "action-failed".into(),
-                    reason: format!("The action {:?} could not be completed.", rule.name),
-                }];
-                follow_up(
-                    &shared,
-                    &id,
-                    &event.conversation_id,
-                    steps,
+                    vec![step],
                     pending.answering,
                 );
             }

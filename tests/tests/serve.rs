@@ -436,9 +436,30 @@ fn a_gleap_call_at_the_body_limit_with_6000_new_comments_is_answered() {
     assert_eq!(customer, 6000);
 }
 
+/// A webhook event of `kind` for the Gleap conversation `gleap-<conv>`.
+fn agent_event(conv: &str, id: &str, seq: u64, kind: &str, data: Value) -> Value {
+    let mut d = json!({"conversation": {"id": format!("gleap-{conv}"), "customer_id": format!("u-{conv}")}});
+    d.as_object_mut()
+        .unwrap()
+        .extend(data.as_object().unwrap().clone());
+    json!({"id": id, "type": kind, "sequence_number": seq, "timestamp": "2025-01-01T00:00:00Z", "data": d})
+}
+
+/// A Gleap call sent by hand, so that the test can hang up on it.
+fn raw_gleap_call(addr: std::net::SocketAddr, body: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut caller = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        caller,
+        "POST /gleap/action HTTP/1.1\r\nHost: x\r\nAuthorization: {SECRET}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    caller
+}
+
 #[test]
 fn a_gleap_caller_that_hangs_up_leaves_its_reply_for_the_next_call() {
-    use std::io::Write;
     // The sandbox's own webhooks go nowhere: the test plays the agent.
     let s = Setup::new(
         "hangup",
@@ -447,13 +468,7 @@ fn a_gleap_caller_that_hangs_up_leaves_its_reply_for_the_next_call() {
     );
     let addr = s.service.as_ref().unwrap().addr();
     let body = gleap_body("hang", &[("h1", "Is anyone there?")]);
-    let mut caller = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        caller,
-        "POST /gleap/action HTTP/1.1\r\nHost: x\r\nAuthorization: {SECRET}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
+    let caller = raw_gleap_call(addr, &body);
     // Forwarded and parked; then the caller is gone.
     let parked = std::time::Instant::now();
     while !s.metrics().contains("glbridge_gleap_waiting 1") {
@@ -462,13 +477,8 @@ fn a_gleap_caller_that_hangs_up_leaves_its_reply_for_the_next_call() {
     }
     drop(caller);
     std::thread::sleep(Duration::from_millis(200));
-    let event = |id: &str, seq: u64, kind: &str, data: Value| {
-        let mut d = json!({"conversation": {"id": "gleap-hang", "customer_id": "u-hang"}});
-        d.as_object_mut()
-            .unwrap()
-            .extend(data.as_object().unwrap().clone());
-        json!({"id": id, "type": kind, "sequence_number": seq, "timestamp": "2025-01-01T00:00:00Z", "data": d})
-    };
+    let event =
+        |id: &str, seq: u64, kind: &str, data: Value| agent_event("hang", id, seq, kind, data);
     let reply = event("r1", 1, "agent.message", json!({"body": "Yes, I am here."}));
     assert_eq!(s.webhook(&reply, SIGNING).0, 200);
     let done = event("r2", 2, "conversation.finished", json!({}));
@@ -494,7 +504,6 @@ fn a_gleap_caller_that_hangs_up_leaves_its_reply_for_the_next_call() {
 
 #[test]
 fn a_gleap_caller_that_hangs_up_while_its_comment_is_forwarded_takes_nothing() {
-    use std::io::Write;
     // Every API answer takes 200 ms, so the caller is gone before the
     // call has forwarded its comment.
     let s = Setup::new(
@@ -505,13 +514,8 @@ fn a_gleap_caller_that_hangs_up_while_its_comment_is_forwarded_takes_nothing() {
         },
         |c| c.reply_wait = Duration::from_secs(2),
     );
-    let event = |id: &str, seq: u64, kind: &str, data: Value| {
-        let mut d = json!({"conversation": {"id": "gleap-gone", "customer_id": "u-gone"}});
-        d.as_object_mut()
-            .unwrap()
-            .extend(data.as_object().unwrap().clone());
-        json!({"id": id, "type": kind, "sequence_number": seq, "timestamp": "2025-01-01T00:00:00Z", "data": d})
-    };
+    let event =
+        |id: &str, seq: u64, kind: &str, data: Value| agent_event("gone", id, seq, kind, data);
     // A reply and a finish are queued already: the turn is over at once.
     let reply = event(
         "g1",
@@ -527,13 +531,7 @@ fn a_gleap_caller_that_hangs_up_while_its_comment_is_forwarded_takes_nothing() {
     );
     let addr = s.service.as_ref().unwrap().addr();
     let body = gleap_body("gone", &[("g1", "Hello?")]);
-    let mut caller = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        caller,
-        "POST /gleap/action HTTP/1.1\r\nHost: x\r\nAuthorization: {SECRET}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
+    let caller = raw_gleap_call(addr, &body);
     std::thread::sleep(Duration::from_millis(50));
     drop(caller);
     // The forwarding finishes (600 ms of API latency) with nobody to answer.

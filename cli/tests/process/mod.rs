@@ -137,3 +137,32 @@ pub fn cpu_time(pid: u32) -> Duration {
     // The kernel's USER_HZ is 100 on every Linux this runs on.
     Duration::from_millis(ticks * 10)
 }
+
+/// `glbridge serve` on `port` with `store`, against an API nobody answers
+/// (these tests never reach it), with the webhook signing key `key`.
+pub fn serve_args(port: u16, store: &std::path::Path, key: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--store",
+        store.to_str().unwrap(),
+        "--api-url",
+        "http://127.0.0.1:9",
+        "--api-key",
+        "sk_unused",
+        "--webhook-signing-key",
+        key,
+        "--insecure-no-gleap-auth",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    args.extend(extra.iter().map(ToString::to_string));
+    args
+}
+
+/// The arguments as `&str`s, for [`spawn`].
+pub fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
