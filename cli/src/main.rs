@@ -167,11 +167,6 @@ struct ServeArgs {
     /// [default: 64MiB].
     #[arg(long, env = "GLBRIDGE_MAX_BUFFERED_BODY", value_name = "SIZE", value_parser = parse_size)]
     max_buffered_body: Option<usize>,
-    /// With the embedded sandbox: keep its state in `<store>.sandbox.db`
-    /// beside the bridge's store, so a restart finds its conversations and
-    /// undelivered webhooks (slower: it saves all of it on every change).
-    #[arg(long)]
-    keep_sandbox_state: bool,
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
@@ -233,6 +228,10 @@ struct SandboxArgs {
     /// Most client connections open at once (lowered to fit ulimit -n).
     #[arg(long, value_name = "N", default_value_t = 1024)]
     max_connections: usize,
+    /// Most request-body bytes held in memory at once over all requests (a
+    /// request that would pass it waits, then gets 503), e.g. `64MiB`.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    max_buffered_body: usize,
 }
 
 fn fraction(s: &str) -> Result<f64, String> {
@@ -502,6 +501,7 @@ fn sandbox(args: SandboxArgs) -> Result<ExitCode> {
             max_connections: args.max_connections.max(1),
         },
         body_read_timeout: args.body_read_timeout,
+        max_buffered_body: args.max_buffered_body,
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::start(config)?;
@@ -630,7 +630,6 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     }) {
         config.max_buffered_body = n.context("max_buffered_body")?.max(1);
     }
-    config.embedded_sandbox_store = args.keep_sandbox_state;
     config.holding_text = args.holding_text.or(file.holding_text.clone());
     config.hand_off_text = args.hand_off_text.or(file.hand_off_text.clone());
     config.actions = actions(&file, &args.actions)?;
@@ -644,6 +643,9 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     if let Some(sandbox) = service.sandbox() {
         tracing::info!(api = %service.api_url(), "no --api-url/--api-key: started the sandbox in-process on loopback and wired it to this service");
         tracing::info!(webhooks = %sandbox.config().webhook_url.clone().unwrap_or_default(), "the sandbox delivers its webhooks here");
+        if let Some(store) = &sandbox.config().store {
+            tracing::info!(store = %store.display(), "the sandbox keeps its conversations and pending webhooks here");
+        }
     } else {
         tracing::info!(api = %service.api_url(), "talking to the AI-agent API");
     }

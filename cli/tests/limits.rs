@@ -235,3 +235,104 @@ fn a_stop_does_not_wait_for_a_body_that_never_ends() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_small_webhook_with_a_bad_signature_header_is_refused_before_its_body() {
+    let dir = scratch("glbridge-limits-screen");
+    let port = support::free_port();
+    let args = serve_args(port, &dir.join("db"), KEY, &["--body-read-timeout", "60s"]);
+    let running = spawn(&strs(&args), &[]);
+    wait_up(&format!("http://127.0.0.1:{port}/healthz"));
+    let stale = format!("t=1000000000,v1={}", "ab".repeat(32));
+    for signature in [None, Some("t=oops"), Some(stale.as_str())] {
+        // 1 KiB announced, not a byte of it sent: the answer comes anyway.
+        let started = Instant::now();
+        let mut s = webhook_head(port, 1024, signature);
+        assert_eq!(status_of(&mut s), Some(401), "{signature:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{signature:?} took {:?}",
+            started.elapsed()
+        );
+    }
+    // A well-formed header is not enough to be answered early: the body is
+    // waited for, read, and its MAC checked.
+    let mut s = webhook_head(port, 1024, Some(&fresh_signature()));
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(&[b' '; 1024]).unwrap();
+    assert_eq!(status_of(&mut s), Some(401), "read, then refused");
+    // A webhook sent whole is checked in one call, without the screening.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let head = format!(
+        "POST /webhooks/gradient-labs HTTP/1.1\r\nHost: x\r\nContent-Length: 1024\r\nX-GradientLabs-Signature: {}\r\n\r\n",
+        fresh_signature()
+    );
+    s.write_all(&[head.as_bytes(), &[b' '; 1024]].concat())
+        .unwrap();
+    assert_eq!(status_of(&mut s), Some(401));
+    let metrics = agent()
+        .get(&format!("http://127.0.0.1:{port}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        metrics.contains("glbridge_webhooks_screened_total 4\n"),
+        "three bad headers and one slow body were screened: {metrics}"
+    );
+    stop(running);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_sandbox_keeps_its_bodies_in_memory_within_its_budget() {
+    let port = support::free_port();
+    let running = spawn(
+        &[
+            "sandbox",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--integration-key",
+            "ik",
+            "--max-buffered-body",
+            "16MiB",
+            "--body-read-timeout",
+            "60s",
+        ],
+        &[],
+    );
+    wait_up(&format!("http://127.0.0.1:{port}/ip-addresses"));
+    let pid = running.child.id();
+    let before = peak_rss(pid);
+    const BODY: usize = 4_000_000;
+    // 60 uploads of 4 MB at once, each held open a moment before its last
+    // byte: unbounded, 240 MB would be in memory together.
+    let uploads: Vec<_> = (0..60)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                let head = format!(
+                    "POST /conversations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ik\r\nContent-Type: application/json\r\nContent-Length: {BODY}\r\n\r\n"
+                );
+                s.write_all(head.as_bytes()).unwrap();
+                s.write_all(&vec![b' '; BODY - 1]).unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+                s.write_all(b" ").unwrap();
+                status_of(&mut s)
+            })
+        })
+        .collect();
+    for t in uploads {
+        let status = t.join().unwrap();
+        assert_eq!(status, Some(400), "read, then refused as not JSON");
+    }
+    let grown = peak_rss(pid).saturating_sub(before);
+    assert!(
+        grown < 100 * 1024 * 1024,
+        "peak RSS grew by {} MiB",
+        grown >> 20
+    );
+    eprintln!("sandbox peak RSS grew by {} MiB", grown >> 20);
+    stop(running);
+}

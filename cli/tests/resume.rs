@@ -146,7 +146,6 @@ fn serve_with_the_embedded_sandbox_finds_its_conversations_after_a_restart() {
         "Bearer resume",
         "--reply-wait",
         "3s",
-        "--keep-sandbox-state",
     ];
     let base = format!("http://127.0.0.1:{port}");
     let gleap = |comments: Value| {

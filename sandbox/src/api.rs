@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use crate::agent;
 use crate::delivery;
 use crate::state::{ArticleRecord, ConversationRecord, MessageRecord, SecretRecord};
-use crate::{now, Shared};
+use crate::{now, Changed, Shared};
 
 type S = AxState<Arc<Shared>>;
 type ApiResult = Result<Response, ApiError>;
@@ -222,13 +222,30 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
-        .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         // A body that stalls is given up on (408), not waited for forever.
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             shared.config.body_read_timeout,
         ))
+        // Bodies in memory at once are bounded over all requests (503 past it).
+        .layer(middleware::from_fn(shared.body_budget.layer(
+            MAX_BODY,
+            shared.config.body_read_timeout,
+            || {
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "too many request bodies in memory at once; try again",
+                );
+                e.retry_after = Some(1);
+                e.into_response()
+            },
+        )))
         .with_state(shared)
 }
+
+/// Largest request body the sandbox reads.
+const MAX_BODY: usize = 4 * 1024 * 1024;
 
 /// `--latency`, `--fail-rate` and `X-Sandbox-Fail: 503|429|timeout|reset`.
 async fn faults(AxState(shared): S, request: Request, next: Next) -> Response {
@@ -323,7 +340,7 @@ fn require_webhook(shared: &Shared) -> Result<(), ApiError> {
 /// Runs the agent on the latest customer message it has not handled yet.
 fn run_agent(shared: &Arc<Shared>, conversation_id: &str) {
     let suffix = shared.random_hex(3);
-    let outgoing = shared.with_state(true, |s| {
+    let outgoing = shared.with_state(Changed::conversation(conversation_id), |s| {
         let Some(conv) = s.conversations.get(conversation_id) else {
             return Vec::new();
         };
@@ -370,7 +387,7 @@ async fn start(AxState(shared): S, headers: HeaderMap, bytes: Bytes) -> ApiResul
         require_webhook(&shared)?;
     }
     let at = now();
-    let conv = shared.with_state(true, |s| {
+    let conv = shared.with_state(Changed::conversation(&params.id), |s| {
         if let Some(existing) = s.conversations.get(&params.id) {
             // Creates are keyed by the caller's id: a repeat is an upsert, not a duplicate.
             return existing.to_json();
@@ -419,7 +436,9 @@ async fn start(AxState(shared): S, headers: HeaderMap, bytes: Bytes) -> ApiResul
 
 async fn read(AxState(shared): S, headers: HeaderMap, Path(id): Path<String>) -> ApiResult {
     auth(&shared, &headers, Role::Integration)?;
-    let conv = shared.with_state(false, |s| conversation(s, &id).map(|c| c.to_json()))?;
+    let conv = shared.with_state(Changed::NOTHING, |s| {
+        conversation(s, &id).map(|c| c.to_json())
+    })?;
     ok(conv)
 }
 
@@ -450,7 +469,7 @@ async fn add_message(
     let Operation::AddMessage { params, .. } = op else {
         return Err(ApiError::invalid("params"));
     };
-    let (message, fresh, answer) = shared.with_state(true, |s| {
+    let (message, fresh, answer) = shared.with_state(Changed::conversation(&id), |s| {
         let c = open_conversation(s, &id)?;
         if let Some(existing) = c.messages.iter().find(|m| m.id == params.id) {
             return Ok((message_json(existing), false, false));
@@ -490,7 +509,7 @@ async fn add_event(
             params,
         }
     })?;
-    shared.with_state(true, |s| {
+    shared.with_state(Changed::conversation(&id), |s| {
         let c = open_conversation(s, &id)?;
         if let Some(key) = &params.idempotency_key {
             if c.event_keys.contains(key) {
@@ -532,7 +551,7 @@ fn reassign(shared: &Arc<Shared>, id: &str, params: &AssignParams, reopen: bool)
     if to_agent {
         require_webhook(shared)?;
     }
-    shared.with_state(true, |s| {
+    shared.with_state(Changed::conversation(id), |s| {
         let c = if reopen {
             conversation(s, id)?
         } else {
@@ -579,7 +598,7 @@ async fn cancel(
 }
 
 fn close(shared: &Shared, id: &str, status: Status) -> ApiResult {
-    shared.with_state(true, |s| {
+    shared.with_state(Changed::conversation(id), |s| {
         let c = open_conversation(s, id)?;
         c.status = status;
         c.updated = now();
@@ -615,7 +634,7 @@ async fn rate(
             params,
         }
     })?;
-    shared.with_state(true, |s| {
+    shared.with_state(Changed::conversation(&id), |s| {
         let c = conversation(s, &id)?;
         c.ratings
             .push(serde_json::to_value(&params).unwrap_or(Value::Null));
@@ -640,7 +659,7 @@ async fn push_resource(
     }
     .validate()?;
     let key = name.to_lowercase();
-    shared.with_state(true, |s| {
+    shared.with_state(Changed::conversation(&id).and_shared(), |s| {
         open_conversation(s, &id)?
             .resources
             .insert(key.clone(), document);
@@ -664,7 +683,7 @@ async fn upsert_article(AxState(shared): S, headers: HeaderMap, bytes: Bytes) ->
     auth(&shared, &headers, Role::Integration)?;
     let article: Article = body(&bytes)?;
     Operation::UpsertArticle(article.clone()).validate()?;
-    shared.with_state(true, |s| {
+    shared.with_state(Changed::SHARED, |s| {
         let usage = s
             .articles
             .get(&article.id)
@@ -688,7 +707,7 @@ async fn delete_article(
     Path(id): Path<String>,
 ) -> ApiResult {
     auth(&shared, &headers, Role::Integration)?;
-    shared.with_state(true, |s| match s.articles.get_mut(&id) {
+    shared.with_state(Changed::SHARED, |s| match s.articles.get_mut(&id) {
         Some(a) => {
             a.deleted = true;
             Ok(())
@@ -711,7 +730,7 @@ async fn article_usage(
 ) -> ApiResult {
     auth(&shared, &headers, Role::Integration)?;
     let UsageBody { usage_status } = body(&bytes)?;
-    shared.with_state(true, |s| match s.articles.get_mut(&id) {
+    shared.with_state(Changed::SHARED, |s| match s.articles.get_mut(&id) {
         Some(a) => {
             a.usage = usage_status;
             Ok(())
@@ -725,7 +744,9 @@ async fn upsert_topic(AxState(shared): S, headers: HeaderMap, bytes: Bytes) -> A
     auth(&shared, &headers, Role::Integration)?;
     let topic: Topic = body(&bytes)?;
     Operation::UpsertTopic(topic.clone()).validate()?;
-    shared.with_state(true, |s| s.topics.insert(topic.id.clone(), topic));
+    shared.with_state(Changed::SHARED, |s| {
+        s.topics.insert(topic.id.clone(), topic)
+    });
     empty()
 }
 
@@ -735,7 +756,7 @@ async fn upsert_target(AxState(shared): S, headers: HeaderMap, bytes: Bytes) -> 
     auth(&shared, &headers, Role::Management)?;
     let target: HandOffTarget = body(&bytes)?;
     Operation::UpsertHandOffTarget(target.clone()).validate()?;
-    shared.with_state(true, |s| {
+    shared.with_state(Changed::SHARED, |s| {
         s.hand_off_targets.insert(target.id.clone(), target)
     });
     empty()
@@ -743,8 +764,9 @@ async fn upsert_target(AxState(shared): S, headers: HeaderMap, bytes: Bytes) -> 
 
 async fn list_targets(AxState(shared): S, headers: HeaderMap) -> ApiResult {
     auth(&shared, &headers, Role::Management)?;
-    let targets: Vec<HandOffTarget> =
-        shared.with_state(false, |s| s.hand_off_targets.values().cloned().collect());
+    let targets: Vec<HandOffTarget> = shared.with_state(Changed::NOTHING, |s| {
+        s.hand_off_targets.values().cloned().collect()
+    });
     ok(json!({ "targets": targets }))
 }
 
@@ -768,7 +790,7 @@ async fn delete_target(
         id
     };
     glbridge_guest::validate::id("id", &id)?;
-    shared.with_state(true, |s| {
+    shared.with_state(Changed::SHARED, |s| {
         s.hand_off_targets
             .remove(&id)
             .ok_or_else(|| ApiError::not_found("hand-off target", &id))?;
@@ -788,7 +810,7 @@ async fn set_default_target(AxState(shared): S, headers: HeaderMap, bytes: Bytes
     auth(&shared, &headers, Role::Management)?;
     let DefaultBody { id, channel } = body(&bytes)?;
     glbridge_guest::validate::id("id", &id)?;
-    shared.with_state(true, |s| {
+    shared.with_state(Changed::SHARED, |s| {
         if !s.hand_off_targets.contains_key(&id) {
             return Err(ApiError::not_found("hand-off target", &id));
         }
@@ -812,7 +834,7 @@ async fn get_default_target(
     let channel: Channel =
         serde_json::from_value(Value::String(q.channel.clone().unwrap_or_default()))
             .map_err(|_| ApiError::invalid("channel: must be web, email or voice"))?;
-    let target = shared.with_state(false, |s| s.default_target(channel.as_str()));
+    let target = shared.with_state(Changed::NOTHING, |s| s.default_target(channel.as_str()));
     match target {
         Some(id) => ok(json!({"id": id, "channel": channel})),
         None => Err(ApiError::new(
@@ -843,7 +865,7 @@ async fn put_secret(
     }
     .validate()?;
     let at = now();
-    shared.with_state(true, |s| {
+    shared.with_state(Changed::SHARED, |s| {
         let created = s.secrets.get(&name).map(|r| r.created).unwrap_or(at);
         s.secrets.insert(
             name,
@@ -859,7 +881,7 @@ async fn put_secret(
 
 async fn list_secrets(AxState(shared): S, headers: HeaderMap) -> ApiResult {
     auth(&shared, &headers, Role::Management)?;
-    let secrets: Vec<Value> = shared.with_state(false, |s| {
+    let secrets: Vec<Value> = shared.with_state(Changed::NOTHING, |s| {
         s.secrets
             .iter()
             .map(|(name, r)| json!({"name": name, "created": r.created, "updated": r.updated}))
@@ -874,7 +896,7 @@ async fn delete_secret(
     Path(name): Path<String>,
 ) -> ApiResult {
     auth(&shared, &headers, Role::Management)?;
-    shared.with_state(true, |s| {
+    shared.with_state(Changed::SHARED, |s| {
         s.secrets
             .remove(&name)
             .map(|_| ())
@@ -893,7 +915,9 @@ async fn put_resource_type(
     let mut rt: ResourceType = body(&bytes)?;
     rt.name = name.to_lowercase();
     Operation::PutResourceType(rt.clone()).validate()?;
-    shared.with_state(true, |s| s.resource_types.insert(rt.name.clone(), rt));
+    shared.with_state(Changed::SHARED, |s| {
+        s.resource_types.insert(rt.name.clone(), rt)
+    });
     empty()
 }
 
@@ -903,7 +927,7 @@ async fn get_resource_type(
     Path(name): Path<String>,
 ) -> ApiResult {
     auth(&shared, &headers, Role::Management)?;
-    let rt = shared.with_state(false, |s| {
+    let rt = shared.with_state(Changed::NOTHING, |s| {
         s.resource_types.get(&name.to_lowercase()).cloned()
     });
     match rt {
@@ -914,7 +938,7 @@ async fn get_resource_type(
 
 async fn list_resource_types(AxState(shared): S, headers: HeaderMap) -> ApiResult {
     auth(&shared, &headers, Role::Management)?;
-    let all: Vec<ResourceType> = shared.with_state(false, |s| {
+    let all: Vec<ResourceType> = shared.with_state(Changed::NOTHING, |s| {
         s.resource_types
             .values()
             .map(|r| ResourceType {
@@ -932,7 +956,7 @@ async fn delete_resource_type(
     Path(name): Path<String>,
 ) -> ApiResult {
     auth(&shared, &headers, Role::Management)?;
-    shared.with_state(true, |s| {
+    shared.with_state(Changed::SHARED, |s| {
         s.resource_types
             .remove(&name.to_lowercase())
             .map(|_| ())
@@ -954,7 +978,7 @@ async fn sandbox_messages(
     Path(id): Path<String>,
 ) -> ApiResult {
     auth(&shared, &headers, Role::Integration)?;
-    let messages = shared.with_state(false, |s| {
+    let messages = shared.with_state(Changed::NOTHING, |s| {
         conversation(s, &id).map(|c| c.messages.iter().map(message_json).collect::<Vec<_>>())
     })?;
     ok(Value::Array(messages))

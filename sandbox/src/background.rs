@@ -63,6 +63,104 @@ fn open_file_limit() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
+/// A budget of request-body bytes held in memory at once, over all requests
+/// of a server: a request holds its share (the size it announces, else its
+/// route's limit) while its body is read and handled, and one that would
+/// pass the budget waits for room. Many slow uploads then cost at most the
+/// budget, not their number times the body limit.
+#[derive(Debug, Clone)]
+pub struct BodyBudget {
+    bytes: Arc<tokio::sync::Semaphore>,
+    max: usize,
+}
+
+/// The room a request holds in a [`BodyBudget`] (given back on drop).
+#[derive(Debug)]
+pub struct BodyRoom(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+impl BodyBudget {
+    /// A budget of `max` bytes (at least 1, at most 4 GiB).
+    pub fn new(max: usize) -> Self {
+        let max = max.clamp(1, u32::MAX as usize);
+        BodyBudget {
+            bytes: Arc::new(tokio::sync::Semaphore::new(max)),
+            max,
+        }
+    }
+
+    /// Waits until there is room for a request with `headers` on a route
+    /// that reads at most `limit` bytes; `None` if there is none by
+    /// `deadline`.
+    pub async fn hold(
+        &self,
+        headers: &axum::http::HeaderMap,
+        limit: usize,
+        deadline: tokio::time::Instant,
+    ) -> Option<BodyRoom> {
+        // What is read is at most `limit` (more is refused as it arrives).
+        let size = announced_length(headers)
+            .map_or(limit, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX).min(limit)
+            })
+            .clamp(1, self.max);
+        let permits = u32::try_from(size).unwrap_or(u32::MAX);
+        match tokio::time::timeout_at(deadline, self.bytes.clone().acquire_many_owned(permits))
+            .await
+        {
+            Ok(Ok(permit)) => Some(BodyRoom(permit)),
+            _ => None,
+        }
+    }
+
+    /// Middleware for a router whose bodies are at most `limit` bytes and
+    /// may wait for room at most `wait`: the request holds its room until
+    /// its response is ready, and gets `refuse()` when there is none in time.
+    pub fn layer(
+        &self,
+        limit: usize,
+        wait: Duration,
+        refuse: fn() -> axum::response::Response,
+    ) -> impl Fn(
+        axum::extract::Request,
+        axum::middleware::Next,
+    ) -> std::pin::Pin<Box<dyn Future<Output = axum::response::Response> + Send>>
+           + Clone
+           + Send
+           + Sync
+           + 'static {
+        let budget = self.clone();
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let budget = budget.clone();
+            Box::pin(async move {
+                let bodiless = announced_length(request.headers()) == Some(0)
+                    || matches!(
+                        *request.method(),
+                        axum::http::Method::GET
+                            | axum::http::Method::HEAD
+                            | axum::http::Method::DELETE
+                            | axum::http::Method::OPTIONS
+                    ) && announced_length(request.headers()).is_none();
+                if bodiless {
+                    return next.run(request).await;
+                }
+                let deadline = tokio::time::Instant::now() + wait;
+                let Some(_room) = budget.hold(request.headers(), limit, deadline).await else {
+                    return refuse();
+                };
+                next.run(request).await
+            })
+        }
+    }
+}
+
+/// The body size a request announces (`Content-Length`), if it does.
+pub fn announced_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, within `limits`.
 /// On shutdown it stops accepting, lets requests in flight finish for up to
 /// `grace`, then closes what is left.

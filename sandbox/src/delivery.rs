@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::agent::{self, Step};
 use crate::state::{ConversationRecord, MessageRecord, State};
-use crate::{lock, now, Shared};
+use crate::{lock, now, Changed, Shared};
 
 /// Attempts for critical events (`agent.message`, `conversation.hand_off`,
 /// `conversation.finished`) — 36 over about a day at the documented scale.
@@ -271,8 +271,9 @@ pub fn dispatch(shared: &Arc<Shared>, outgoing: Vec<(Outgoing, Option<Step>)>) {
 
 /// Carries on with the deliveries a stopped sandbox left (on start).
 pub fn resume(shared: &Arc<Shared>) {
-    let ids: Vec<String> =
-        shared.with_state(false, |s| s.pending_deliveries.keys().cloned().collect());
+    let ids: Vec<String> = shared.with_state(Changed::NOTHING, |s| {
+        s.pending_deliveries.keys().cloned().collect()
+    });
     if !ids.is_empty() {
         tracing::info!("resuming {} webhook deliveries", ids.len());
     }
@@ -286,7 +287,8 @@ pub fn resume(shared: &Arc<Shared>) {
 fn spawn(shared: &Arc<Shared>, id: String) {
     let shared = shared.clone();
     tokio::spawn(async move {
-        let Some(pending) = shared.with_state(false, |s| s.pending_deliveries.get(&id).cloned())
+        let Some(pending) =
+            shared.with_state(Changed::NOTHING, |s| s.pending_deliveries.get(&id).cloned())
         else {
             return;
         };
@@ -301,7 +303,7 @@ fn spawn(shared: &Arc<Shared>, id: String) {
                         intent: Some(rule.name.clone()),
                     },
                     None => Step::HandOff {
-                        target: shared.with_state(false, |s| {
+                        target: shared.with_state(Changed::NOTHING, |s| {
                             s.conversations
                                 .get(&event.conversation_id)
                                 .and_then(|c| s.default_target(&c.channel))
@@ -320,7 +322,7 @@ fn spawn(shared: &Arc<Shared>, id: String) {
             }
             (_, None) => {
                 // A critical event that could not be delivered for a day.
-                shared.with_state(true, |s| {
+                shared.with_state(Changed::conversation(&event.conversation_id), |s| {
                     s.pending_deliveries.remove(&id);
                     if let Some(c) = s.conversations.get_mut(&event.conversation_id) {
                         c.status = Status::Failed;
@@ -329,7 +331,9 @@ fn spawn(shared: &Arc<Shared>, id: String) {
                 });
             }
             (_, Some(_)) => {
-                shared.with_state(true, |s| s.pending_deliveries.remove(&id));
+                shared.with_state(Changed::conversation(&event.conversation_id), |s| {
+                    s.pending_deliveries.remove(&id)
+                });
             }
         }
     });
@@ -345,7 +349,7 @@ fn follow_up(
     answering: Option<String>,
 ) {
     let suffix = shared.random_hex(3);
-    let outgoing = shared.with_state(true, |s| {
+    let outgoing = shared.with_state(Changed::conversation(conversation_id), |s| {
         s.pending_deliveries.remove(delivered);
         let still_active = s
             .conversations
@@ -409,7 +413,7 @@ async fn deliver(shared: &Arc<Shared>, pending: &Pending) -> Option<Value> {
             shared.random(),
         )?;
         next_at = Timestamp(now().0.saturating_add(wait.as_nanos() as i64));
-        shared.with_state(true, |s| {
+        shared.with_state(Changed::conversation(&event.conversation_id), |s| {
             if let Some(p) = s.pending_deliveries.get_mut(&event.id) {
                 p.attempts = attempt;
                 p.next_at = next_at;

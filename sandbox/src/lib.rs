@@ -27,6 +27,7 @@ use glbridge_guest::Timestamp;
 use rand::{Rng, SeedableRng};
 
 pub use seed::Seed;
+pub use state::Changed;
 use state::{ArticleRecord, Snapshot, State};
 
 /// How a sandbox runs.
@@ -60,6 +61,8 @@ pub struct SandboxConfig {
     pub limits: background::ConnectionLimits,
     /// Longest pause between two pieces of a request body.
     pub body_read_timeout: Duration,
+    /// Most request-body bytes held in memory at once, over all requests.
+    pub max_buffered_body: usize,
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -98,6 +101,7 @@ impl Default for SandboxConfig {
             random_seed: rand::rng().random(),
             limits: background::ConnectionLimits::default(),
             body_read_timeout: Duration::from_secs(10),
+            max_buffered_body: 64 * 1024 * 1024,
         }
     }
 }
@@ -128,6 +132,7 @@ pub struct Shared {
     state: Mutex<State>,
     snapshot: Option<Mutex<Snapshot>>,
     deliveries: Mutex<Vec<delivery::DeliveryRecord>>,
+    body_budget: background::BodyBudget,
     rng: Mutex<rand::rngs::StdRng>,
     http: ureq::Agent,
 }
@@ -151,6 +156,9 @@ impl Shared {
         };
         if let Some(seed) = &config.seed {
             apply_seed(&mut state, seed, now());
+            if let Some(s) = &snapshot {
+                s.save_all(&state).map_err(SandboxError::Store)?;
+            }
         }
         let http = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -158,23 +166,25 @@ impl Shared {
             .timeout_global(Some(Duration::from_secs(10)))
             .build()
             .into();
+        let body_budget = background::BodyBudget::new(config.max_buffered_body);
         Ok(Shared {
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(config.random_seed)),
             config,
             state: Mutex::new(state),
             snapshot: snapshot.map(Mutex::new),
             deliveries: Mutex::new(Vec::new()),
+            body_budget,
             http,
         })
     }
 
-    /// Runs `f` on the state; with `persist`, saves it afterwards.
-    pub fn with_state<R>(&self, persist: bool, f: impl FnOnce(&mut State) -> R) -> R {
+    /// Runs `f` on the state, then saves what `changed` names.
+    pub fn with_state<R>(&self, changed: Changed<'_>, f: impl FnOnce(&mut State) -> R) -> R {
         let mut state = lock(&self.state);
         let r = f(&mut state);
-        if persist {
+        if changed.shared || changed.conversation.is_some() {
             if let Some(snapshot) = &self.snapshot {
-                if let Err(e) = lock(snapshot).save(&state) {
+                if let Err(e) = lock(snapshot).save(&state, changed) {
                     tracing::error!("saving sandbox state: {e}");
                 }
             }

@@ -32,6 +32,9 @@ pub struct Metrics {
     pub outcomes: Family<NameLabels, Counter>,
     /// Webhooks refused for their signature.
     pub verify_failures: Counter,
+    /// Webhooks whose signature header was screened before their body
+    /// had arrived.
+    pub webhooks_screened: Counter,
     /// Replies queued for Gleap.
     pub queue_depth: Gauge,
     /// Gleap calls parked, waiting for the agent.
@@ -46,6 +49,7 @@ impl Default for Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let outcomes = Family::<NameLabels, Counter>::default();
         let verify_failures = Counter::default();
+        let webhooks_screened = Counter::default();
         let queue_depth = Gauge::default();
         let gleap_waiting = Gauge::default();
         let guest_call_seconds = Family::<NameLabels, Histogram>::new_with_constructor(|| {
@@ -67,6 +71,11 @@ impl Default for Metrics {
             verify_failures.clone(),
         );
         registry.register(
+            "webhooks_screened",
+            "Webhooks whose signature header was screened before their body had arrived",
+            webhooks_screened.clone(),
+        );
+        registry.register(
             "queue_depth",
             "Agent replies queued for Gleap",
             queue_depth.clone(),
@@ -86,6 +95,7 @@ impl Default for Metrics {
             requests,
             outcomes,
             verify_failures,
+            webhooks_screened,
             queue_depth,
             gleap_waiting,
             guest_call_seconds,

@@ -29,7 +29,7 @@ use glbridge_host::{
     convert, Bridge, BridgeOptions, Durability, Env, HostError, Session, SqliteStore, SystemClock,
     UreqTransport,
 };
-use glbridge_sandbox::background::ConnectionLimits;
+use glbridge_sandbox::background::{BodyBudget, ConnectionLimits};
 use glbridge_sandbox::{Sandbox, SandboxConfig, Seed};
 
 use committer::Committer;
@@ -41,9 +41,6 @@ use wakeups::Wakeups;
 pub const MAX_GLEAP_BODY: usize = 1024 * 1024;
 /// Largest webhook accepted.
 pub const MAX_WEBHOOK_BODY: usize = 4 * 1024 * 1024;
-/// Webhooks announcing more bytes than this have their signature header
-/// screened before the body is read.
-const SCREEN_ABOVE: u64 = 64 * 1024;
 /// Times a webhook call is re-run when its commit lost to another call.
 const COMMIT_RETRIES: usize = 3;
 
@@ -113,10 +110,6 @@ pub struct ServeConfig {
     pub body_read_timeout: Duration,
     /// Most request-body bytes held in memory at once, over all requests.
     pub max_buffered_body: usize,
-    /// Whether the embedded sandbox keeps its state beside `store` (so a
-    /// restart finds its conversations), at the cost of saving all of it
-    /// on every change.
-    pub embedded_sandbox_store: bool,
 }
 
 impl ServeConfig {
@@ -154,7 +147,6 @@ impl ServeConfig {
             limits: ConnectionLimits::default(),
             body_read_timeout: Duration::from_secs(30),
             max_buffered_body: 64 * 1024 * 1024,
-            embedded_sandbox_store: false,
         }
     }
 }
@@ -179,8 +171,7 @@ struct App {
     /// `Bearer <token>` that GET /metrics requires, if set.
     metrics_auth: Option<Secret>,
     /// Bytes of request bodies that may still be buffered (one permit a byte).
-    body_budget: Arc<tokio::sync::Semaphore>,
-    max_buffered_body: usize,
+    body_budget: BodyBudget,
     body_read_timeout: Duration,
     /// Replies queued for Gleap: counted once at start, then kept from
     /// each committed call's `queue-change` (never a scan).
@@ -241,12 +232,9 @@ impl Service {
             Upstream::EmbeddedSandbox { seed } => {
                 let sandbox = Sandbox::start(SandboxConfig {
                     webhook_url: Some(format!("http://{addr}/webhooks/gradient-labs")),
-                    // In memory: the sandbox saves its whole state on every
-                    // change, which cost the Gleap route 3.5x (156 → 45
-                    // calls/s); kept beside the store only when asked.
-                    store: config
-                        .embedded_sandbox_store
-                        .then(|| sandbox_store(&config.store)),
+                    // Beside the bridge's store, so a restarted `serve`
+                    // still knows the conversations it is bridging.
+                    store: Some(sandbox_store(&config.store)),
                     seed: seed.clone(),
                     ..SandboxConfig::default()
                 })?;
@@ -313,10 +301,7 @@ impl Service {
                 .metrics_token
                 .as_ref()
                 .map(|t| Secret::new(format!("Bearer {}", t.expose()))),
-            body_budget: Arc::new(tokio::sync::Semaphore::new(
-                config.max_buffered_body.clamp(1, u32::MAX as usize),
-            )),
-            max_buffered_body: config.max_buffered_body.clamp(1, u32::MAX as usize),
+            body_budget: BodyBudget::new(config.max_buffered_body),
             body_read_timeout: config.body_read_timeout,
             queue_depth: std::sync::atomic::AtomicI64::new(0),
         });
@@ -478,14 +463,6 @@ pub fn sandbox_store(store: &std::path::Path) -> PathBuf {
     store.with_file_name(format!("{stem}.sandbox.db"))
 }
 
-/// The body size a request announces (`Content-Length`), if it does.
-fn announced_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-}
-
 fn error_response(status: StatusCode, message: &str) -> Response {
     json_response(
         status.as_u16(),
@@ -594,18 +571,8 @@ impl App {
             self.count_request(route, response.status());
             response
         };
-        // What is read is at most `limit` (more is refused as it arrives,
-        // so a client that sends it anyway still gets the 413).
-        let size = announced_length(headers)
-            .map_or(limit, |n| {
-                usize::try_from(n).unwrap_or(usize::MAX).min(limit)
-            })
-            .clamp(1, self.max_buffered_body);
         let deadline = tokio::time::Instant::now() + self.body_read_timeout;
-        let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        let Ok(Ok(_held)) =
-            tokio::time::timeout_at(deadline, self.body_budget.acquire_many(permits)).await
-        else {
+        let Some(_room) = self.body_budget.hold(headers, limit, deadline).await else {
             return Err(refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "busy",
@@ -711,18 +678,32 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
     let started = Instant::now();
     let signature = header_text(&headers, "x-gradientlabs-signature");
     let token = header_text(&headers, "x-gradientlabs-token");
-    // A missing, malformed or stale signature is refused before a byte of
-    // a large (or unannounced) body is read; a small one costs less to read
-    // than the extra component call, and is refused just the same after.
-    let small = announced_length(&headers).is_some_and(|n| n <= SCREEN_ABOVE);
-    if !small {
-        match app.call(|s| s.gleap_screen_webhook(signature.as_deref())) {
-            Ok(None) => {}
-            Ok(Some(refusal)) => return app.respond(ROUTE, started, Ok(refusal)),
-            Err(e) => return app.respond(ROUTE, started, Err(e)),
+    // A body that came with its header (the usual webhook) is taken at once,
+    // and its signature is checked with it in one component call. One that
+    // is not all here yet has its signature header screened first, so a
+    // missing, malformed or stale signature is refused without waiting for
+    // the rest or holding memory for it.
+    let read = app.body(ROUTE, &headers, body, MAX_WEBHOOK_BODY);
+    tokio::pin!(read);
+    let arrived = tokio::select! {
+        biased;
+        read = &mut read => Some(read),
+        // One turn for the connection to hand over what it already holds.
+        () = tokio::task::yield_now() => None,
+    };
+    let read = match arrived {
+        Some(read) => read,
+        None => {
+            app.metrics.webhooks_screened.inc();
+            match app.call(|s| s.gleap_screen_webhook(signature.as_deref())) {
+                Ok(None) => {}
+                Ok(Some(refusal)) => return app.respond(ROUTE, started, Ok(refusal)),
+                Err(e) => return app.respond(ROUTE, started, Err(e)),
+            }
+            read.await
         }
-    }
-    let bytes = match app.body(ROUTE, &headers, body, MAX_WEBHOOK_BODY).await {
+    };
+    let bytes = match read {
         Ok(b) => b,
         Err(response) => return response,
     };

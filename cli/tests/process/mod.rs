@@ -16,10 +16,21 @@ pub struct Running {
 }
 
 impl Drop for Running {
-    /// A test that fails half-way leaves no process behind.
+    /// A test that fails half-way leaves no process and no log behind; what
+    /// the process printed last is shown with the failure.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            if let Ok(bytes) = std::fs::read(&self.log) {
+                let tail = &bytes[bytes.len().saturating_sub(8192)..];
+                eprintln!(
+                    "--- the last lines glbridge printed ---\n{}",
+                    String::from_utf8_lossy(tail)
+                );
+            }
+        }
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -82,9 +93,8 @@ pub fn stop(mut running: Running) -> String {
         .unwrap();
     let status = running.child.wait().unwrap();
     assert!(status.success(), "stops cleanly on SIGTERM: {status}");
-    drop(running);
     let bytes = std::fs::read(&log).unwrap();
-    std::fs::remove_file(&log).ok();
+    drop(running);
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
