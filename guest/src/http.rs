@@ -56,7 +56,13 @@ impl HttpRequest {
 }
 
 /// Header names whose values are secrets.
-pub const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
+pub const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    // Chatwoot's access token header.
+    "api_access_token",
+];
 
 /// `value`, or a placeholder when the header carries a secret.
 pub fn redact_header<'a>(name: &str, value: &'a str) -> &'a str {

@@ -19,11 +19,13 @@
     )
 )]
 
+pub mod chatwoot;
 pub mod client;
 pub mod env;
 pub mod error;
 pub mod gleap;
 pub mod http;
+pub mod mac;
 pub mod model;
 pub mod operation;
 pub mod protocol;
