@@ -1086,3 +1086,138 @@ impl wgleap::GuestBridge for BridgeResource {
         self.0.borrow().queue_depth(&Imports).map_err(error)
     }
 }
+
+// ---------------------------------------------------------------- chatwoot
+
+use crate::chatwoot as cw;
+use exports::gradient_labs::bridge::chatwoot as wcw;
+
+fn phase_in(p: wcw::Phase) -> cw::Phase {
+    match p {
+        wcw::Phase::New => cw::Phase::New,
+        wcw::Phase::Agent => cw::Phase::Agent,
+        wcw::Phase::HandedOff => cw::Phase::HandedOff,
+        wcw::Phase::Human => cw::Phase::Human,
+        wcw::Phase::Finished => cw::Phase::Finished,
+    }
+}
+
+fn phase_out(p: cw::Phase) -> wcw::Phase {
+    match p {
+        cw::Phase::New => wcw::Phase::New,
+        cw::Phase::Agent => wcw::Phase::Agent,
+        cw::Phase::HandedOff => wcw::Phase::HandedOff,
+        cw::Phase::Human => wcw::Phase::Human,
+        cw::Phase::Finished => wcw::Phase::Finished,
+    }
+}
+
+fn signature_error(e: cw::SignatureError) -> wcw::EventError {
+    match e {
+        cw::SignatureError::Mismatch => wcw::EventError::SignatureMismatch,
+        cw::SignatureError::Stale(skew) => wcw::EventError::Stale(skew),
+        other => wcw::EventError::BadHeader(other.to_string()),
+    }
+}
+
+fn bad_event(e: impl std::fmt::Display) -> wcw::EventError {
+    wcw::EventError::BadEvent(e.to_string())
+}
+
+fn window(w: Option<u32>) -> u32 {
+    w.unwrap_or(cw::DEFAULT_WINDOW_SECS)
+}
+
+impl wcw::Guest for Component {
+    fn sign(secret: String, timestamp_secs: i64, body: Vec<u8>) -> String {
+        cw::sign(&secret, timestamp_secs, &body)
+    }
+
+    fn screen(
+        timestamp: Option<String>,
+        signature: Option<String>,
+        now: Option<i64>,
+        window_secs: Option<u32>,
+    ) -> Result<(), wcw::EventError> {
+        cw::screen(
+            timestamp.as_deref(),
+            signature.as_deref(),
+            now_secs(now),
+            window(window_secs),
+        )
+        .map_err(signature_error)
+    }
+
+    fn verify(
+        secret: String,
+        timestamp: Option<String>,
+        signature: Option<String>,
+        body: Vec<u8>,
+        now: Option<i64>,
+        window_secs: Option<u32>,
+    ) -> Result<(), wcw::EventError> {
+        cw::verify(
+            &secret,
+            timestamp.as_deref(),
+            signature.as_deref(),
+            &body,
+            now_secs(now),
+            window(window_secs),
+        )
+        .map_err(signature_error)
+    }
+
+    fn about(body: Vec<u8>) -> Result<wcw::Subject, wcw::EventError> {
+        let event = cw::parse(&body).map_err(bad_event)?;
+        Ok(wcw::Subject {
+            conversation: event.conversation_id(),
+            dedup_key: event.dedup_key(),
+        })
+    }
+
+    fn plan_event(
+        body: Vec<u8>,
+        phase: wcw::Phase,
+        now: Option<i64>,
+    ) -> Result<wcw::Plan, wcw::EventError> {
+        let event = cw::parse(&body).map_err(bad_event)?;
+        let now = Timestamp(now.unwrap_or_else(clock::now));
+        let plan = cw::for_event(&event, phase_in(phase), now);
+        let calls = plan
+            .operations
+            .iter()
+            .map(|op| {
+                op.params_json()
+                    .map(|params| wcw::AgentCall {
+                        operation: op.name().to_owned(),
+                        params: params.to_string(),
+                    })
+                    .ok_or_else(|| bad_event(format!("{} has no JSON form", op.name())))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(wcw::Plan {
+            calls,
+            phase: phase_out(plan.phase),
+            ignored: plan.ignored,
+        })
+    }
+
+    fn deliver_agent_event(
+        settings: wcw::Settings,
+        event: Vec<u8>,
+        phase: wcw::Phase,
+    ) -> Result<wcw::Delivery, wcw::EventError> {
+        let event = webhook::parse(&event, None).map_err(bad_event)?;
+        let settings = cw::Settings {
+            base_url: settings.base_url,
+            bot_token: settings.bot_token,
+            teams: settings.teams.into_iter().collect(),
+        };
+        let d = cw::for_agent_event(&event, phase_in(phase), &settings);
+        Ok(wcw::Delivery {
+            requests: d.requests.into_iter().map(request_to_wit).collect(),
+            phase: phase_out(d.phase),
+            ignored: d.ignored,
+        })
+    }
+}

@@ -646,6 +646,42 @@ impl Operation {
         })
     }
 
+    /// The parameters as [`Operation::from_json`] takes them, for the
+    /// conversation operations made of an optional `conversation_id` and a
+    /// body (`None` for the others).
+    pub fn params_json(&self) -> Option<Value> {
+        use Operation as O;
+        let (conversation_id, params) = match self {
+            O::StartConversation(p) => (None, serde_json::to_value(p)),
+            O::AddMessage {
+                conversation_id,
+                params,
+            } => (Some(conversation_id), serde_json::to_value(params)),
+            O::AddEvent {
+                conversation_id,
+                params,
+            } => (Some(conversation_id), serde_json::to_value(params)),
+            O::Assign {
+                conversation_id,
+                params,
+            }
+            | O::Resume {
+                conversation_id,
+                params,
+            } => (Some(conversation_id), serde_json::to_value(params)),
+            O::Finish {
+                conversation_id,
+                params,
+            } => (Some(conversation_id), serde_json::to_value(params)),
+            _ => return None,
+        };
+        let mut params = params.ok()?;
+        if let (Some(id), Value::Object(map)) = (conversation_id, &mut params) {
+            map.insert("conversation_id".into(), Value::String(id.clone()));
+        }
+        Some(params)
+    }
+
     /// The operation's name, as [`Operation::from_json`] takes it.
     pub fn name(&self) -> &'static str {
         use Operation as O;

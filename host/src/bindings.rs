@@ -7,6 +7,6 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::gradient_labs::bridge::{
-    client, conversations, gleap, knowledge, management, protocol, webhooks,
+    chatwoot, client, conversations, gleap, knowledge, management, protocol, webhooks,
 };
 pub use gradient_labs::bridge::{clock, http, store, types};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use glbridge_guest::Timestamp;
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::{self, client, gleap, types, webhooks};
+use crate::bindings::{self, chatwoot, client, gleap, types, webhooks};
 use crate::convert::{wit_bridge_config, wit_config};
 use crate::env::{Env, HostState};
 use crate::error::HostError;
@@ -509,5 +509,70 @@ impl Session {
                 .bridge()
                 .call_queue_depth(s, h)
         })??)
+    }
+
+    /// Checks a Chatwoot event's `X-Chatwoot-Timestamp` and
+    /// `X-Chatwoot-Signature` against its raw body (`now` defaults to the
+    /// session's clock, the window to 300 s).
+    pub fn chatwoot_verify(
+        &mut self,
+        secret: &str,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+        body: &[u8],
+        window_secs: Option<u32>,
+    ) -> Result<Result<(), chatwoot::EventError>, HostError> {
+        let (timestamp, signature) = (timestamp.map(str::to_owned), signature.map(str::to_owned));
+        self.guard(|live| {
+            live.bindings.gradient_labs_bridge_chatwoot().call_verify(
+                &mut live.store,
+                secret,
+                timestamp.as_deref(),
+                signature.as_deref(),
+                body,
+                None,
+                window_secs,
+            )
+        })
+    }
+
+    /// Which AI-agent conversation a Chatwoot event is about, and its
+    /// de-duplication key.
+    pub fn chatwoot_about(
+        &mut self,
+        body: &[u8],
+    ) -> Result<Result<chatwoot::Subject, chatwoot::EventError>, HostError> {
+        self.guard(|live| {
+            live.bindings
+                .gradient_labs_bridge_chatwoot()
+                .call_about(&mut live.store, body)
+        })
+    }
+
+    /// What a Chatwoot event means for the AI agent in `phase`.
+    pub fn chatwoot_plan(
+        &mut self,
+        body: &[u8],
+        phase: chatwoot::Phase,
+    ) -> Result<Result<chatwoot::Plan, chatwoot::EventError>, HostError> {
+        self.guard(|live| {
+            live.bindings
+                .gradient_labs_bridge_chatwoot()
+                .call_plan_event(&mut live.store, body, phase, None)
+        })
+    }
+
+    /// The Chatwoot calls for an AI-agent webhook event in `phase`.
+    pub fn chatwoot_deliver(
+        &mut self,
+        settings: &chatwoot::Settings,
+        event: &[u8],
+        phase: chatwoot::Phase,
+    ) -> Result<Result<chatwoot::Delivery, chatwoot::EventError>, HostError> {
+        self.guard(|live| {
+            live.bindings
+                .gradient_labs_bridge_chatwoot()
+                .call_deliver_agent_event(&mut live.store, settings, event, phase)
+        })
     }
 }

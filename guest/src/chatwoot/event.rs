@@ -174,6 +174,21 @@ pub enum Event {
 }
 
 impl Event {
+    /// The AI-agent conversation the event is about, if any.
+    pub fn conversation_id(&self) -> Option<String> {
+        match self {
+            Event::MessageCreated(m) => Some(super::plan::conversation_id(
+                m.account_id,
+                m.conversation_id,
+            )),
+            Event::StatusChanged(c) => Some(super::plan::conversation_id(
+                c.account_id,
+                c.conversation_id,
+            )),
+            Event::Other { .. } => None,
+        }
+    }
+
     /// The key a redelivery shares with the first delivery: account, event
     /// and message (or conversation and status) — `X-Chatwoot-Delivery`
     /// changes per delivery and cannot serve.
