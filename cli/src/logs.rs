@@ -4,7 +4,9 @@
 //! Secrets never reach it: the host's values redact them from `Debug`, and
 //! the HTTP client's wire dumps — its `trace` records, which print every
 //! header byte for byte, `Authorization` included — are dropped whatever
-//! `RUST_LOG` asks for.
+//! `RUST_LOG` asks for. The compiler's own `debug`/`trace` records (every
+//! function of the component as it is compiled) appear only when `RUST_LOG`
+//! names their targets.
 
 use std::io::IsTerminal;
 
@@ -33,6 +35,35 @@ fn is_wire_dump(meta: &tracing::Metadata<'_>) -> bool {
         })
 }
 
+/// The compiler's targets: at `debug` and `trace` they describe every
+/// function of the component as it is compiled (gigabytes at start-up), so
+/// they log at those levels only when `RUST_LOG` names them.
+const COMPILER: &[&str] = &[
+    "cranelift_codegen",
+    "cranelift_frontend",
+    "cranelift_entity",
+    "regalloc2",
+    "wasmtime_environ",
+    "wasmtime_internal_cranelift",
+    "wasmtime_cranelift",
+    "wasmparser",
+];
+
+/// `RUST_LOG` (else `default`), with the compiler's targets kept at `info`
+/// unless it names them.
+fn env_filter(default: &str) -> EnvFilter {
+    let spec = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    for target in COMPILER {
+        if !spec.contains(target) {
+            if let Ok(directive) = format!("{target}=info").parse() {
+                filter = filter.add_directive(directive);
+            }
+        }
+    }
+    filter
+}
+
 /// Colour only for a person at a terminal, and never when `NO_COLOR` is set.
 fn colour() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -41,7 +72,7 @@ fn colour() -> bool {
 /// Installs the process's log: `RUST_LOG` when set, else `default`
 /// (e.g. `"info"`). Does nothing if a log is already installed.
 pub fn init(default: &str, format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = env_filter(default);
     let no_dumps = filter_fn(|meta| !is_wire_dump(meta));
     let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let layer = match format {
