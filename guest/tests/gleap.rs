@@ -773,3 +773,96 @@ fn forwarded_comments_are_one_set_written_once_and_older_markers_fold_into_it() 
     assert_eq!(w.http.sent().len(), 1);
     assert_eq!(w.store.get("gleap/forwarded/gleap-T1").unwrap(), before);
 }
+
+#[test]
+fn with_chatwoot_bridged_too_its_conversations_events_go_to_its_queue_not_gleaps() {
+    use glbridge_guest::chatwoot::bridge::{Auth, ChatwootConfig};
+    use glbridge_guest::chatwoot::Settings;
+    let mut w = World::new(|c| {
+        c.chatwoot = Some(ChatwootConfig {
+            client: c.client.clone(),
+            settings: Settings {
+                base_url: "https://chat.example.com".into(),
+                bot_token: "bot-token".into(),
+                teams: Default::default(),
+            },
+            auth: Auth::Insecure,
+        });
+    });
+    // The customer's message starts the agent conversation (queued, then drained).
+    let event = json!({
+        "event": "message_created", "id": 4521, "content": "Where is my parcel?",
+        "message_type": "incoming", "private": false, "sender": {"id": 9, "type": "contact"},
+        "conversation": {"id": 101, "status": "pending", "channel": "Channel::WebWidget"},
+        "account": {"id": 7}
+    })
+    .to_string();
+    let io = Io {
+        http: &w.http,
+        clock: &w.clock,
+        store: &w.store,
+    };
+    let a = w
+        .bridge
+        .handle_chatwoot(io, None, None, None, event.as_bytes());
+    assert_eq!(
+        (a.status, a.work.clone()),
+        (200, vec!["chatwoot-7-101".to_owned()])
+    );
+    assert_eq!(
+        w.bridge.chatwoot_busy(&w.store).unwrap(),
+        ["chatwoot-7-101"]
+    );
+    // The agent answers: the webhook queues a Chatwoot call, not a Gleap reply.
+    let reply = json!({
+        "id": "webhook_1", "type": "agent.message", "sequence_number": 1,
+        "timestamp": "2026-11-20T10:00:01Z",
+        "data": {"conversation": {"id": "chatwoot-7-101", "customer_id": "c"}, "body": "Today.", "is_holding": false}
+    });
+    // Drain the agent-bound calls first so the phase is the agent's.
+    w.http.push(Ok(HttpResponse::json(200, r#"{"id":"chatwoot-7-101","customer_id":"c","channel":"web","created":"2026-11-20T10:00:00Z","updated":"2026-11-20T10:00:00Z","status":"active","agent_is_active":true}"#)));
+    w.http.push(Ok(HttpResponse::json(200, r#"{"id":"chatwoot-7-4521","body":"Where is my parcel?","participant_id":"c","participant_type":"Customer"}"#)));
+    let io = Io {
+        http: &w.http,
+        clock: &w.clock,
+        store: &w.store,
+    };
+    assert_eq!(
+        w.bridge.drain_chatwoot(io, "chatwoot-7-101").unwrap().done,
+        2
+    );
+    let a = w.webhook(&reply);
+    assert_eq!(a.status, 200);
+    assert_eq!(a.chatwoot_work, ["chatwoot-7-101"]);
+    assert!(a.wake.is_empty(), "nothing for a Gleap call");
+    assert_eq!(a.queue_change, 0);
+    w.http.push(Ok(HttpResponse::json(200, "{}")));
+    let io = Io {
+        http: &w.http,
+        clock: &w.clock,
+        store: &w.store,
+    };
+    assert_eq!(
+        w.bridge.drain_chatwoot(io, "chatwoot-7-101").unwrap().done,
+        1
+    );
+    let sent = w.http.sent();
+    assert_eq!(
+        sent.last().unwrap().url,
+        "https://chat.example.com/api/v1/accounts/7/conversations/101/messages"
+    );
+    // Without Chatwoot configured, its route is 404.
+    let plain = World::new(|_| {});
+    let io = Io {
+        http: &plain.http,
+        clock: &plain.clock,
+        store: &plain.store,
+    };
+    assert_eq!(
+        plain
+            .bridge
+            .handle_chatwoot(io, None, None, None, b"{}")
+            .status,
+        404
+    );
+}

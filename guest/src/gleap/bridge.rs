@@ -45,6 +45,11 @@ use crate::time::Timestamp;
 use crate::webhook::event::EventData;
 use crate::webhook::sequencer::{Released, Sequencer};
 use crate::webhook::{self, WebhookError};
+
+use crate::chatwoot::bridge::{
+    self as cw, ChatwootBridge, ChatwootConfig, DrainReport, Outcome as ChatwootOutcome,
+};
+use crate::chatwoot::plan::chatwoot_ids;
 /// Longest an action endpoint may take: under the API's 10 s webhook timeout.
 const MAX_ACTION_MS: u32 = 9_000;
 /// The default settle window: the API sends a turn's trailing
@@ -114,6 +119,9 @@ pub struct BridgeConfig {
     pub max_hold_ms: u32,
     /// Webhook signature leeway, s.
     pub leeway_secs: u32,
+    /// Chatwoot, when it is bridged too: the agent's events of
+    /// `chatwoot-*` conversations go to its queue instead of Gleap's.
+    pub chatwoot: Option<ChatwootConfig>,
 }
 
 impl BridgeConfig {
@@ -133,6 +141,7 @@ impl BridgeConfig {
             rest: None,
             max_hold_ms: 10_000,
             leeway_secs: webhook::DEFAULT_LEEWAY_SECS,
+            chatwoot: None,
         }
     }
 }
@@ -208,6 +217,8 @@ pub struct Answer {
     pub wake: Vec<String>,
     /// Replies added to (positive) or taken from (negative) the outboxes.
     pub queue_change: i32,
+    /// Chatwoot conversations whose queue this call added to: drain them.
+    pub chatwoot_work: Vec<String>,
 }
 
 impl Answer {
@@ -218,6 +229,7 @@ impl Answer {
             outcome,
             wake: Vec::new(),
             queue_change: 0,
+            chatwoot_work: Vec::new(),
         }
     }
     fn error(status: u16, outcome: Outcome, message: impl Into<String>) -> Self {
@@ -272,6 +284,8 @@ pub struct TickReport {
     pub wake: Vec<String>,
     /// Replies added (released) less replies pushed out.
     pub queue_change: i32,
+    /// Chatwoot conversations whose queue grew: drain them.
+    pub chatwoot_work: Vec<String>,
 }
 
 /// The imports one call runs with.
@@ -365,6 +379,7 @@ pub struct GleapBridge {
     config: BridgeConfig,
     client: Client,
     sequencer: Sequencer,
+    chatwoot: Option<ChatwootBridge>,
 }
 
 const NS: &str = "gleap";
@@ -477,10 +492,16 @@ impl GleapBridge {
             u64::from(config.max_hold_ms) * 1_000_000,
             1,
         );
+        let chatwoot = config
+            .chatwoot
+            .clone()
+            .map(ChatwootBridge::new)
+            .transpose()?;
         Ok(GleapBridge {
             config,
             client,
             sequencer,
+            chatwoot,
         })
     }
 
@@ -796,6 +817,42 @@ impl GleapBridge {
             .map(|e| Answer::error(401, Outcome::BadSignature, e.to_string()))
     }
 
+    /// Handles `POST /chatwoot/webhook` (404 when Chatwoot is not bridged).
+    pub fn handle_chatwoot(
+        &self,
+        io: Io<'_>,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+        url_token: Option<&str>,
+        body: &[u8],
+    ) -> cw::Answer {
+        match &self.chatwoot {
+            Some(c) => c.handle_event(io, timestamp, signature, url_token, body),
+            None => cw::Answer {
+                status: 404,
+                body: json!({"error": "Chatwoot is not configured"}),
+                outcome: ChatwootOutcome::BadRequest,
+                work: Vec::new(),
+            },
+        }
+    }
+
+    /// Makes the due calls queued for a Chatwoot conversation, in order.
+    pub fn drain_chatwoot(&mut self, io: Io<'_>, conversation: &str) -> Result<DrainReport> {
+        match &mut self.chatwoot {
+            Some(c) => c.drain(io, conversation),
+            None => Ok(DrainReport::default()),
+        }
+    }
+
+    /// Chatwoot conversations with calls queued.
+    pub fn chatwoot_busy(&self, store: &dyn Store) -> Result<Vec<String>> {
+        match &self.chatwoot {
+            Some(_) => ChatwootBridge::busy_conversations(store),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Handles `POST /webhooks/gradient-labs`. Everything it queues is part
     /// of this call's transaction: acknowledged means committed.
     pub fn handle_webhook(
@@ -833,7 +890,7 @@ impl GleapBridge {
             .sequencer
             .offer(io.store, event, now)
             .and_then(|o| Ok((o.duplicate, self.enqueue(io.store, now, o.released)?)));
-        let (duplicate, (wake, added)) = match queued {
+        let (duplicate, (wake, added, chatwoot_work)) = match queued {
             Ok(q) => q,
             Err(e) => {
                 // Not acknowledged, so the API delivers it again: keep nothing.
@@ -852,6 +909,7 @@ impl GleapBridge {
         };
         answer.wake = wake;
         answer.queue_change = added;
+        answer.chatwoot_work = chatwoot_work;
         answer
     }
 
@@ -862,13 +920,26 @@ impl GleapBridge {
         store: &dyn Store,
         now: Timestamp,
         released: Vec<Released>,
-    ) -> Result<(Vec<String>, i32)> {
+    ) -> Result<(Vec<String>, i32, Vec<String>)> {
         let mut woken: Vec<String> = Vec::new();
         let mut added = 0i32;
+        let mut chatwoot_work: Vec<String> = Vec::new();
         for r in released {
             let Some(conversation) = r.event.conversation_id.clone() else {
                 continue;
             };
+            if let Some(chatwoot) = self
+                .chatwoot
+                .as_ref()
+                .filter(|_| chatwoot_ids(&conversation).is_some())
+            {
+                if chatwoot.enqueue_agent_event(store, now, &r.event)?
+                    && !chatwoot_work.contains(&conversation)
+                {
+                    chatwoot_work.push(conversation);
+                }
+                continue;
+            }
             let id = r.event.id.clone();
             let item = match r.event.data {
                 EventData::AgentMessage(m) => OutItem::Message {
@@ -908,7 +979,7 @@ impl GleapBridge {
                 woken.push(conversation);
             }
         }
-        Ok((woken, added))
+        Ok((woken, added, chatwoot_work))
     }
 
     fn run_action(
@@ -966,9 +1037,10 @@ impl GleapBridge {
         let now = io.clock.now();
         let released = self.sequencer.poll(io.store, now)?;
         report.released = u32::try_from(released.len()).unwrap_or(u32::MAX);
-        let (wake, added) = self.enqueue(io.store, now, released)?;
+        let (wake, added, chatwoot_work) = self.enqueue(io.store, now, released)?;
         report.wake = wake;
         report.queue_change = added;
+        report.chatwoot_work = chatwoot_work;
         self.forget_ended(io.store, now)?;
         let Some(rest) = self.config.rest.clone() else {
             return Ok(report);
