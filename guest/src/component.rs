@@ -941,8 +941,9 @@ use crate::gleap::bridge as gb;
 use exports::gradient_labs::bridge::gleap as wgleap;
 
 fn bridge_config(c: wgleap::BridgeConfig) -> gb::BridgeConfig {
+    let client_config = config(c.client);
     gb::BridgeConfig {
-        client: config(c.client),
+        client: client_config.clone(),
         signing_key: crate::client::Secret::new(c.signing_key),
         gleap_secret: c.gleap_secret.map(crate::client::Secret::new),
         reply_wait_ms: c.reply_wait_ms,
@@ -966,6 +967,9 @@ fn bridge_config(c: wgleap::BridgeConfig) -> gb::BridgeConfig {
         }),
         max_hold_ms: c.max_hold_ms,
         leeway_secs: c.leeway_secs,
+        chatwoot: c
+            .chatwoot
+            .map(|cw| chatwoot_config(client_config.clone(), cw)),
     }
 }
 
@@ -998,6 +1002,7 @@ fn answer_out(a: gb::Answer) -> wgleap::Answer {
         outcome: outcome_out(a.outcome),
         wake: a.wake,
         queue_change: a.queue_change,
+        chatwoot_work: a.chatwoot_work,
     }
 }
 
@@ -1079,11 +1084,52 @@ impl wgleap::GuestBridge for BridgeResource {
             failed: r.failed,
             wake: r.wake,
             queue_change: r.queue_change,
+            chatwoot_work: r.chatwoot_work,
         })
     }
 
     fn queue_depth(&self) -> Result<u64, wt::Error> {
         self.0.borrow().queue_depth(&Imports).map_err(error)
+    }
+
+    fn handle_chatwoot(
+        &self,
+        timestamp: Option<String>,
+        signature: Option<String>,
+        url_token: Option<String>,
+        body: Vec<u8>,
+    ) -> wcw::Answer {
+        let a = self.0.borrow().handle_chatwoot(
+            IO,
+            timestamp.as_deref(),
+            signature.as_deref(),
+            url_token.as_deref(),
+            &body,
+        );
+        wcw::Answer {
+            status: a.status,
+            body: json_out(&a.body),
+            outcome: chatwoot_outcome(a.outcome),
+            work: a.work,
+        }
+    }
+
+    fn drain_chatwoot(&self, conversation: String) -> Result<wcw::DrainReport, wt::Error> {
+        let r = self
+            .0
+            .borrow_mut()
+            .drain_chatwoot(IO, &conversation)
+            .map_err(error)?;
+        Ok(wcw::DrainReport {
+            done: r.done,
+            dropped: r.dropped,
+            retry_at: r.retry_at.map(|t| t.0),
+            left: r.left,
+        })
+    }
+
+    fn chatwoot_busy(&self) -> Result<Vec<String>, wt::Error> {
+        self.0.borrow().chatwoot_busy(&Imports).map_err(error)
     }
 }
 
@@ -1122,6 +1168,42 @@ fn signature_error(e: cw::SignatureError) -> wcw::EventError {
 
 fn bad_event(e: impl std::fmt::Display) -> wcw::EventError {
     wcw::EventError::BadEvent(e.to_string())
+}
+
+fn chatwoot_config(client: crate::Config, c: wcw::BridgeConfig) -> cw::bridge::ChatwootConfig {
+    use cw::bridge::Auth;
+    cw::bridge::ChatwootConfig {
+        client,
+        settings: settings_in(c.settings),
+        auth: match c.auth {
+            wcw::Auth::Signature(s) => Auth::Signature {
+                secret: crate::client::Secret::new(s.secret),
+                window_secs: s.window_secs,
+            },
+            wcw::Auth::UrlToken(t) => Auth::UrlToken(crate::client::Secret::new(t)),
+            wcw::Auth::Insecure => Auth::Insecure,
+        },
+    }
+}
+
+fn settings_in(s: wcw::Settings) -> cw::Settings {
+    cw::Settings {
+        base_url: s.base_url,
+        bot_token: s.bot_token,
+        teams: s.teams.into_iter().collect(),
+    }
+}
+
+fn chatwoot_outcome(o: cw::bridge::Outcome) -> wcw::Outcome {
+    use cw::bridge::Outcome as O;
+    match o {
+        O::Accepted => wcw::Outcome::Accepted,
+        O::Duplicate => wcw::Outcome::Duplicate,
+        O::Ignored => wcw::Outcome::Ignored,
+        O::Unauthorized => wcw::Outcome::Unauthorized,
+        O::BadRequest => wcw::Outcome::BadRequest,
+        O::StoreError => wcw::Outcome::StoreError,
+    }
 }
 
 fn window(w: Option<u32>) -> u32 {
@@ -1208,11 +1290,7 @@ impl wcw::Guest for Component {
         phase: wcw::Phase,
     ) -> Result<wcw::Delivery, wcw::EventError> {
         let event = webhook::parse(&event, None).map_err(bad_event)?;
-        let settings = cw::Settings {
-            base_url: settings.base_url,
-            bot_token: settings.bot_token,
-            teams: settings.teams.into_iter().collect(),
-        };
+        let settings = settings_in(settings);
         let d = cw::for_agent_event(&event, phase_in(phase), &settings);
         Ok(wcw::Delivery {
             requests: d.requests.into_iter().map(request_to_wit).collect(),

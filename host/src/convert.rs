@@ -5,7 +5,7 @@ use glbridge_guest::gleap::bridge as gb;
 use glbridge_guest::http::Method;
 use glbridge_guest::webhook::WebhookError;
 
-use crate::bindings::{client, gleap, http, types, webhooks};
+use crate::bindings::{chatwoot, client, gleap, http, types, webhooks};
 use crate::error::HostError;
 
 /// The WIT form of a client configuration.
@@ -53,6 +53,38 @@ pub(crate) fn wit_bridge_config(c: &gb::BridgeConfig) -> gleap::BridgeConfig {
         }),
         max_hold_ms: c.max_hold_ms,
         leeway_secs: c.leeway_secs,
+        chatwoot: c.chatwoot.as_ref().map(wit_chatwoot_config),
+    }
+}
+
+/// The WIT form of the Chatwoot side of a bridge configuration (the client
+/// is the bridge's own).
+fn wit_chatwoot_config(
+    c: &glbridge_guest::chatwoot::bridge::ChatwootConfig,
+) -> chatwoot::BridgeConfig {
+    use glbridge_guest::chatwoot::bridge::Auth;
+    chatwoot::BridgeConfig {
+        settings: chatwoot::Settings {
+            base_url: c.settings.base_url.clone(),
+            bot_token: c.settings.bot_token.clone(),
+            teams: c
+                .settings
+                .teams
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+        },
+        auth: match &c.auth {
+            Auth::Signature {
+                secret,
+                window_secs,
+            } => chatwoot::Auth::Signature(chatwoot::SignatureAuth {
+                secret: secret.expose().to_owned(),
+                window_secs: *window_secs,
+            }),
+            Auth::UrlToken(t) => chatwoot::Auth::UrlToken(t.expose().to_owned()),
+            Auth::Insecure => chatwoot::Auth::Insecure,
+        },
     }
 }
 

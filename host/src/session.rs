@@ -497,6 +497,43 @@ impl Session {
         })
     }
 
+    /// `POST /chatwoot/webhook`, answered by the component once what the
+    /// event means is queued (in this call's transaction).
+    pub fn chatwoot_event(
+        &mut self,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+        url_token: Option<&str>,
+        body: &[u8],
+    ) -> Result<chatwoot::Answer, HostError> {
+        self.with_gleap(|b, s, h| {
+            b.gradient_labs_bridge_gleap()
+                .bridge()
+                .call_handle_chatwoot(s, h, timestamp, signature, url_token, body)
+        })
+    }
+
+    /// Makes the due calls queued for a Chatwoot conversation.
+    pub fn chatwoot_drain(
+        &mut self,
+        conversation: &str,
+    ) -> Result<chatwoot::DrainReport, HostError> {
+        Ok(self.with_gleap(|b, s, h| {
+            b.gradient_labs_bridge_gleap()
+                .bridge()
+                .call_drain_chatwoot(s, h, conversation)
+        })??)
+    }
+
+    /// Chatwoot conversations with calls queued.
+    pub fn chatwoot_busy(&mut self) -> Result<Vec<String>, HostError> {
+        Ok(self.with_gleap(|b, s, h| {
+            b.gradient_labs_bridge_gleap()
+                .bridge()
+                .call_chatwoot_busy(s, h)
+        })??)
+    }
+
     /// Releases held events and pushes late replies.
     pub fn gleap_tick(&mut self) -> Result<gleap::TickReport, HostError> {
         Ok(self.with_gleap(|b, s, h| b.gradient_labs_bridge_gleap().bridge().call_tick(s, h))??)

@@ -141,3 +141,87 @@ fn an_event_is_verified_planned_and_answered_through_the_component() {
         Err(EventError::BadEvent(_))
     ));
 }
+
+#[test]
+fn the_bridge_queues_drains_and_answers_chatwoot_through_the_component() {
+    use glbridge_guest::chatwoot::bridge::{Auth, ChatwootConfig};
+    use glbridge_guest::gleap::bridge::BridgeConfig;
+    use glbridge_guest::http::HttpResponse;
+    use glbridge_guest::RetryPolicy;
+
+    let bridge = Bridge::new(BridgeOptions::default()).unwrap();
+    let http = Arc::new(ScriptedTransport::default());
+    let clock = Arc::new(FakeClock::new(Timestamp::from_secs(T)));
+    let mut s = bridge.session(Env::new(
+        http.clone(),
+        clock.clone(),
+        Arc::new(MemoryStore::default()),
+    ));
+    let mut client = Config::new("https://api.example/v1", "sk_test");
+    client.retry = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let mut config = BridgeConfig::new(client.clone(), "whsec_cw");
+    config.chatwoot = Some(ChatwootConfig {
+        client,
+        settings: glbridge_guest::chatwoot::Settings {
+            base_url: "https://chat.example.com".into(),
+            bot_token: "bot-token".into(),
+            teams: Default::default(),
+        },
+        auth: Auth::Signature {
+            secret: glbridge_guest::client::Secret::new(SECRET),
+            window_secs: 300,
+        },
+    });
+    s.open_gleap(&config).unwrap();
+
+    let body = event();
+    let signature = glbridge_guest::chatwoot::sign(SECRET, T, &body);
+    let t = T.to_string();
+    let answer = s
+        .chatwoot_event(Some(&t), Some(&signature), None, &body)
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.work, ["chatwoot-7-101"]);
+    assert!(http.sent().is_empty(), "answered before any call");
+    let wrong = s
+        .chatwoot_event(Some(&t), Some(&signature), None, b"{}")
+        .unwrap();
+    assert_eq!(wrong.status, 401);
+    assert_eq!(s.chatwoot_busy().unwrap(), ["chatwoot-7-101"]);
+
+    http.push(Ok(HttpResponse::json(200, r#"{"id":"chatwoot-7-101","customer_id":"sam@example.com","channel":"email","created":"2026-11-20T10:00:00Z","updated":"2026-11-20T10:00:00Z","status":"active","agent_is_active":true}"#)));
+    http.push(Ok(HttpResponse::json(503, "{}")));
+    let r = s.chatwoot_drain("chatwoot-7-101").unwrap();
+    assert_eq!((r.done, r.left), (1, 1));
+    assert_eq!(r.retry_at, Some(Timestamp::from_secs(T + 1).0));
+
+    // The agent's reply, signed by the API: queued for Chatwoot.
+    let reply = json!({"id": "webhook_1", "type": "agent.message", "sequence_number": 1,
+        "timestamp": "2026-11-20T10:00:01Z",
+        "data": {"conversation": {"id": "chatwoot-7-101", "customer_id": "sam@example.com"},
+                 "body": "It ships today.", "is_holding": false}})
+    .to_string();
+    let header = glbridge_guest::webhook::sign("whsec_cw", T, reply.as_bytes());
+    let a = s
+        .gleap_webhook(Some(&header), None, reply.as_bytes())
+        .unwrap();
+    assert_eq!(a.status, 200);
+    assert_eq!(a.chatwoot_work, ["chatwoot-7-101"]);
+
+    clock.advance(1_000_000_000);
+    http.push(Ok(HttpResponse::json(200, r#"{"id":"chatwoot-7-4521","body":"Where is my parcel?","participant_id":"sam@example.com","participant_type":"Customer"}"#)));
+    http.push(Ok(HttpResponse::json(200, "{}")));
+    let r = s.chatwoot_drain("chatwoot-7-101").unwrap();
+    assert_eq!((r.done, r.left), (2, 0));
+    let sent = http.sent();
+    let last = sent.last().unwrap();
+    assert_eq!(
+        last.url,
+        "https://chat.example.com/api/v1/accounts/7/conversations/101/messages"
+    );
+    assert_eq!(last.header("api_access_token"), Some("bot-token"));
+    assert!(s.chatwoot_busy().unwrap().is_empty());
+}

@@ -592,10 +592,10 @@ fn the_host_api_never_prints_a_secret_through_debug() {
 }
 
 /// What the component may weigh, bytes: its size when last measured
-/// (908,167 with the `chatwoot` interface, which added 56,619; BENCHMARKS.md)
-/// and about 3 % of room. The goal is 400 KB; until then this keeps it from
-/// growing unnoticed.
-const SIZE_BUDGET: usize = 935_000;
+/// (969,795 with the Chatwoot adapter — its pure steps added 56,619 and its
+/// durable bridge 61,628; BENCHMARKS.md) and about 3 % of room. The goal is
+/// 400 KB; until then this keeps it from growing unnoticed.
+const SIZE_BUDGET: usize = 1_000_000;
 
 #[test]
 fn the_component_stays_within_its_size_budget() {
