@@ -162,6 +162,28 @@ struct ServeArgs {
     /// [default: 1024].
     #[arg(long, env = "GLBRIDGE_MAX_CONNECTIONS", value_name = "N")]
     max_connections: Option<usize>,
+    /// Chatwoot's base URL, to bridge its agent bot too (events to
+    /// POST /chatwoot/webhook; replies through its REST API).
+    #[arg(long, env = "GLBRIDGE_CHATWOOT_URL", value_name = "URL")]
+    chatwoot_url: Option<String>,
+    /// The Chatwoot agent bot's access token (sent as `api_access_token`).
+    #[arg(long, env = "GLBRIDGE_CHATWOOT_BOT_TOKEN", hide_env_values = true)]
+    chatwoot_bot_token: Option<String>,
+    /// The agent bot's webhook secret: events must carry a valid
+    /// X-Chatwoot-Signature (Chatwoot 4.13 and later).
+    #[arg(long, env = "GLBRIDGE_CHATWOOT_SECRET", hide_env_values = true)]
+    chatwoot_secret: Option<String>,
+    /// For older Chatwoot servers that do not sign: a long random token the
+    /// bot URL must carry (`/chatwoot/webhook?token=...`).
+    #[arg(long, env = "GLBRIDGE_CHATWOOT_URL_TOKEN", hide_env_values = true)]
+    chatwoot_url_token: Option<String>,
+    /// How far X-Chatwoot-Timestamp may be from now [default: 5m].
+    #[arg(long, env = "GLBRIDGE_CHATWOOT_WINDOW", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    chatwoot_window: Option<std::time::Duration>,
+    /// Accept Chatwoot events without a signature or URL token (never in
+    /// production).
+    #[arg(long)]
+    insecure_no_chatwoot_auth: bool,
     /// Most request-body bytes held in memory at once over all requests
     /// (a request that would pass it waits, then gets 503), e.g. `64MiB`
     /// [default: 64MiB].
@@ -633,6 +655,17 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     config.holding_text = args.holding_text.or(file.holding_text.clone());
     config.hand_off_text = args.hand_off_text.or(file.hand_off_text.clone());
     config.actions = actions(&file, &args.actions)?;
+    config.chatwoot = glbridge_cli::serve::config::chatwoot(
+        glbridge_cli::serve::config::ChatwootFlags {
+            url: args.chatwoot_url,
+            bot_token: args.chatwoot_bot_token,
+            secret: args.chatwoot_secret,
+            url_token: args.chatwoot_url_token,
+            window: args.chatwoot_window,
+            insecure: args.insecure_no_chatwoot_auth,
+        },
+        &file,
+    )?;
     config.rest = rest(
         args.gleap_api_key,
         args.gleap_project_id,
@@ -649,7 +682,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     } else {
         tracing::info!(api = %service.api_url(), "talking to the AI-agent API");
     }
-    tracing::info!(listen = %service.url(), "glbridge serve: POST /gleap/action, POST /webhooks/gradient-labs, GET /healthz, GET /metrics");
+    tracing::info!(listen = %service.url(), "glbridge serve: POST /gleap/action, POST /webhooks/gradient-labs, POST /chatwoot/webhook, GET /healthz, GET /metrics");
     if insecure {
         tracing::warn!("--insecure-no-gleap-auth: Gleap calls are not authenticated");
     }

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use glbridge_guest::chatwoot::bridge::Auth;
+use glbridge_guest::chatwoot::{Settings, DEFAULT_WINDOW_SECS};
 use glbridge_guest::client::Secret;
 use glbridge_guest::gleap::bridge::{ActionEndpoint, RestConfig};
 use glbridge_host::Durability;
@@ -37,6 +39,27 @@ pub struct GleapRestFile {
     /// Base URL (default `https://api.gleap.io/v3`).
     #[serde(default)]
     pub base_url: Option<String>,
+}
+
+/// Chatwoot in the TOML file (`[chatwoot]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatwootFile {
+    /// Chatwoot's base URL.
+    pub url: Option<String>,
+    /// The agent bot's access token.
+    pub bot_token: Option<String>,
+    /// The agent bot's webhook secret (signed events, Chatwoot 4.13+).
+    pub secret: Option<String>,
+    /// The token expected in the bot URL (`?token=`), for unsigned servers.
+    pub url_token: Option<String>,
+    /// Signature timestamp window, e.g. `5m`.
+    pub window: Option<String>,
+    /// Accept unauthenticated events (never in production).
+    pub insecure: Option<bool>,
+    /// Hand-off target id → Chatwoot team id.
+    #[serde(default)]
+    pub teams: BTreeMap<String, u64>,
 }
 
 /// The TOML file: every field optional.
@@ -84,6 +107,8 @@ pub struct FileConfig {
     /// Actions by name.
     #[serde(default)]
     pub actions: BTreeMap<String, ActionFile>,
+    /// Chatwoot.
+    pub chatwoot: Option<ChatwootFile>,
 }
 
 impl FileConfig {
@@ -192,9 +217,142 @@ pub fn rest(
     }
 }
 
+/// The Chatwoot settings given as flags (or environment variables).
+#[derive(Debug, Clone, Default)]
+pub struct ChatwootFlags {
+    /// `--chatwoot-url`.
+    pub url: Option<String>,
+    /// `--chatwoot-bot-token`.
+    pub bot_token: Option<String>,
+    /// `--chatwoot-secret`.
+    pub secret: Option<String>,
+    /// `--chatwoot-url-token`.
+    pub url_token: Option<String>,
+    /// `--chatwoot-window`.
+    pub window: Option<Duration>,
+    /// `--insecure-no-chatwoot-auth`.
+    pub insecure: bool,
+}
+
+/// Chatwoot's settings from the flags, else the file's `[chatwoot]` table;
+/// `None` when Chatwoot is not bridged. Refuses a URL without a bot token,
+/// and events with no way to authenticate them unless told it is insecure.
+pub fn chatwoot(flags: ChatwootFlags, file: &FileConfig) -> Result<Option<(Settings, Auth)>> {
+    let f = file.chatwoot.clone().unwrap_or_default();
+    let url = flags.url.or(f.url);
+    let token = flags.bot_token.or(f.bot_token);
+    let Some(url) = url else {
+        if token.is_some() || flags.secret.is_some() {
+            bail!("Chatwoot settings without --chatwoot-url (GLBRIDGE_CHATWOOT_URL)");
+        }
+        return Ok(None);
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        bail!("--chatwoot-url must be an http(s) URL, not {url:?}");
+    }
+    let token = token.context(
+        "--chatwoot-bot-token (GLBRIDGE_CHATWOOT_BOT_TOKEN) is required with --chatwoot-url: the agent bot's access token",
+    )?;
+    let window = match flags.window {
+        Some(w) => w,
+        None => match &f.window {
+            Some(w) => humantime::parse_duration(w).context("chatwoot.window")?,
+            None => Duration::from_secs(u64::from(DEFAULT_WINDOW_SECS)),
+        },
+    };
+    let auth = match (flags.secret.or(f.secret), flags.url_token.or(f.url_token)) {
+        (Some(secret), _) => Auth::Signature {
+            secret: Secret::new(secret),
+            window_secs: u32::try_from(window.as_secs()).unwrap_or(u32::MAX),
+        },
+        (None, Some(t)) if t.len() >= 16 => Auth::UrlToken(Secret::new(t)),
+        (None, Some(_)) => bail!("--chatwoot-url-token must be at least 16 characters (a long random token)"),
+        (None, None) if flags.insecure || f.insecure.unwrap_or(false) => Auth::Insecure,
+        (None, None) => bail!(
+            "no Chatwoot secret: set GLBRIDGE_CHATWOOT_SECRET (or --chatwoot-secret) to the agent bot's webhook secret; for an older server that does not sign, give --chatwoot-url-token and put it in the bot URL (?token=...); or pass --insecure-no-chatwoot-auth to accept unauthenticated events"
+        ),
+    };
+    Ok(Some((
+        Settings {
+            base_url: url,
+            bot_token: token,
+            teams: f.teams,
+        },
+        auth,
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chatwoot_needs_a_token_and_a_way_to_authenticate() {
+        let none = FileConfig::default();
+        assert!(chatwoot(ChatwootFlags::default(), &none).unwrap().is_none());
+        let url = |extra: ChatwootFlags| ChatwootFlags {
+            url: Some("https://chat.example.com".into()),
+            ..extra
+        };
+        let err = chatwoot(url(ChatwootFlags::default()), &none).unwrap_err();
+        assert!(format!("{err:#}").contains("--chatwoot-bot-token"));
+        let token = |extra: ChatwootFlags| {
+            url(ChatwootFlags {
+                bot_token: Some("t".into()),
+                ..extra
+            })
+        };
+        let err = chatwoot(token(ChatwootFlags::default()), &none).unwrap_err();
+        assert!(format!("{err:#}").contains("no Chatwoot secret"));
+        let (_, auth) = chatwoot(
+            token(ChatwootFlags {
+                secret: Some("s".into()),
+                ..Default::default()
+            }),
+            &none,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(matches!(
+            auth,
+            Auth::Signature {
+                window_secs: 300,
+                ..
+            }
+        ));
+        assert!(chatwoot(
+            token(ChatwootFlags {
+                url_token: Some("short".into()),
+                ..Default::default()
+            }),
+            &none
+        )
+        .is_err());
+        let (_, auth) = chatwoot(
+            token(ChatwootFlags {
+                insecure: true,
+                ..Default::default()
+            }),
+            &none,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(auth, Auth::Insecure);
+        // From the file, with the team map and a window.
+        let file: FileConfig = toml::from_str(
+            "[chatwoot]\nurl = \"https://chat.example.com\"\nbot_token = \"t\"\nsecret = \"s\"\nwindow = \"10m\"\nteams = { billing = 4 }\n",
+        )
+        .unwrap();
+        let (settings, auth) = chatwoot(ChatwootFlags::default(), &file).unwrap().unwrap();
+        assert_eq!(settings.teams.get("billing"), Some(&4));
+        assert!(matches!(
+            auth,
+            Auth::Signature {
+                window_secs: 600,
+                ..
+            }
+        ));
+    }
 
     #[test]
     fn sizes_read_with_and_without_units() {

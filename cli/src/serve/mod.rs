@@ -4,6 +4,7 @@
 
 pub mod committer;
 pub mod config;
+mod drains;
 pub mod metrics;
 pub mod wakeups;
 
@@ -19,6 +20,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use glbridge_guest::chatwoot::bridge::{Auth as ChatwootAuth, ChatwootConfig};
+use glbridge_guest::chatwoot::Settings as ChatwootSettings;
 use glbridge_guest::client::Secret;
 use glbridge_guest::env::Clock;
 use glbridge_guest::gleap::bridge::{ActionEndpoint, BridgeConfig, RestConfig, DEFAULT_SETTLE_MS};
@@ -33,6 +36,7 @@ use glbridge_sandbox::background::{BodyBudget, ConnectionLimits};
 use glbridge_sandbox::{Sandbox, SandboxConfig, Seed};
 
 use committer::Committer;
+use drains::{Drained, Drains};
 use metrics::{Metrics, NameLabels, RequestLabels};
 use subtle::ConstantTimeEq;
 use wakeups::Wakeups;
@@ -41,6 +45,10 @@ use wakeups::Wakeups;
 pub const MAX_GLEAP_BODY: usize = 1024 * 1024;
 /// Largest webhook accepted.
 pub const MAX_WEBHOOK_BODY: usize = 4 * 1024 * 1024;
+/// Largest Chatwoot event accepted.
+pub const MAX_CHATWOOT_BODY: usize = 1024 * 1024;
+/// Chatwoot conversations drained at once.
+const CONCURRENT_DRAINS: usize = 4;
 /// Times a webhook call is re-run when its commit lost to another call.
 const COMMIT_RETRIES: usize = 3;
 
@@ -108,6 +116,9 @@ pub struct ServeConfig {
     pub limits: ConnectionLimits,
     /// How long a client has to send a whole request body.
     pub body_read_timeout: Duration,
+    /// Chatwoot, when it is bridged: where it is, the bot token, the team
+    /// map, and how its events are authenticated.
+    pub chatwoot: Option<(ChatwootSettings, ChatwootAuth)>,
     /// Most request-body bytes held in memory at once, over all requests.
     pub max_buffered_body: usize,
 }
@@ -147,6 +158,7 @@ impl ServeConfig {
             limits: ConnectionLimits::default(),
             body_read_timeout: Duration::from_secs(30),
             max_buffered_body: 64 * 1024 * 1024,
+            chatwoot: None,
         }
     }
 }
@@ -176,6 +188,8 @@ struct App {
     /// Replies queued for Gleap: counted once at start, then kept from
     /// each committed call's `queue-change` (never a scan).
     queue_depth: std::sync::atomic::AtomicI64,
+    /// The Chatwoot conversations whose queued calls are being made.
+    drains: Arc<Drains>,
 }
 
 /// A running service.
@@ -270,6 +284,20 @@ impl Service {
         }
         gleap.actions.clone_from(&config.actions);
         gleap.rest.clone_from(&config.rest);
+        gleap.chatwoot = config
+            .chatwoot
+            .clone()
+            .map(|(settings, auth)| {
+                tracing::info!(chatwoot = %settings.base_url, "bridging Chatwoot: its agent bot's URL is POST /chatwoot/webhook");
+                if auth == ChatwootAuth::Insecure {
+                    tracing::warn!("Chatwoot events are not authenticated (--insecure-no-chatwoot-auth)");
+                }
+                ChatwootConfig {
+                    client: gleap.client.clone(),
+                    settings,
+                    auth,
+                }
+            });
 
         let bridge = Bridge::new(config.bridge_options.clone())?;
         let store = SqliteStore::open_with(&config.store, config.durability)
@@ -304,18 +332,40 @@ impl Service {
             body_budget: BodyBudget::new(config.max_buffered_body),
             body_read_timeout: config.body_read_timeout,
             queue_depth: std::sync::atomic::AtomicI64::new(0),
+            drains: Arc::new(Drains::new(CONCURRENT_DRAINS, now_ns)),
         });
+        let weak = Arc::downgrade(&app);
+        app.drains.set(Box::new(move |conversation| {
+            let Some(app) = weak.upgrade() else {
+                return Drained::Failed;
+            };
+            app.drain_chatwoot(conversation)
+        }));
         // A bad configuration fails here, not on the first call.
         let mut first = (app.make_session)()?;
         let depth = first
             .gleap_queue_depth()
             .context("counting the queued replies")?;
         app.queue_changed(i32::try_from(depth).unwrap_or(i32::MAX));
+        let busy = first
+            .chatwoot_busy()
+            .context("listing the queued Chatwoot calls")?;
         drop(first);
+        if !busy.is_empty() {
+            tracing::info!(
+                "carrying on with the queued calls of {} Chatwoot conversations",
+                busy.len()
+            );
+            let _inside = runtime.enter();
+            for c in &busy {
+                app.drains.schedule(c);
+            }
+        }
 
         let router = Router::new()
             .route("/gleap/action", post(gleap_action))
             .route("/webhooks/gradient-labs", post(webhook))
+            .route("/chatwoot/webhook", post(chatwoot_webhook))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .with_state(app.clone());
@@ -403,6 +453,9 @@ async fn tick_loop(app: Arc<App>, every: Duration) {
                 app.queue_changed(r.queue_change);
                 for c in &r.wake {
                     app.wakeups.wake(c);
+                }
+                for c in &r.chatwoot_work {
+                    app.drains.schedule(c);
                 }
                 if r.released + r.pushed + r.failed > 0 {
                     tracing::info!(
@@ -597,6 +650,34 @@ impl App {
         }
     }
 
+    /// One drain of a Chatwoot conversation's queue (committed with the call).
+    fn drain_chatwoot(&self, conversation: &str) -> Drained {
+        match self.call(|s| s.chatwoot_drain(conversation)) {
+            Ok(r) => {
+                for _ in 0..r.done {
+                    self.count_outcome("chatwoot-call-made");
+                }
+                for why in &r.dropped {
+                    self.count_outcome("chatwoot-call-dropped");
+                    tracing::warn!(conversation, "a queued call was refused and dropped: {why}");
+                }
+                if r.retry_at.is_some() && r.left > 0 {
+                    self.count_outcome("chatwoot-call-deferred");
+                    tracing::debug!(
+                        conversation,
+                        left = r.left,
+                        "a queued call failed; it is retried after a back-off"
+                    );
+                }
+                Drained::Done(r.retry_at.filter(|_| r.left > 0))
+            }
+            Err(e) => {
+                tracing::warn!(conversation, "draining the Chatwoot queue: {e:#}");
+                Drained::Failed
+            }
+        }
+    }
+
     /// Waits, holding no worker, until a pending Gleap call's turn is over.
     async fn settle(&self, turn: Turn) -> Result<Answer, anyhow::Error> {
         let mut pending = match turn {
@@ -729,8 +810,71 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
         for c in &answer.wake {
             app.wakeups.wake(c);
         }
+        for c in &answer.chatwoot_work {
+            app.drains.schedule(c);
+        }
     }
     app.respond(ROUTE, started, result)
+}
+
+/// `POST /chatwoot/webhook`: answered once what the event means is queued
+/// (committed); the calls it queued are made after, in the background.
+async fn chatwoot_webhook(
+    State(app): State<Arc<App>>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    const ROUTE: &str = "/chatwoot/webhook";
+    let started = Instant::now();
+    let bytes = match app.body(ROUTE, &headers, body, MAX_CHATWOOT_BODY).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let timestamp = header_text(&headers, "x-chatwoot-timestamp");
+    let signature = header_text(&headers, "x-chatwoot-signature");
+    let url_token = query.get("token").cloned();
+    let result = app.call(|s| {
+        s.chatwoot_event(
+            timestamp.as_deref(),
+            signature.as_deref(),
+            url_token.as_deref(),
+            &bytes,
+        )
+    });
+    app.metrics
+        .guest_call_seconds
+        .get_or_create(&NameLabels { name: ROUTE.into() })
+        .observe(started.elapsed().as_secs_f64());
+    let response = match result {
+        Ok(answer) => {
+            let outcome = match answer.outcome {
+                glbridge_host::bindings::chatwoot::Outcome::Accepted => "chatwoot-accepted",
+                glbridge_host::bindings::chatwoot::Outcome::Duplicate => "chatwoot-duplicate",
+                glbridge_host::bindings::chatwoot::Outcome::Ignored => "chatwoot-ignored",
+                glbridge_host::bindings::chatwoot::Outcome::Unauthorized => "chatwoot-unauthorized",
+                glbridge_host::bindings::chatwoot::Outcome::BadRequest => "chatwoot-bad-request",
+                glbridge_host::bindings::chatwoot::Outcome::StoreError => "store-error",
+            };
+            app.count_outcome(outcome);
+            tracing::debug!(route = ROUTE, status = answer.status, outcome, "handled");
+            for c in &answer.work {
+                app.drains.schedule(c);
+            }
+            json_response(answer.status, answer.body)
+        }
+        Err(e) => {
+            let incident = INCIDENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            tracing::error!(route = ROUTE, incident, "{e:#}");
+            internal_error(&e, incident)
+        }
+    };
+    app.count_request(ROUTE, response.status());
+    response
+}
+
+fn now_ns() -> i64 {
+    SystemClock.now().0
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 /// A webhook as the receiver got it.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The request target (path and query).
+    pub target: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -60,6 +62,7 @@ impl Receiver {
                         return;
                     };
                     let received = Received {
+                        target: request.target,
                         headers: request.headers,
                         body: request.body,
                     };

@@ -1,0 +1,287 @@
+//! `glbridge serve` bridging Chatwoot end to end over loopback: signed
+//! events to `POST /chatwoot/webhook`, the sandbox as the AI agent, and a
+//! scripted Chatwoot REST API receiving the agent's answers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use glbridge_cli::serve::{ServeConfig, Service, Upstream};
+use glbridge_guest::chatwoot::bridge::Auth;
+use glbridge_guest::chatwoot::Settings;
+use glbridge_guest::client::Secret;
+use glbridge_sandbox::{Sandbox, SandboxConfig};
+use serde_json::{json, Value};
+use support::{Received, Receiver};
+
+const SIGNING: &str = "whsec_chatwoot_test";
+const CW_SECRET: &str = "cw_bot_secret";
+const BOT_TOKEN: &str = "cw_bot_access_token";
+
+struct Bridge {
+    sandbox: Sandbox,
+    service: Service,
+    chatwoot: Receiver,
+    http: ureq::Agent,
+}
+
+/// The sandbox, `serve` with Chatwoot bridged, and a Chatwoot whose REST
+/// API answers `policy`.
+fn start(tag: &str, policy: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static) -> Bridge {
+    let port = support::free_port();
+    let sandbox = Sandbox::start(SandboxConfig {
+        webhook_url: Some(format!("http://127.0.0.1:{port}/webhooks/gradient-labs")),
+        signing_key: SIGNING.into(),
+        seed: Some(glbridge_cli::demo::seed()),
+        retry_base: Duration::from_millis(20),
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let chatwoot = Receiver::start(policy);
+    let dir = std::env::temp_dir().join(format!(
+        "glbridge-serve-chatwoot-{tag}-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config = ServeConfig::new(
+        Upstream::Api {
+            url: sandbox.url(),
+            api_key: Secret::new(sandbox.config().integration_key.clone()),
+            signing_key: Secret::new(SIGNING),
+        },
+        dir.join("glbridge.db"),
+    );
+    config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+    config.gleap_secret = Some(Secret::new("Bearer unused"));
+    config.tick = Duration::from_millis(100);
+    config.chatwoot = Some((
+        Settings {
+            base_url: chatwoot.url.trim_end_matches("/webhooks").to_owned(),
+            bot_token: BOT_TOKEN.into(),
+            teams: [("billing".to_owned(), 4)].into_iter().collect(),
+        },
+        Auth::Signature {
+            secret: Secret::new(CW_SECRET),
+            window_secs: 300,
+        },
+    ));
+    let service = Service::start(config).unwrap();
+    let http = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    Bridge {
+        sandbox,
+        service,
+        chatwoot,
+        http,
+    }
+}
+
+fn message(id: u64, content: &str, overrides: Value) -> Vec<u8> {
+    let mut v = json!({
+        "event": "message_created", "id": id, "content": content,
+        "message_type": "incoming", "private": false,
+        "sender": {"id": 9, "name": "Sam", "type": "contact"},
+        "conversation": {"id": 101, "status": "pending", "inbox_id": 3, "channel": "Channel::WebWidget",
+                         "meta": {"sender": {"id": 9, "name": "Sam", "email": "sam@example.com"}}},
+        "account": {"id": 7}
+    });
+    if let (Some(o), Value::Object(extra)) = (v.as_object_mut(), overrides) {
+        o.extend(extra);
+    }
+    v.to_string().into_bytes()
+}
+
+impl Bridge {
+    /// Posts an event as Chatwoot does (signed now); status and answer.
+    fn post(&self, body: &[u8]) -> (u16, Value, Duration) {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let signature = glbridge_guest::chatwoot::sign(CW_SECRET, t, body);
+        let started = Instant::now();
+        let mut r = self
+            .http
+            .post(&format!("{}/chatwoot/webhook", self.service.url()))
+            .header("Content-Type", "application/json")
+            .header("X-Chatwoot-Timestamp", &t.to_string())
+            .header("X-Chatwoot-Signature", &signature)
+            .send(body)
+            .unwrap();
+        let took = started.elapsed();
+        let status = r.status().as_u16();
+        let answer = serde_json::from_str(&r.body_mut().read_to_string().unwrap_or_default())
+            .unwrap_or(Value::Null);
+        (status, answer, took)
+    }
+
+    /// What Chatwoot was asked to post, in order, to conversation 101.
+    fn posted(&self, tail: &str) -> Vec<Received> {
+        let path = format!("/api/v1/accounts/7/conversations/101/{tail}");
+        self.chatwoot
+            .all()
+            .into_iter()
+            .filter(|r| r.target == path)
+            .collect()
+    }
+
+    /// The messages the AI agent got for the conversation.
+    fn agent_messages(&self) -> Vec<Value> {
+        let mut r = self
+            .http
+            .get(&format!(
+                "{}/sandbox/conversations/chatwoot-7-101/messages",
+                self.sandbox.url()
+            ))
+            .header(
+                "Authorization",
+                &format!("Bearer {}", self.sandbox.config().integration_key),
+            )
+            .call()
+            .unwrap();
+        let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap_or_default())
+            .unwrap_or(Value::Null);
+        v.get("messages")
+            .and_then(Value::as_array)
+            .cloned()
+            .or_else(|| v.as_array().cloned())
+            .unwrap_or_default()
+    }
+}
+
+fn wait_until(what: &str, limit: Duration, done: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_customer_question_is_answered_in_chatwoot_once_even_when_redelivered() {
+    let b = start("reply", |_| (200, "{}".into()));
+    let question = message(4521, "How long does delivery take?", json!({}));
+    let (status, answer, took) = b.post(&question);
+    assert_eq!(status, 200, "{answer}");
+    assert!(took < Duration::from_secs(1), "answered in {took:?}");
+    // Chatwoot redelivers the same event: acknowledged, nothing new.
+    let (status, answer, _) = b.post(&question);
+    assert_eq!((status, answer["duplicate"].as_bool()), (200, Some(true)));
+
+    wait_until("the reply in Chatwoot", Duration::from_secs(20), || {
+        !b.posted("messages").is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let posted = b.posted("messages");
+    assert_eq!(
+        posted.len(),
+        1,
+        "one reply: {:?}",
+        posted.iter().map(Received::json).collect::<Vec<_>>()
+    );
+    let reply = posted[0].json();
+    assert_eq!(reply["message_type"], "outgoing");
+    assert_eq!(reply["private"], false);
+    assert!(!reply["content"].as_str().unwrap_or("").is_empty());
+    assert_eq!(posted[0].header("api_access_token"), Some(BOT_TOKEN));
+    // The agent got the customer's message once.
+    let customer: Vec<Value> = b
+        .agent_messages()
+        .into_iter()
+        .filter(|m| m["participant_type"] == "Customer")
+        .collect();
+    assert_eq!(customer.len(), 1, "{customer:?}");
+    assert_eq!(customer[0]["id"], "chatwoot-7-4521");
+
+    // The bot's own reply echoed back, a note, an outgoing human reply: ignored.
+    for (id, overrides) in [
+        (
+            4522,
+            json!({"message_type": "outgoing", "sender": {"type": "agent_bot"}}),
+        ),
+        (4523, json!({"private": true, "sender": {"type": "user"}})),
+        (
+            4524,
+            json!({"message_type": "outgoing", "sender": {"type": "user"}}),
+        ),
+    ] {
+        let (status, answer, _) = b.post(&message(id, "echo", overrides));
+        assert_eq!(status, 200);
+        assert!(answer["ignored"].is_string(), "{answer}");
+    }
+    // A forged or stale event: 401, nothing kept.
+    let mut r = b
+        .http
+        .post(&format!("{}/chatwoot/webhook", b.service.url()))
+        .header("X-Chatwoot-Timestamp", "1000000000")
+        .header(
+            "X-Chatwoot-Signature",
+            &glbridge_guest::chatwoot::sign(CW_SECRET, 1_000_000_000, &question),
+        )
+        .send(&question[..])
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(r.body_mut().read_to_string().unwrap().contains("window"));
+}
+
+#[test]
+fn a_chatwoot_500_ends_with_exactly_one_reply_and_a_hand_off_opens_the_conversation() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    // Chatwoot fails its first REST call.
+    let b = start("retry", move |_| {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            (500, "{}".into())
+        } else {
+            (200, "{}".into())
+        }
+    });
+    let (status, _, _) = b.post(&message(5001, "How long does delivery take?", json!({})));
+    assert_eq!(status, 200);
+    wait_until(
+        "the reply in Chatwoot after a 500",
+        Duration::from_secs(20),
+        || b.posted("messages").len() >= 2,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let posted = b.posted("messages");
+    assert_eq!(posted.len(), 2, "the failed attempt and its retry");
+    assert_eq!(
+        posted[0].json(),
+        posted[1].json(),
+        "the same reply, once accepted"
+    );
+
+    // Asking for a person: the agent hands off — a private note, then open.
+    let (status, _, _) = b.post(&message(
+        5002,
+        "I want to talk to a human please",
+        json!({}),
+    ));
+    assert_eq!(status, 200);
+    wait_until("the hand-off in Chatwoot", Duration::from_secs(20), || {
+        !b.posted("toggle_status").is_empty()
+    });
+    let notes: Vec<Value> = b
+        .posted("messages")
+        .iter()
+        .map(Received::json)
+        .filter(|m| m["private"] == true)
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(
+        b.posted("toggle_status")[0].json(),
+        json!({"status": "open"})
+    );
+}
