@@ -34,13 +34,16 @@ fn at_trace_level_no_secret_reaches_the_log_and_a_pipe_gets_no_colour() {
     let api = format!("http://127.0.0.1:{api_port}");
     let serve_url = format!("http://127.0.0.1:{serve_port}");
     let trace = [("RUST_LOG", "trace")];
+    let late = support::delaying_proxy(serve_url.clone(), Duration::from_millis(500));
     let sandbox = spawn(
         &[
             "sandbox",
             "--listen",
             &format!("127.0.0.1:{api_port}"),
             "--webhook-url",
-            &format!("{serve_url}/webhooks/gradient-labs"),
+            // Half a second late: the reply comes after the Gleap call was
+            // answered (its reply wait is 1 ms), so it goes out through REST.
+            &format!("{late}/webhooks/gradient-labs"),
             "--signing-key",
             SIGNING_KEY,
             "--integration-key",
