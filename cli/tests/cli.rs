@@ -245,6 +245,48 @@ fn serve_refuses_to_start_without_a_gleap_secret() {
 }
 
 #[test]
+fn serve_refuses_chatwoot_without_a_way_to_authenticate_its_events() {
+    let base = [
+        "serve",
+        "--api-url",
+        "http://127.0.0.1:9",
+        "--api-key",
+        "sk",
+        "--webhook-signing-key",
+        "wk",
+        "--gleap-secret",
+        "Bearer g",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let with = |extra: &[&str], env: &[(&str, &str)]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let out = glbridge(&args, b"", env);
+        (out.status.code(), text(&out.stderr))
+    };
+    let (code, err) = with(
+        &[],
+        &[
+            ("GLBRIDGE_CHATWOOT_URL", "https://chat.example.com"),
+            ("GLBRIDGE_CHATWOOT_BOT_TOKEN", "t"),
+        ],
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("GLBRIDGE_CHATWOOT_SECRET")
+            && err.contains("--chatwoot-url-token")
+            && err.contains("--insecure-no-chatwoot-auth"),
+        "{err}"
+    );
+    let (code, err) = with(&["--chatwoot-url", "https://chat.example.com"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--chatwoot-bot-token"), "{err}");
+    let (code, err) = with(&["--chatwoot-bot-token", "t"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("without --chatwoot-url"), "{err}");
+}
+
+#[test]
 fn serve_takes_flags_over_environment_over_file_keeps_secrets_out_of_its_log_and_stops_on_sigterm()
 {
     let dir = std::env::temp_dir().join(format!("glbridge-serve-cli-{}", std::process::id()));

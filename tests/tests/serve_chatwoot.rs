@@ -285,3 +285,113 @@ fn a_chatwoot_500_ends_with_exactly_one_reply_and_a_hand_off_opens_the_conversat
         json!({"status": "open"})
     );
 }
+
+fn status_change(status: &str) -> Vec<u8> {
+    json!({"event": "conversation_status_changed", "id": 101, "status": status, "account_id": 7,
+           "changed_attributes": [{"status": {"current_value": status}}]})
+    .to_string()
+    .into_bytes()
+}
+
+impl Bridge {
+    /// The agent conversation as the API shows it.
+    fn agent_conversation(&self) -> Value {
+        let mut r = self
+            .http
+            .get(&format!(
+                "{}/conversations/chatwoot-7-101",
+                self.sandbox.url()
+            ))
+            .header(
+                "Authorization",
+                &format!("Bearer {}", self.sandbox.config().integration_key),
+            )
+            .call()
+            .unwrap();
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap_or_default())
+            .unwrap_or(Value::Null)
+    }
+
+    fn replies(&self) -> usize {
+        self.posted("messages")
+            .iter()
+            .filter(|m| m.json()["private"] == false)
+            .count()
+    }
+}
+
+#[test]
+fn a_human_takes_over_and_hands_back_and_thanks_finish_the_conversation() {
+    let b = start("human", |_| (200, "{}".into()));
+    assert_eq!(
+        b.post(&message(6001, "How long does delivery take?", json!({})))
+            .0,
+        200
+    );
+    wait_until("the first reply", Duration::from_secs(20), || {
+        b.replies() == 1
+    });
+
+    // A human opens the conversation: the AI agent stops.
+    assert_eq!(b.post(&status_change("open")).0, 200);
+    wait_until(
+        "the agent conversation assigned to a human",
+        Duration::from_secs(20),
+        || b.agent_conversation()["assignee_type"] == "Agent",
+    );
+    // The customer writes while a human has it: not for the agent.
+    let (status, answer, _) = b.post(&message(
+        6002,
+        "How long does delivery take?",
+        json!({"conversation": {"id": 101, "status": "open", "channel": "Channel::WebWidget"}}),
+    ));
+    assert_eq!(status, 200);
+    assert!(answer["ignored"].is_string(), "{answer}");
+
+    // Handed back: the agent has it again and answers the next question.
+    assert_eq!(b.post(&status_change("pending")).0, 200);
+    wait_until(
+        "the agent conversation back with the AI agent",
+        Duration::from_secs(20),
+        || b.agent_conversation()["assignee_type"] == "AI Agent",
+    );
+    assert_eq!(
+        b.post(&message(6003, "How long does delivery take?", json!({})))
+            .0,
+        200
+    );
+    wait_until(
+        "the reply after the hand-back",
+        Duration::from_secs(20),
+        || b.replies() == 2,
+    );
+
+    // Thanks: the agent finishes, and Chatwoot's conversation is resolved.
+    assert_eq!(
+        b.post(&message(6004, "Thanks, that's all!", json!({}))).0,
+        200
+    );
+    wait_until("the conversation resolved", Duration::from_secs(20), || {
+        b.posted("toggle_status")
+            .iter()
+            .any(|r| r.json() == json!({"status": "resolved"}))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let agent = b.agent_conversation();
+    assert_eq!(agent["status"], "finished", "{agent}");
+    // The customer's messages the agent got: the three it had, once each.
+    let ids: Vec<Value> = b
+        .agent_messages()
+        .into_iter()
+        .filter(|m| m["participant_type"] == "Customer")
+        .map(|m| m["id"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            json!("chatwoot-7-6001"),
+            json!("chatwoot-7-6003"),
+            json!("chatwoot-7-6004")
+        ]
+    );
+}
