@@ -395,3 +395,47 @@ fn a_human_takes_over_and_hands_back_and_thanks_finish_the_conversation() {
         ]
     );
 }
+
+#[test]
+fn events_racing_for_a_new_conversation_start_it_once_and_add_each_message_once() {
+    let b = Arc::new(start("race", |_| (200, "{}".into())));
+    // Eight messages of one new conversation, each sent twice, all at once.
+    let senders: Vec<_> = (0..16)
+        .map(|i| {
+            let b = b.clone();
+            std::thread::spawn(move || {
+                let id = 7000 + (i % 8);
+                b.post(&message(
+                    id,
+                    &format!("question {id}: how long does delivery take?"),
+                    json!({}),
+                ))
+                .0
+            })
+        })
+        .collect();
+    for s in senders {
+        assert_eq!(s.join().unwrap(), 200);
+    }
+    wait_until(
+        "all eight messages at the agent",
+        Duration::from_secs(20),
+        || {
+            b.agent_messages()
+                .iter()
+                .filter(|m| m["participant_type"] == "Customer")
+                .count()
+                >= 8
+        },
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let mut ids: Vec<String> = b
+        .agent_messages()
+        .into_iter()
+        .filter(|m| m["participant_type"] == "Customer")
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let expected: Vec<String> = (7000..7008).map(|i| format!("chatwoot-7-{i}")).collect();
+    assert_eq!(ids, expected, "each message once");
+}
