@@ -136,27 +136,34 @@ impl Bridge {
             .collect()
     }
 
-    /// The messages the AI agent got for the conversation.
-    fn agent_messages(&self) -> Vec<Value> {
+    /// A GET from the sandbox's API, as JSON.
+    fn sandbox_get(&self, path: &str) -> Value {
         let mut r = self
             .http
-            .get(&format!(
-                "{}/sandbox/conversations/chatwoot-7-101/messages",
-                self.sandbox.url()
-            ))
+            .get(&format!("{}{path}", self.sandbox.url()))
             .header(
                 "Authorization",
                 &format!("Bearer {}", self.sandbox.config().integration_key),
             )
             .call()
             .unwrap();
-        let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap_or_default())
-            .unwrap_or(Value::Null);
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap_or_default())
+            .unwrap_or(Value::Null)
+    }
+
+    /// The messages the AI agent got for the conversation.
+    fn agent_messages(&self) -> Vec<Value> {
+        let v = self.sandbox_get("/sandbox/conversations/chatwoot-7-101/messages");
         v.get("messages")
             .and_then(Value::as_array)
             .cloned()
             .or_else(|| v.as_array().cloned())
             .unwrap_or_default()
+    }
+
+    /// The agent conversation as the API shows it.
+    fn agent_conversation(&self) -> Value {
+        self.sandbox_get("/conversations/chatwoot-7-101")
     }
 }
 
@@ -294,24 +301,6 @@ fn status_change(status: &str) -> Vec<u8> {
 }
 
 impl Bridge {
-    /// The agent conversation as the API shows it.
-    fn agent_conversation(&self) -> Value {
-        let mut r = self
-            .http
-            .get(&format!(
-                "{}/conversations/chatwoot-7-101",
-                self.sandbox.url()
-            ))
-            .header(
-                "Authorization",
-                &format!("Bearer {}", self.sandbox.config().integration_key),
-            )
-            .call()
-            .unwrap();
-        serde_json::from_str(&r.body_mut().read_to_string().unwrap_or_default())
-            .unwrap_or(Value::Null)
-    }
-
     fn replies(&self) -> usize {
         self.posted("messages")
             .iter()
