@@ -15,6 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "../../tests/tests/support/http1.rs"]
+mod http1;
+
 use glbridge_guest::webhook::sign;
 use glbridge_host::{Backend, SqliteStore};
 use serde_json::{json, Value};
@@ -48,6 +51,11 @@ impl Serve {
     }
 
     fn start_with(&mut self, api_url: &str, extra: &[&str]) {
+        // `--api-key KEY` in `extra` replaces the unused default.
+        let (api_key, extra) = match extra {
+            ["--api-key", key, rest @ ..] => (*key, rest),
+            _ => ("unused", extra),
+        };
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -64,7 +72,7 @@ impl Serve {
                 "--api-url",
                 api_url,
                 "--api-key",
-                "unused",
+                api_key,
                 "--webhook-signing-key",
                 KEY,
                 "--insecure-no-gleap-auth",
@@ -449,5 +457,177 @@ fn a_thousand_parked_gleap_calls_hold_no_threads_and_webhooks_still_answer_at_on
         std::thread::sleep(Duration::from_millis(50));
     }
     serve.stop();
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// A Chatwoot REST API that answers 200 to everything and keeps what it was
+/// asked to post: (path, body).
+fn chatwoot_recorder() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let log = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let Some(r) = http1::read_request(&stream) else {
+                    return;
+                };
+                let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+                log.lock().unwrap().push((r.target.clone(), body));
+                http1::write_response(stream, 200, &[("content-type", "application/json")], "{}");
+            });
+        }
+    });
+    (url, got)
+}
+
+#[test]
+fn chatwoot_events_acknowledged_before_a_kill_9_are_each_answered_and_reach_the_agent_once() {
+    const SECRET: &str = "cw_kill_secret";
+    const CONVERSATIONS: u64 = 40;
+    let dir = tempdir("chatwoot-kill9");
+    let mut serve = Serve::new(&dir);
+    let sandbox = glbridge_sandbox::Sandbox::start(glbridge_sandbox::SandboxConfig {
+        webhook_url: Some(format!(
+            "http://127.0.0.1:{}/webhooks/gradient-labs",
+            serve.port
+        )),
+        signing_key: KEY.into(),
+        seed: Some(glbridge_cli::demo::seed()),
+        retry_base: Duration::from_millis(20),
+        ..glbridge_sandbox::SandboxConfig::default()
+    })
+    .unwrap();
+    let (chatwoot, posted) = chatwoot_recorder();
+    let api_key = sandbox.config().integration_key.clone();
+    let extra = [
+        "--api-key".to_owned(),
+        api_key.clone(),
+        "--chatwoot-url".to_owned(),
+        chatwoot,
+        "--chatwoot-bot-token".to_owned(),
+        "bot-token".to_owned(),
+        "--chatwoot-secret".to_owned(),
+        SECRET.to_owned(),
+    ];
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    serve.start_with(&sandbox.url(), &extra);
+
+    // One sender posts a customer question per conversation, retrying
+    // until it is acknowledged, while serve is killed and restarted.
+    let port = serve.port;
+    let done = Arc::new(AtomicBool::new(false));
+    let finished = done.clone();
+    let sender = std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        for c in 0..CONVERSATIONS {
+            let body = json!({
+                "event": "message_created", "id": 90_000 + c, "content": "How long does delivery take?",
+                "message_type": "incoming", "private": false, "sender": {"id": c, "type": "contact"},
+                "conversation": {"id": 1_000 + c, "status": "pending", "channel": "Channel::WebWidget"},
+                "account": {"id": 7}
+            })
+            .to_string();
+            loop {
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs() as i64;
+                let signature = glbridge_guest::chatwoot::sign(SECRET, t, body.as_bytes());
+                let answer = agent
+                    .post(&format!("http://127.0.0.1:{port}/chatwoot/webhook"))
+                    .header("X-Chatwoot-Timestamp", &t.to_string())
+                    .header("X-Chatwoot-Signature", &signature)
+                    .send(body.as_bytes());
+                if matches!(answer, Ok(r) if r.status().as_u16() == 200) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(Duration::from_millis(15));
+        }
+        finished.store(true, Ordering::SeqCst);
+    });
+    let mut kills: usize = 0;
+    while !done.load(Ordering::SeqCst) || kills < 10 {
+        std::thread::sleep(Duration::from_millis(60 + (kills as u64 * 37) % 90));
+        serve.kill9();
+        kills += 1;
+        serve.start_with(&sandbox.url(), &extra);
+    }
+    sender.join().unwrap();
+
+    // Nothing acknowledged is lost: every conversation gets its answer.
+    let replies = |posted: &[(String, Value)]| -> BTreeMap<u64, usize> {
+        let mut per: BTreeMap<u64, usize> = BTreeMap::new();
+        for (path, body) in posted {
+            if body["private"] == false {
+                if let Some(c) = path
+                    .strip_prefix("/api/v1/accounts/7/conversations/")
+                    .and_then(|rest| rest.strip_suffix("/messages"))
+                    .and_then(|c| c.parse().ok())
+                {
+                    *per.entry(c).or_default() += 1;
+                }
+            }
+        }
+        per
+    };
+    let started = Instant::now();
+    loop {
+        let per = replies(&posted.lock().unwrap());
+        if per.len() as u64 == CONVERSATIONS {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "after {kills} kills only {} of {CONVERSATIONS} conversations got their reply",
+            per.len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // The agent got each customer message once.
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    for c in 0..CONVERSATIONS {
+        let mut r = http
+            .get(&format!(
+                "{}/sandbox/conversations/chatwoot-7-{}/messages",
+                sandbox.url(),
+                1_000 + c
+            ))
+            .header("Authorization", &format!("Bearer {api_key}"))
+            .call()
+            .unwrap();
+        let v: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        let customer = v["messages"]
+            .as_array()
+            .or_else(|| v.as_array())
+            .map(|m| {
+                m.iter()
+                    .filter(|m| m["participant_type"] == "Customer")
+                    .count()
+            })
+            .unwrap_or(0);
+        assert_eq!(customer, 1, "conversation {}: {v}", 1_000 + c);
+    }
+    // A kill between Chatwoot's 2xx and the commit that drops the call
+    // sends it again: count how often this run hit that window.
+    let per = replies(&posted.lock().unwrap());
+    let twice = per.values().filter(|n| **n > 1).count();
+    eprintln!("{kills} kills; {twice} of {CONVERSATIONS} replies were posted twice (killed between Chatwoot's answer and the commit)");
+    assert!(twice <= kills, "{twice} duplicates for {kills} kills");
+    serve.stop();
+    sandbox.stop();
     std::fs::remove_dir_all(dir).ok();
 }

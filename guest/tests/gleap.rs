@@ -827,9 +827,14 @@ fn with_chatwoot_bridged_too_its_conversations_events_go_to_its_queue_not_gleaps
         clock: &w.clock,
         store: &w.store,
     };
+    // One call per drain.
     assert_eq!(
-        w.bridge.drain_chatwoot(io, "chatwoot-7-101").unwrap().done,
-        2
+        w.bridge.drain_chatwoot(io, "chatwoot-7-101").unwrap().left,
+        1
+    );
+    assert_eq!(
+        w.bridge.drain_chatwoot(io, "chatwoot-7-101").unwrap().left,
+        0
     );
     let a = w.webhook(&reply);
     assert_eq!(a.status, 200);

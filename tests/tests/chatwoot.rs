@@ -195,7 +195,9 @@ fn the_bridge_queues_drains_and_answers_chatwoot_through_the_component() {
     http.push(Ok(HttpResponse::json(200, r#"{"id":"chatwoot-7-101","customer_id":"sam@example.com","channel":"email","created":"2026-11-20T10:00:00Z","updated":"2026-11-20T10:00:00Z","status":"active","agent_is_active":true}"#)));
     http.push(Ok(HttpResponse::json(503, "{}")));
     let r = s.chatwoot_drain("chatwoot-7-101").unwrap();
-    assert_eq!((r.done, r.left), (1, 1));
+    assert_eq!((r.done, r.left), (1, 1), "one call per drain");
+    let r = s.chatwoot_drain("chatwoot-7-101").unwrap();
+    assert_eq!((r.done, r.left), (0, 1));
     assert_eq!(r.retry_at, Some(Timestamp::from_secs(T + 1).0));
 
     // The agent's reply, signed by the API: queued for Chatwoot.
@@ -215,7 +217,9 @@ fn the_bridge_queues_drains_and_answers_chatwoot_through_the_component() {
     http.push(Ok(HttpResponse::json(200, r#"{"id":"chatwoot-7-4521","body":"Where is my parcel?","participant_id":"sam@example.com","participant_type":"Customer"}"#)));
     http.push(Ok(HttpResponse::json(200, "{}")));
     let r = s.chatwoot_drain("chatwoot-7-101").unwrap();
-    assert_eq!((r.done, r.left), (2, 0));
+    assert_eq!((r.done, r.left), (1, 1), "one call per drain");
+    let r = s.chatwoot_drain("chatwoot-7-101").unwrap();
+    assert_eq!((r.done, r.left), (1, 0));
     let sent = http.sent();
     let last = sent.last().unwrap();
     assert_eq!(

@@ -650,30 +650,37 @@ impl App {
         }
     }
 
-    /// One drain of a Chatwoot conversation's queue (committed with the call).
+    /// Drains a Chatwoot conversation's queue: one call per component call
+    /// (each committed before the next is made), until none is left or the
+    /// head failed and waits for its back-off.
     fn drain_chatwoot(&self, conversation: &str) -> Drained {
-        match self.call(|s| s.chatwoot_drain(conversation)) {
-            Ok(r) => {
-                for _ in 0..r.done {
-                    self.count_outcome("chatwoot-call-made");
+        loop {
+            let r = match self.call(|s| s.chatwoot_drain(conversation)) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(conversation, "draining the Chatwoot queue: {e:#}");
+                    return Drained::Failed;
                 }
-                for why in &r.dropped {
-                    self.count_outcome("chatwoot-call-dropped");
-                    tracing::warn!(conversation, "a queued call was refused and dropped: {why}");
-                }
-                if r.retry_at.is_some() && r.left > 0 {
-                    self.count_outcome("chatwoot-call-deferred");
-                    tracing::debug!(
-                        conversation,
-                        left = r.left,
-                        "a queued call failed; it is retried after a back-off"
-                    );
-                }
-                Drained::Done(r.retry_at.filter(|_| r.left > 0))
+            };
+            for _ in 0..r.done {
+                self.count_outcome("chatwoot-call-made");
             }
-            Err(e) => {
-                tracing::warn!(conversation, "draining the Chatwoot queue: {e:#}");
-                Drained::Failed
+            for why in &r.dropped {
+                self.count_outcome("chatwoot-call-dropped");
+                tracing::warn!(conversation, "a queued call was refused and dropped: {why}");
+            }
+            let made = r.done as usize + r.dropped.len();
+            if r.left == 0 || made == 0 {
+                return Drained::Done(r.retry_at.filter(|_| r.left > 0));
+            }
+            if r.retry_at.is_some() {
+                self.count_outcome("chatwoot-call-deferred");
+                tracing::debug!(
+                    conversation,
+                    left = r.left,
+                    "a queued call failed; it is retried after a back-off"
+                );
+                return Drained::Done(r.retry_at);
             }
         }
     }

@@ -10,10 +10,11 @@
 //!   answered, within milliseconds: nothing is called while Chatwoot waits.
 //! * An AI-agent event of a Chatwoot conversation appends the Chatwoot calls
 //!   it means (in the agent's order, already sequenced) to the same queue.
-//! * [`ChatwootBridge::drain`] makes the calls at the head of a
-//!   conversation's queue, one at a time and in order: an item leaves the
-//!   queue when it succeeded or was refused for good (4xx); a 429, 5xx or
-//!   transport failure keeps it, due again after a back-off.
+//! * [`ChatwootBridge::drain`] makes the call at the head of a
+//!   conversation's queue — one per drain, so each call's removal from the
+//!   queue commits right after it: an item leaves the queue when it
+//!   succeeded or was refused for good (4xx); a 429, 5xx or transport
+//!   failure keeps it, due again after a back-off.
 //!
 //! The bot token is added when a call is made and is never stored.
 
@@ -366,9 +367,11 @@ impl ChatwootBridge {
         Ok(any)
     }
 
-    /// Makes the due calls at the head of `conversation`'s queue, in order,
-    /// until one fails (it stays, due again after a back-off) or none is
-    /// left or due.
+    /// Makes the call at the head of `conversation`'s queue, if it is due:
+    /// one call per drain, so that what a drain commits (the call leaving
+    /// the queue) follows its call at once — a crash can then repeat at most
+    /// the one call it was making. A failed call stays, due again after a
+    /// back-off. Call again while `left > 0` and `retry_at` is none.
     pub fn drain(&mut self, io: Io<'_>, conversation: &str) -> Result<DrainReport> {
         state::lock(io.store, &conv_key(conversation))?;
         let mut report = DrainReport::default();
@@ -392,11 +395,13 @@ impl ChatwootBridge {
                     state::remove(io.store, &key, &raw)?;
                     report.done += 1;
                     left -= 1;
+                    break;
                 }
                 Made::Refused(why) => {
                     state::remove(io.store, &key, &raw)?;
                     report.dropped.push(why);
                     left -= 1;
+                    break;
                 }
                 Made::Retry => {
                     queued.attempts += 1;
