@@ -462,7 +462,10 @@ fn a_thousand_parked_gleap_calls_hold_no_threads_and_webhooks_still_answer_at_on
 
 /// A Chatwoot REST API that answers 200 to everything and keeps what it was
 /// asked to post: (path, body).
-fn chatwoot_recorder() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
+/// What the recorder was asked to post: (path, body).
+type Posted = Arc<Mutex<Vec<(String, Value)>>>;
+
+fn chatwoot_recorder() -> (String, Posted) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let got = Arc::new(Mutex::new(Vec::new()));
