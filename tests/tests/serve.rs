@@ -356,7 +356,14 @@ fn many_conversations_at_once() {
 fn a_queued_reply_survives_a_restart() {
     let mut s = Setup::new(
         "restart",
-        |_| {},
+        // The agent's webhook reaches serve 300 ms late: after the first
+        // call was answered (its reply wait is 1 ms), never before.
+        |c| {
+            let url = c.webhook_url.take().unwrap();
+            let serve = url.trim_end_matches("/webhooks/gradient-labs").to_owned();
+            let late = support::http1::delaying_proxy(serve, Duration::from_millis(300));
+            c.webhook_url = Some(format!("{late}/webhooks/gradient-labs"));
+        },
         |c| c.reply_wait = Duration::from_millis(1),
     );
     let (_, first) = s.gleap("r1", &[("k1", "How do I reset my password?")]);

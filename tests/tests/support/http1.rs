@@ -82,3 +82,48 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Forwards every request to `target` after `delay`, and its answer back:
+/// a slow network between two peers, made deterministic.
+#[allow(dead_code)] // not every test binary needs it
+pub fn delaying_proxy(target: String, delay: std::time::Duration) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let target = target.clone();
+            std::thread::spawn(move || {
+                let Some(request) = read_request(&stream) else {
+                    return;
+                };
+                std::thread::sleep(delay);
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let mut forward = agent.post(&format!("{target}{}", request.target));
+                for (k, v) in &request.headers {
+                    let name = k.to_ascii_lowercase();
+                    if !["host", "content-length", "connection"].contains(&name.as_str()) {
+                        forward = forward.header(k, v);
+                    }
+                }
+                let (status, body) = match forward.send(&request.body[..]) {
+                    Ok(mut r) => (
+                        r.status().as_u16(),
+                        r.body_mut().read_to_string().unwrap_or_default(),
+                    ),
+                    Err(_) => (502, String::new()),
+                };
+                write_response(
+                    stream,
+                    status,
+                    &[("content-type", "application/json")],
+                    &body,
+                );
+            });
+        }
+    });
+    url
+}
