@@ -5,9 +5,12 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use glbridge_guest::chatwoot::bridge::Auth as ChatwootAuth;
+use glbridge_guest::chatwoot::Settings as ChatwootSettings;
 use glbridge_guest::client::Secret;
 use glbridge_guest::gleap::bridge::ActionEndpoint;
 use glbridge_guest::model::knowledge::{PublicationStatus, Visibility};
+use glbridge_sandbox::chatwoot::{ChatwootStandIn, StandInConfig};
 use glbridge_sandbox::seed::{ActionRule, Seed, SeedArticle, SeedTarget};
 use serde_json::{json, Value};
 
@@ -90,11 +93,12 @@ fn indent(text: &str) -> String {
 /// conversations went as expected.
 pub fn run() -> Result<()> {
     play(&mut std::io::stdout().lock())?;
-    println!("All three conversations went through the component, the sandbox and back. Next: `glbridge serve --help`.");
+    println!("All four conversations (three from Gleap, one in Chatwoot) went through the component, the sandbox and back. Next: `glbridge serve --help`.");
     Ok(())
 }
 
-/// Starts the sandbox and the service, plays the three conversations and
+/// Starts the sandbox, the Chatwoot stand-in and the service, plays the
+/// three Gleap conversations and the Chatwoot one, and
 /// writes them to `out`; an error naming the conversations that did not go
 /// as expected. Each call is independent (its own store, sandbox and ids).
 pub fn play(out: &mut dyn Write) -> Result<()> {
@@ -120,8 +124,23 @@ pub fn play(out: &mut dyn Write) -> Result<()> {
         headers: vec![],
         timeout_ms: 5_000,
     }];
+    // A Chatwoot too, whose agent bot is this bridge.
+    let chatwoot = ChatwootStandIn::start(StandInConfig::default())
+        .context("starting the Chatwoot stand-in")?;
+    config.chatwoot = Some((
+        ChatwootSettings {
+            base_url: chatwoot.url(),
+            bot_token: chatwoot.config().bot_token.clone(),
+            teams: Default::default(),
+        },
+        ChatwootAuth::Signature {
+            secret: Secret::new(chatwoot.config().bot_secret.clone()),
+            window_secs: 300,
+        },
+    ));
     let started = Instant::now();
     let service = Service::start(config).context("starting the bridge")?;
+    chatwoot.set_bot_url(&format!("{}/chatwoot/webhook", service.url()));
     writeln!(
         out,
         "glbridge demo — everything local, nothing configured ({} ms to start)\n",
@@ -131,7 +150,13 @@ pub fn play(out: &mut dyn Write) -> Result<()> {
     writeln!(out, "  bridge (glbridge serve)  {}", service.url())?;
     writeln!(
         out,
-        "  Gleap calls go to        {}/gleap/action\n",
+        "  Gleap calls go to        {}/gleap/action",
+        service.url()
+    )?;
+    writeln!(out, "  Chatwoot (stand-in)      {}", chatwoot.url())?;
+    writeln!(
+        out,
+        "  its agent bot's URL      {}/chatwoot/webhook\n",
         service.url()
     )?;
 
@@ -221,7 +246,18 @@ pub fn play(out: &mut dyn Write) -> Result<()> {
         }
         writeln!(out)?;
     }
+    let n = scenarios.len() + 1;
+    writeln!(
+        out,
+        "▸ Conversation {n}: in Chatwoot — answered, then resolved"
+    )?;
+    if let Err(e) = chatwoot_conversation(out, &agent, &chatwoot.url()) {
+        writeln!(out, "  ({e:#})")?;
+        failures.push("in Chatwoot — answered, then resolved");
+    }
+    writeln!(out)?;
     service.stop();
+    chatwoot.stop();
     std::fs::remove_dir_all(&dir).ok();
     if !failures.is_empty() {
         bail!(
@@ -230,4 +266,74 @@ pub fn play(out: &mut dyn Write) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A customer writes in the Chatwoot stand-in: the agent's answer comes back
+/// as the bot's message, and thanks resolve the conversation.
+fn chatwoot_conversation(out: &mut dyn Write, agent: &ureq::Agent, chatwoot: &str) -> Result<()> {
+    let question = "How long does delivery take?";
+    writeln!(out, "  customer  {question}")?;
+    let sent = Instant::now();
+    let started: Value = serde_json::from_slice(
+        &agent
+            .post(&format!("{chatwoot}/stand-in/conversations"))
+            .header("Content-Type", "application/json")
+            .send(json!({"content": question}).to_string().as_bytes())?
+            .body_mut()
+            .read_to_vec()?,
+    )?;
+    let id = started["conversation_id"]
+        .as_u64()
+        .context("the stand-in did not start a conversation")?;
+    let show = |agent: &ureq::Agent| -> Result<Value> {
+        Ok(serde_json::from_slice(
+            &agent
+                .get(&format!("{chatwoot}/stand-in/conversations/{id}"))
+                .call()?
+                .body_mut()
+                .read_to_vec()?,
+        )?)
+    };
+    let reply = wait_for(|| {
+        let c = show(agent).ok()?;
+        c["messages"].as_array()?.iter().find_map(|m| {
+            (m["incoming"] == false && m["private"] == false)
+                .then(|| m["content"].as_str().map(str::to_owned))
+                .flatten()
+        })
+    })
+    .context("no answer in Chatwoot within 15 s")?;
+    writeln!(
+        out,
+        "  agent     {}   ({} ms, posted by the bot)",
+        indent(&reply),
+        sent.elapsed().as_millis()
+    )?;
+    let thanks = "Great, thanks!";
+    writeln!(out, "  customer  {thanks}")?;
+    let sent = Instant::now();
+    agent
+        .post(&format!("{chatwoot}/stand-in/conversations/{id}/messages"))
+        .header("Content-Type", "application/json")
+        .send(json!({"content": thanks}).to_string().as_bytes())?;
+    wait_for(|| (show(agent).ok()?["status"] == "resolved").then_some(()))
+        .context("the conversation was not resolved within 15 s")?;
+    writeln!(
+        out,
+        "  agent     [conversation resolved in Chatwoot]   ({} ms)",
+        sent.elapsed().as_millis()
+    )?;
+    Ok(())
+}
+
+/// Polls `f` for up to 15 s.
+fn wait_for<T>(f: impl Fn() -> Option<T>) -> Option<T> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(15) {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    None
 }
