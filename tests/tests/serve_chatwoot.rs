@@ -428,3 +428,79 @@ fn events_racing_for_a_new_conversation_start_it_once_and_add_each_message_once(
     let expected: Vec<String> = (7000..7008).map(|i| format!("chatwoot-7-{i}")).collect();
     assert_eq!(ids, expected, "each message once");
 }
+
+#[test]
+fn the_stand_in_enforces_the_bot_token_and_allowlist_and_opens_on_a_failed_delivery() {
+    use glbridge_sandbox::chatwoot::{ChatwootStandIn, StandInConfig};
+    let cw = ChatwootStandIn::start(StandInConfig::default()).unwrap();
+    let token = cw.config().bot_token.clone();
+    let http: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    // Nobody takes the bot's events: Chatwoot opens the conversation.
+    cw.set_bot_url("http://127.0.0.1:9/chatwoot/webhook");
+    let mut r = http
+        .post(&format!("{}/stand-in/conversations", cw.url()))
+        .header("Content-Type", "application/json")
+        .send(json!({"content": "hello"}).to_string().as_bytes())
+        .unwrap();
+    let started: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    let id = started["conversation_id"].as_u64().unwrap();
+    let show = || -> Value {
+        let mut r = http
+            .get(&format!("{}/stand-in/conversations/{id}", cw.url()))
+            .call()
+            .unwrap();
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    wait_until("the conversation opened", Duration::from_secs(10), || {
+        show()["status"] == "open"
+    });
+    let post = |path: &str, token: Option<&str>, body: Value| -> u16 {
+        let mut req = http
+            .post(&format!("{}{path}", cw.url()))
+            .header("Content-Type", "application/json");
+        if let Some(t) = token {
+            req = req.header("api_access_token", t);
+        }
+        req.send(body.to_string().as_bytes())
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let messages = format!("/api/v1/accounts/1/conversations/{id}/messages");
+    assert_eq!(post(&messages, None, json!({"content": "x"})), 401);
+    assert_eq!(post(&messages, Some("wrong"), json!({"content": "x"})), 401);
+    assert_eq!(
+        post("/api/v1/accounts/1/contacts", Some(&token), json!({})),
+        401
+    );
+    assert_eq!(
+        post(
+            &format!("/api/v1/accounts/1/conversations/{id}/mute"),
+            Some(&token),
+            json!({})
+        ),
+        401
+    );
+    // Failures on demand, then the call goes through.
+    assert_eq!(
+        post("/stand-in/fail", None, json!({"status": 503, "times": 1})),
+        204
+    );
+    assert_eq!(post(&messages, Some(&token), json!({"content": "x"})), 503);
+    assert_eq!(post(&messages, Some(&token), json!({"content": "x"})), 200);
+    assert_eq!(
+        post(
+            &format!("/api/v1/accounts/1/conversations/{id}/toggle_status"),
+            Some(&token),
+            json!({"status": "resolved"})
+        ),
+        200
+    );
+    let c = show();
+    assert_eq!(c["status"], "resolved");
+    assert_eq!(c["messages"].as_array().unwrap().len(), 2);
+    cw.stop();
+}
