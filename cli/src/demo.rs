@@ -93,12 +93,12 @@ fn indent(text: &str) -> String {
 /// conversations went as expected.
 pub fn run() -> Result<()> {
     play(&mut std::io::stdout().lock())?;
-    println!("All four conversations (three from Gleap, one in Chatwoot) went through the component, the sandbox and back. Next: `glbridge serve --help`.");
+    println!("All five conversations (three from Gleap, two in Chatwoot) went through the component, the sandbox and back. Next: `glbridge serve --help`.");
     Ok(())
 }
 
 /// Starts the sandbox, the Chatwoot stand-in and the service, plays the
-/// three Gleap conversations and the Chatwoot one, and
+/// three Gleap conversations and the two Chatwoot ones, and
 /// writes them to `out`; an error naming the conversations that did not go
 /// as expected. Each call is independent (its own store, sandbox and ids).
 pub fn play(out: &mut dyn Write) -> Result<()> {
@@ -256,6 +256,16 @@ pub fn play(out: &mut dyn Write) -> Result<()> {
         failures.push("in Chatwoot — answered, then resolved");
     }
     writeln!(out)?;
+    writeln!(
+        out,
+        "▸ Conversation {}: in Chatwoot — handed off to a person",
+        n + 1
+    )?;
+    if let Err(e) = chatwoot_hand_off(out, &agent, &chatwoot.url()) {
+        writeln!(out, "  ({e:#})")?;
+        failures.push("in Chatwoot — handed off to a person");
+    }
+    writeln!(out)?;
     service.stop();
     chatwoot.stop();
     std::fs::remove_dir_all(&dir).ok();
@@ -274,26 +284,8 @@ fn chatwoot_conversation(out: &mut dyn Write, agent: &ureq::Agent, chatwoot: &st
     let question = "How long does delivery take?";
     writeln!(out, "  customer  {question}")?;
     let sent = Instant::now();
-    let started: Value = serde_json::from_slice(
-        &agent
-            .post(&format!("{chatwoot}/stand-in/conversations"))
-            .header("Content-Type", "application/json")
-            .send(json!({"content": question}).to_string().as_bytes())?
-            .body_mut()
-            .read_to_vec()?,
-    )?;
-    let id = started["conversation_id"]
-        .as_u64()
-        .context("the stand-in did not start a conversation")?;
-    let show = |agent: &ureq::Agent| -> Result<Value> {
-        Ok(serde_json::from_slice(
-            &agent
-                .get(&format!("{chatwoot}/stand-in/conversations/{id}"))
-                .call()?
-                .body_mut()
-                .read_to_vec()?,
-        )?)
-    };
+    let id = stand_in_start(agent, chatwoot, question)?;
+    let show = |agent: &ureq::Agent| stand_in_show(agent, chatwoot, id);
     let reply = wait_for(|| {
         let c = show(agent).ok()?;
         c["messages"].as_array()?.iter().find_map(|m| {
@@ -324,6 +316,58 @@ fn chatwoot_conversation(out: &mut dyn Write, agent: &ureq::Agent, chatwoot: &st
         sent.elapsed().as_millis()
     )?;
     Ok(())
+}
+
+/// A customer asks for a person in the Chatwoot stand-in: the agent leaves
+/// a private note with the reason and opens the conversation for the team.
+fn chatwoot_hand_off(out: &mut dyn Write, agent: &ureq::Agent, chatwoot: &str) -> Result<()> {
+    let question = "My parcel arrived damaged and I want to talk to a human.";
+    writeln!(out, "  customer  {question}")?;
+    let sent = Instant::now();
+    let id = stand_in_start(agent, chatwoot, question)?;
+    let note = wait_for(|| {
+        let c = stand_in_show(agent, chatwoot, id).ok()?;
+        if c["status"] != "open" {
+            return None;
+        }
+        c["messages"].as_array()?.iter().find_map(|m| {
+            (m["private"] == true)
+                .then(|| m["content"].as_str().map(str::to_owned))
+                .flatten()
+        })
+    })
+    .context("no hand-off in Chatwoot within 15 s")?;
+    writeln!(
+        out,
+        "  agent     (private note) {}  [conversation open for the team]   ({} ms)",
+        indent(&note),
+        sent.elapsed().as_millis()
+    )?;
+    Ok(())
+}
+
+fn stand_in_start(agent: &ureq::Agent, chatwoot: &str, text: &str) -> Result<u64> {
+    let started: Value = serde_json::from_slice(
+        &agent
+            .post(&format!("{chatwoot}/stand-in/conversations"))
+            .header("Content-Type", "application/json")
+            .send(json!({"content": text}).to_string().as_bytes())?
+            .body_mut()
+            .read_to_vec()?,
+    )?;
+    started["conversation_id"]
+        .as_u64()
+        .context("the stand-in did not start a conversation")
+}
+
+fn stand_in_show(agent: &ureq::Agent, chatwoot: &str, id: u64) -> Result<Value> {
+    Ok(serde_json::from_slice(
+        &agent
+            .get(&format!("{chatwoot}/stand-in/conversations/{id}"))
+            .call()?
+            .body_mut()
+            .read_to_vec()?,
+    )?)
 }
 
 /// Polls `f` for up to 15 s.

@@ -203,17 +203,18 @@ fn component_writes_a_loadable_component() {
 }
 
 #[test]
-fn demo_plays_four_conversations_and_exits_0() {
+fn demo_plays_five_conversations_and_exits_0() {
     let out = glbridge(&["demo"], b"", &[]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
-    assert_eq!(stdout.matches("▸ Conversation").count(), 4, "{stdout}");
+    assert_eq!(stdout.matches("▸ Conversation").count(), 5, "{stdout}");
     assert!(
         stdout.contains("30 days")
             && stdout.contains("out for delivery")
             && stdout.contains("[ai-handoff]")
             && stdout.contains("posted by the bot")
-            && stdout.contains("[conversation resolved in Chatwoot]"),
+            && stdout.contains("[conversation resolved in Chatwoot]")
+            && stdout.contains("[conversation open for the team]"),
         "{stdout}"
     );
     assert!(
