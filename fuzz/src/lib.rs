@@ -1,4 +1,4 @@
-//! What the fuzz targets share: a Gleap bridge over in-memory imports.
+//! What the fuzz targets share: a Gleap bridge (with Chatwoot) over in-memory imports.
 
 use glbridge_guest::client::Secret;
 use glbridge_guest::gleap::bridge::{BridgeConfig, GleapBridge, Io};
@@ -35,6 +35,16 @@ impl World {
         let mut config = BridgeConfig::new(client, KEY);
         config.gleap_secret = Some(Secret::new(GLEAP));
         config.reply_wait_ms = 1_000;
+        // Chatwoot too, unauthenticated, so every input reaches its parser.
+        config.chatwoot = Some(glbridge_guest::chatwoot::bridge::ChatwootConfig {
+            client: config.client.clone(),
+            settings: glbridge_guest::chatwoot::Settings {
+                base_url: "https://chat.example.test".into(),
+                bot_token: "bot".into(),
+                teams: Default::default(),
+            },
+            auth: glbridge_guest::chatwoot::bridge::Auth::Insecure,
+        });
         World {
             http: ScriptedTransport::default(),
             clock: FakeClock::new(Timestamp::from_secs(T0)),
