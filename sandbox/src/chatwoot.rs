@@ -4,8 +4,9 @@
 //! `pending` is opened, as Chatwoot does), and the REST calls a bot may make
 //! — with `api_access_token` enforced and the bot allowlist (401 elsewhere).
 //!
-//! Customers are played through `/stand-in/…`: start a conversation, write
-//! in it, read it back, and make the next REST calls fail.
+//! Customers and human agents are played through `/stand-in/…`: start a
+//! conversation, write in it, change its status as a user would, read it
+//! back, and make the next REST calls fail.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -141,6 +142,10 @@ impl ChatwootStandIn {
             .route(
                 "/stand-in/conversations/{conversation}/messages",
                 post(customer_writes),
+            )
+            .route(
+                "/stand-in/conversations/{conversation}/status",
+                post(user_sets_status),
             )
             .route("/stand-in/fail", post(fail_next))
             .with_state(shared.clone());
@@ -432,6 +437,39 @@ fn customer_message(shared: &Arc<Shared>, conversation: u64, content: String) ->
         Json(json!({"conversation_id": conversation, "message_id": message_id})),
     )
         .into_response()
+}
+
+#[derive(Deserialize)]
+struct NewStatus {
+    status: String,
+}
+
+/// A human agent changes a conversation's status (takes it: `open`; hands
+/// it back to the bot: `pending`; `resolved`): the bot gets
+/// `conversation_status_changed`.
+async fn user_sets_status(
+    State(shared): State<Arc<Shared>>,
+    Path(conversation): Path<u64>,
+    Json(n): Json<NewStatus>,
+) -> Response {
+    if !["open", "resolved", "pending", "snoozed"].contains(&n.status.as_str()) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "unknown status");
+    }
+    let account = shared.config.account_id;
+    let event = {
+        let mut book = lock(&shared.book);
+        let Some(c) = book.conversations.get_mut(&conversation) else {
+            return error(StatusCode::NOT_FOUND, "conversation not found");
+        };
+        let previous = std::mem::replace(&mut c.status, n.status.clone());
+        let mut event = conversation_json(account, c);
+        event["event"] = json!("conversation_status_changed");
+        event["changed_attributes"] =
+            json!([{"status": {"previous_value": previous, "current_value": n.status}}]);
+        event
+    };
+    deliver(&shared, conversation, event);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// The conversation, as a test reads it.

@@ -504,3 +504,198 @@ fn the_stand_in_enforces_the_bot_token_and_allowlist_and_opens_on_a_failed_deliv
     assert_eq!(c["messages"].as_array().unwrap().len(), 2);
     cw.stop();
 }
+
+/// `serve` bridging the Chatwoot stand-in (which echoes the bot's own
+/// messages and status changes back to it, as Chatwoot does).
+struct WithStandIn {
+    _sandbox: Sandbox,
+    service: Service,
+    chatwoot: glbridge_sandbox::chatwoot::ChatwootStandIn,
+    http: ureq::Agent,
+}
+
+impl WithStandIn {
+    fn start(tag: &str) -> WithStandIn {
+        use glbridge_sandbox::chatwoot::{ChatwootStandIn, StandInConfig};
+        let port = support::free_port();
+        let sandbox = Sandbox::start(SandboxConfig {
+            webhook_url: Some(format!("http://127.0.0.1:{port}/webhooks/gradient-labs")),
+            signing_key: SIGNING.into(),
+            seed: Some(glbridge_cli::demo::seed()),
+            retry_base: Duration::from_millis(20),
+            ..SandboxConfig::default()
+        })
+        .unwrap();
+        let chatwoot = ChatwootStandIn::start(StandInConfig::default()).unwrap();
+        let dir = std::env::temp_dir().join(format!(
+            "glbridge-serve-standin-{tag}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config = ServeConfig::new(
+            Upstream::Api {
+                url: sandbox.url(),
+                api_key: Secret::new(sandbox.config().integration_key.clone()),
+                signing_key: Secret::new(SIGNING),
+            },
+            dir.join("glbridge.db"),
+        );
+        config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        config.gleap_secret = Some(Secret::new("Bearer unused"));
+        config.chatwoot = Some((
+            Settings {
+                base_url: chatwoot.url(),
+                bot_token: chatwoot.config().bot_token.clone(),
+                teams: Default::default(),
+            },
+            Auth::Signature {
+                secret: Secret::new(chatwoot.config().bot_secret.clone()),
+                window_secs: 300,
+            },
+        ));
+        let service = Service::start(config).unwrap();
+        chatwoot.set_bot_url(&format!("{}/chatwoot/webhook", service.url()));
+        WithStandIn {
+            _sandbox: sandbox,
+            service,
+            chatwoot,
+            http: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into(),
+        }
+    }
+
+    fn post(&self, path: &str, body: Value) -> Value {
+        let mut r = self
+            .http
+            .post(&format!("{}{path}", self.chatwoot.url()))
+            .header("Content-Type", "application/json")
+            .send(body.to_string().as_bytes())
+            .unwrap();
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap_or(Value::Null)
+    }
+
+    fn conversation(&self, id: u64) -> Value {
+        let mut r = self
+            .http
+            .get(&format!(
+                "{}/stand-in/conversations/{id}",
+                self.chatwoot.url()
+            ))
+            .call()
+            .unwrap();
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+    }
+
+    /// The agent conversation and its messages, as the sandbox has them.
+    fn agent_view(&self, id: u64) -> String {
+        let get = |path: String| -> String {
+            self.http
+                .get(&format!("{}{path}", self._sandbox.url()))
+                .header(
+                    "Authorization",
+                    &format!("Bearer {}", self._sandbox.config().integration_key),
+                )
+                .call()
+                .unwrap()
+                .body_mut()
+                .read_to_string()
+                .unwrap()
+        };
+        let conversation = format!("chatwoot-{}-{id}", self.chatwoot.config().account_id);
+        format!(
+            "{}\n{}",
+            get(format!("/conversations/{conversation}")),
+            get(format!("/sandbox/conversations/{conversation}/messages"))
+        )
+    }
+
+    /// The bot's public and private messages in a conversation.
+    fn bot_messages(&self, id: u64) -> (Vec<String>, Vec<String>) {
+        let c = self.conversation(id);
+        let mut public = Vec::new();
+        let mut private = Vec::new();
+        for m in c["messages"].as_array().unwrap() {
+            if m["incoming"] == false {
+                let text = m["content"].as_str().unwrap_or("").to_owned();
+                if m["private"] == true {
+                    private.push(text);
+                } else {
+                    public.push(text);
+                }
+            }
+        }
+        (public, private)
+    }
+}
+
+#[test]
+fn with_the_chatwoot_stand_in_a_500_a_hand_off_and_a_hand_back_each_end_as_they_should() {
+    let w = WithStandIn::start("flow");
+    // Chatwoot fails the bot's first call: the reply is posted once, after.
+    w.post("/stand-in/fail", json!({"status": 500, "times": 1}));
+    let id = w.post(
+        "/stand-in/conversations",
+        json!({"content": "How long does delivery take?"}),
+    )["conversation_id"]
+        .as_u64()
+        .unwrap();
+    wait_until("the reply in Chatwoot", Duration::from_secs(20), || {
+        !w.bot_messages(id).0.is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let (public, _) = w.bot_messages(id);
+    assert_eq!(public.len(), 1, "{public:?}");
+    assert!(public[0].contains("3 to 5"), "{public:?}");
+    // The echo of the bot's own reply was taken and changed nothing.
+    assert_eq!(w.conversation(id)["status"], "pending");
+
+    // A hand-off: a private note, the conversation opened for the team;
+    // the echo of the bridge's own `open` changes nothing.
+    w.post(
+        &format!("/stand-in/conversations/{id}/messages"),
+        json!({"content": "My parcel arrived damaged and I want to talk to a human."}),
+    );
+    wait_until("the hand-off", Duration::from_secs(20), || {
+        w.conversation(id)["status"] == "open"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let (public, private) = w.bot_messages(id);
+    assert_eq!(
+        (public.len(), private.len()),
+        (1, 1),
+        "{public:?} {private:?}"
+    );
+
+    // The customer writes while a human has it: no answer from the bot.
+    w.post(
+        &format!("/stand-in/conversations/{id}/messages"),
+        json!({"content": "Hello? How long does delivery take?"}),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(w.bot_messages(id).0.len(), 1);
+
+    // A human hands it back to the bot: the next question is answered.
+    w.post(
+        &format!("/stand-in/conversations/{id}/status"),
+        json!({"status": "pending"}),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    w.post(
+        &format!("/stand-in/conversations/{id}/messages"),
+        json!({"content": "How long does delivery take?"}),
+    );
+    let started = Instant::now();
+    while w.bot_messages(id).0.len() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no answer after the hand-back: {}\nthe agent: {}",
+            w.conversation(id),
+            w.agent_view(id)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(w.conversation(id)["status"], "pending");
+    w.service.stop();
+}
