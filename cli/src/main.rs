@@ -580,7 +580,20 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     let embedded = matches!(upstream, Upstream::EmbeddedSandbox { .. });
     let gleap_secret = args.gleap_secret.or(file.gleap_secret.clone());
     let insecure = args.insecure_no_gleap_auth || file.insecure_no_gleap_auth.unwrap_or(false);
-    if gleap_secret.is_none() && !insecure && !embedded {
+    let chatwoot = glbridge_cli::serve::config::chatwoot(
+        glbridge_cli::serve::config::ChatwootFlags {
+            url: args.chatwoot_url.clone(),
+            bot_token: args.chatwoot_bot_token.clone(),
+            secret: args.chatwoot_secret.clone(),
+            url_token: args.chatwoot_url_token.clone(),
+            window: args.chatwoot_window,
+            insecure: args.insecure_no_chatwoot_auth,
+        },
+        &file,
+    )?;
+    // Bridging only Chatwoot: no Gleap route at all, rather than an open one.
+    let gleap_enabled = gleap_secret.is_some() || insecure || embedded || chatwoot.is_none();
+    if gleap_secret.is_none() && !insecure && !embedded && chatwoot.is_none() {
         anyhow::bail!(
             "no Gleap secret: set GLBRIDGE_GLEAP_SECRET (or --gleap-secret) to the Authorization header value configured in Gleap's custom API action, or pass --insecure-no-gleap-auth to accept unauthenticated calls"
         );
@@ -655,17 +668,9 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     config.holding_text = args.holding_text.or(file.holding_text.clone());
     config.hand_off_text = args.hand_off_text.or(file.hand_off_text.clone());
     config.actions = actions(&file, &args.actions)?;
-    config.chatwoot = glbridge_cli::serve::config::chatwoot(
-        glbridge_cli::serve::config::ChatwootFlags {
-            url: args.chatwoot_url,
-            bot_token: args.chatwoot_bot_token,
-            secret: args.chatwoot_secret,
-            url_token: args.chatwoot_url_token,
-            window: args.chatwoot_window,
-            insecure: args.insecure_no_chatwoot_auth,
-        },
-        &file,
-    )?;
+    let chatwoot_bridged = chatwoot.is_some();
+    config.chatwoot = chatwoot;
+    config.gleap_enabled = gleap_enabled;
     config.rest = rest(
         args.gleap_api_key,
         args.gleap_project_id,
@@ -682,7 +687,19 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     } else {
         tracing::info!(api = %service.api_url(), "talking to the AI-agent API");
     }
-    tracing::info!(listen = %service.url(), "glbridge serve: POST /gleap/action, POST /webhooks/gradient-labs, POST /chatwoot/webhook, GET /healthz, GET /metrics");
+    if !gleap_enabled {
+        tracing::info!("no Gleap secret: Gleap is not bridged (POST /gleap/action is not served)");
+    }
+    let mut routes = Vec::new();
+    if gleap_enabled {
+        routes.push("POST /gleap/action");
+    }
+    routes.push("POST /webhooks/gradient-labs");
+    if chatwoot_bridged {
+        routes.push("POST /chatwoot/webhook");
+    }
+    routes.extend(["GET /healthz", "GET /metrics"]);
+    tracing::info!(listen = %service.url(), "glbridge serve: {}", routes.join(", "));
     if insecure {
         tracing::warn!("--insecure-no-gleap-auth: Gleap calls are not authenticated");
     }

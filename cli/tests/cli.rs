@@ -372,3 +372,79 @@ fn serve_takes_flags_over_environment_over_file_keeps_secrets_out_of_its_log_and
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn serve_bridging_only_chatwoot_serves_no_gleap_route() {
+    let dir = std::env::temp_dir().join(format!("glbridge-cw-only-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_glbridge"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--store",
+            dir.join("state.db").to_str().unwrap(),
+            "--api-url",
+            "http://127.0.0.1:9",
+            "--api-key",
+            "sk",
+            "--webhook-signing-key",
+            "wk",
+            "--chatwoot-url",
+            "http://127.0.0.1:9",
+            "--chatwoot-bot-token",
+            "t",
+            "--chatwoot-secret",
+            "s",
+        ])
+        .env_remove("GLBRIDGE_GLEAP_SECRET")
+        .env_remove("GLBRIDGE_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    while agent.get(&format!("{url}/healthz")).call().is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "serve did not come up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let gleap = agent
+        .post(&format!("{url}/gleap/action"))
+        .send(&b"{}"[..])
+        .unwrap();
+    assert_eq!(gleap.status().as_u16(), 404, "no open Gleap route");
+    let chatwoot = agent
+        .post(&format!("{url}/chatwoot/webhook"))
+        .send(&b"{}"[..])
+        .unwrap();
+    assert_eq!(chatwoot.status().as_u16(), 401, "unsigned: refused");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let log = text(&out.stderr);
+    assert!(log.contains("Gleap is not bridged"), "{log}");
+    let routes = log
+        .lines()
+        .find(|l| l.contains("glbridge serve: "))
+        .unwrap_or_default();
+    assert!(
+        routes.contains("POST /chatwoot/webhook") && !routes.contains("/gleap/action"),
+        "{log}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

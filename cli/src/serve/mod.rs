@@ -85,6 +85,9 @@ pub struct ServeConfig {
     pub gleap_secret: Option<Secret>,
     /// Accept Gleap calls without authentication.
     pub insecure_no_gleap_auth: bool,
+    /// Whether `POST /gleap/action` is served (off for a Chatwoot-only
+    /// bridge that has no Gleap secret).
+    pub gleap_enabled: bool,
     /// Bearer token GET /metrics requires (`None`: open).
     pub metrics_token: Option<Secret>,
     /// How long a Gleap call waits for the agent.
@@ -132,6 +135,7 @@ impl ServeConfig {
             store,
             gleap_secret: None,
             insecure_no_gleap_auth: false,
+            gleap_enabled: true,
             metrics_token: None,
             reply_wait: Duration::from_secs(8),
             settle: Duration::from_millis(u64::from(DEFAULT_SETTLE_MS)),
@@ -362,8 +366,11 @@ impl Service {
             }
         }
 
-        let router = Router::new()
-            .route("/gleap/action", post(gleap_action))
+        let mut router = Router::new();
+        if config.gleap_enabled {
+            router = router.route("/gleap/action", post(gleap_action));
+        }
+        let router = router
             .route("/webhooks/gradient-labs", post(webhook))
             .route("/chatwoot/webhook", post(chatwoot_webhook))
             .route("/healthz", get(healthz))
