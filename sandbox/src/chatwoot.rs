@@ -1,5 +1,5 @@
-//! A Chatwoot stand-in for tests and the demo: one account with one inbox,
-//! conversations and messages, signed agent-bot events delivered to the bot
+//! A Chatwoot stand-in for tests and the demo: accounts and inboxes (named
+//! by the conversations started in them), conversations and messages, signed agent-bot events delivered to the bot
 //! URL with Chatwoot's 5 s timeout (a conversation whose event fails while
 //! `pending` is opened, as Chatwoot does), and the REST calls a bot may make
 //! — with `api_access_token` enforced and the bot allowlist (401 elsewhere).
@@ -28,7 +28,7 @@ use crate::{background, lock, now, SandboxError};
 pub struct StandInConfig {
     /// Where to listen.
     pub listen: SocketAddr,
-    /// The account id.
+    /// The account a conversation is started in unless it names one.
     pub account_id: u64,
     /// The agent bot's access token (`api_access_token`).
     pub bot_token: String,
@@ -59,6 +59,9 @@ struct Message {
 #[derive(Debug, Clone)]
 struct Conversation {
     id: u64,
+    account: u64,
+    inbox_id: u64,
+    channel: String,
     status: String,
     team_id: Option<u64>,
     labels: Vec<String>,
@@ -202,9 +205,10 @@ fn refuse_unlisted(headers: &HeaderMap) -> Response {
     }
 }
 
-fn conversation_json(account: u64, c: &Conversation) -> Value {
+fn conversation_json(c: &Conversation) -> Value {
+    let account = c.account;
     json!({
-        "id": c.id, "status": c.status, "inbox_id": 1, "channel": "Channel::WebWidget",
+        "id": c.id, "status": c.status, "inbox_id": c.inbox_id, "channel": c.channel,
         "account_id": account, "labels": c.labels, "custom_attributes": {},
         "meta": {"sender": {"id": c.id, "name": "Sam", "email": format!("customer-{}@example.com", c.id)},
                  "assignee": null, "team": c.team_id.map(|t| json!({"id": t}))},
@@ -215,7 +219,8 @@ fn conversation_json(account: u64, c: &Conversation) -> Value {
     })
 }
 
-fn message_event(account: u64, c: &Conversation, m: &Message) -> Value {
+fn message_event(c: &Conversation, m: &Message) -> Value {
+    let account = c.account;
     json!({
         "event": "message_created",
         "id": m.id,
@@ -225,9 +230,9 @@ fn message_event(account: u64, c: &Conversation, m: &Message) -> Value {
         "private": m.private,
         "created_at": now(),
         "sender": {"id": c.id, "name": "Sam", "type": m.sender},
-        "conversation": conversation_json(account, c),
+        "conversation": conversation_json(c),
         "account": {"id": account, "name": "Stand-in"},
-        "inbox": {"id": 1, "name": "Website"},
+        "inbox": {"id": c.inbox_id, "name": format!("Inbox {}", c.inbox_id)},
     })
 }
 
@@ -296,12 +301,13 @@ async fn rest(
     let Ok(params) = serde_json::from_slice::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "body is not JSON");
     };
-    if account != shared.config.account_id {
-        return error(StatusCode::NOT_FOUND, "account not found");
-    }
     let mut book = lock(&shared.book);
     let next_id = book.next_message;
-    let Some(c) = book.conversations.get_mut(&conversation) else {
+    let Some(c) = book
+        .conversations
+        .get_mut(&conversation)
+        .filter(|c| c.account == account)
+    else {
         return error(StatusCode::NOT_FOUND, "conversation not found");
     };
     let (answer, event) = match action.as_str() {
@@ -323,7 +329,7 @@ async fn rest(
             let answer = json!({"id": m.id, "content": m.content, "message_type": 1, "private": m.private,
                                 "conversation_id": c.id, "account_id": account, "content_type": "text"});
             // Chatwoot sends the bot its own messages too.
-            (answer, Some(message_event(account, c, &m)))
+            (answer, Some(message_event(c, &m)))
         }
         "toggle_status" => {
             let Some(status) = params.get("status").and_then(Value::as_str) else {
@@ -333,7 +339,7 @@ async fn rest(
                 return error(StatusCode::UNPROCESSABLE_ENTITY, "unknown status");
             }
             let previous = std::mem::replace(&mut c.status, status.to_owned());
-            let mut event = conversation_json(account, c);
+            let mut event = conversation_json(c);
             event["event"] = json!("conversation_status_changed");
             event["changed_attributes"] =
                 json!([{"status": {"previous_value": previous, "current_value": status}}]);
@@ -375,10 +381,22 @@ struct CustomerMessage {
     content: String,
 }
 
+/// A customer's first message, and where the conversation is.
+#[derive(Deserialize)]
+struct NewConversation {
+    content: String,
+    /// Default: the stand-in's account.
+    account_id: Option<u64>,
+    /// Default: 1.
+    inbox_id: Option<u64>,
+    /// Default: `Channel::WebWidget`.
+    channel: Option<String>,
+}
+
 /// A customer starts a conversation: `pending`, owned by the bot.
 async fn start_conversation(
     State(shared): State<Arc<Shared>>,
-    Json(m): Json<CustomerMessage>,
+    Json(m): Json<NewConversation>,
 ) -> Response {
     let id = {
         let mut book = lock(&shared.book);
@@ -388,6 +406,12 @@ async fn start_conversation(
             id,
             Conversation {
                 id,
+                account: m.account_id.unwrap_or(shared.config.account_id),
+                inbox_id: m.inbox_id.unwrap_or(1),
+                channel: m
+                    .channel
+                    .clone()
+                    .unwrap_or_else(|| "Channel::WebWidget".into()),
                 status: "pending".into(),
                 team_id: None,
                 labels: Vec::new(),
@@ -409,7 +433,6 @@ async fn customer_writes(
 }
 
 fn customer_message(shared: &Arc<Shared>, conversation: u64, content: String) -> Response {
-    let account = shared.config.account_id;
     let event = {
         let mut book = lock(&shared.book);
         let id = book.next_message;
@@ -428,7 +451,7 @@ fn customer_message(shared: &Arc<Shared>, conversation: u64, content: String) ->
             sender: "contact",
         };
         c.messages.push(m.clone());
-        message_event(account, c, &m)
+        message_event(c, &m)
     };
     let message_id = event["id"].clone();
     deliver(shared, conversation, event);
@@ -455,14 +478,13 @@ async fn user_sets_status(
     if !["open", "resolved", "pending", "snoozed"].contains(&n.status.as_str()) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "unknown status");
     }
-    let account = shared.config.account_id;
     let event = {
         let mut book = lock(&shared.book);
         let Some(c) = book.conversations.get_mut(&conversation) else {
             return error(StatusCode::NOT_FOUND, "conversation not found");
         };
         let previous = std::mem::replace(&mut c.status, n.status.clone());
-        let mut event = conversation_json(account, c);
+        let mut event = conversation_json(c);
         event["event"] = json!("conversation_status_changed");
         event["changed_attributes"] =
             json!([{"status": {"previous_value": previous, "current_value": n.status}}]);
@@ -477,7 +499,7 @@ async fn show(State(shared): State<Arc<Shared>>, Path(conversation): Path<u64>) 
     let book = lock(&shared.book);
     match book.conversations.get(&conversation) {
         Some(c) => {
-            let mut v = conversation_json(shared.config.account_id, c);
+            let mut v = conversation_json(c);
             v["messages"] = c
                 .messages
                 .iter()

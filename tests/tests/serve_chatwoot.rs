@@ -590,6 +590,11 @@ impl WithStandIn {
 
     /// The agent conversation and its messages, as the sandbox has them.
     fn agent_view(&self, id: u64) -> String {
+        self.agent_view_in(self.chatwoot.config().account_id, id)
+    }
+
+    /// [`Self::agent_view`] for a conversation of account `account`.
+    fn agent_view_in(&self, account: u64, id: u64) -> String {
         let get = |path: String| -> String {
             self.http
                 .get(&format!("{}{path}", self._sandbox.url()))
@@ -603,7 +608,7 @@ impl WithStandIn {
                 .read_to_string()
                 .unwrap()
         };
-        let conversation = format!("chatwoot-{}-{id}", self.chatwoot.config().account_id);
+        let conversation = format!("chatwoot-{account}-{id}");
         format!(
             "{}\n{}",
             get(format!("/conversations/{conversation}")),
@@ -697,5 +702,43 @@ fn with_the_chatwoot_stand_in_a_500_a_hand_off_and_a_hand_back_each_end_as_they_
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(w.conversation(id)["status"], "pending");
+    w.service.stop();
+}
+
+#[test]
+fn with_the_chatwoot_stand_in_each_account_and_inbox_keeps_its_own_conversations() {
+    let w = WithStandIn::start("accounts");
+    let id = w.post(
+        "/stand-in/conversations",
+        json!({"content": "How long does delivery take?", "account_id": 2, "inbox_id": 5, "channel": "Channel::Email"}),
+    )["conversation_id"]
+        .as_u64()
+        .unwrap();
+    wait_until("the reply in account 2", Duration::from_secs(20), || {
+        !w.bot_messages(id).0.is_empty()
+    });
+    let view = w.agent_view_in(2, id);
+    assert!(view.contains("\"channel\":\"email\""), "{view}");
+    assert!(
+        view.contains(&format!("\"id\":\"chatwoot-2-{id}\"")),
+        "{view}"
+    );
+    // The bot cannot reach it through another account.
+    let mut r = w
+        .http
+        .post(&format!(
+            "{}/api/v1/accounts/1/conversations/{id}/messages",
+            w.chatwoot.url()
+        ))
+        .header("api_access_token", &w.chatwoot.config().bot_token)
+        .header("Content-Type", "application/json")
+        .send(json!({"content": "x"}).to_string().as_bytes())
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        404,
+        "{}",
+        r.body_mut().read_to_string().unwrap()
+    );
     w.service.stop();
 }
