@@ -7,7 +7,11 @@
 #   3. the native reference: a minimal axum handler verifying and parsing the
 #      same webhooks natively, no store (cli/examples/webhook_reference.rs);
 #   4. the Gleap route with the embedded sandbox: each call a new
-#      conversation answered from an article.
+#      conversation answered from an article;
+#   5. the Chatwoot route: signed `message_created` events of 100,000
+#      customer messages over 1,000 conversations, each planned and queued
+#      (committed) before its 200 (the queued calls then fail against a
+#      closed port and back off).
 # Prints requests/s, p50/p99 and peak RSS of each, and the webhook route's
 # ratio to the reference. Installs wrk (Debian/Ubuntu apt) if it is missing.
 #
@@ -27,7 +31,7 @@ if ! command -v wrk >/dev/null; then
 fi
 
 echo "== building (release)"
-cargo build --release -q -p glbridge-cli --bin glbridge --example webhook_requests --example webhook_reference
+cargo build --release -q -p glbridge-cli --bin glbridge --example webhook_requests --example webhook_reference --example chatwoot_requests
 bin=target/release
 ex=target/release/examples
 
@@ -111,10 +115,27 @@ echo "$(result "$work/gleap.wrk") peak_rss_mb=$(peak_rss_mb "$gleap") outcomes=$
 kill "$gleap"; wait "$gleap" 2>/dev/null || true
 cat "$work/gleap.res"
 
+port=$(free_port)
+"$ex/chatwoot_requests" "$work/chatwoot.tsv" 100000 1000 cw_load
+"$bin/glbridge" serve --listen "127.0.0.1:$port" --store "$work/chatwoot.db" \
+    --api-url http://127.0.0.1:9 --api-key unused --webhook-signing-key "$KEY" \
+    --chatwoot-url http://127.0.0.1:9 --chatwoot-bot-token unused --chatwoot-secret cw_load \
+    2>"$work/chatwoot.log" &
+cw=$!
+pids+=("$cw")
+wait_port "$port"
+echo "== Chatwoot route: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
+GLBRIDGE_REQUESTS="$work/chatwoot.tsv" GLBRIDGE_WRK_THREADS=$THREADS \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/chatwoot.lua \
+    "http://127.0.0.1:$port" >"$work/chatwoot.wrk"
+echo "$(result "$work/chatwoot.wrk") peak_rss_mb=$(peak_rss_mb "$cw")" >"$work/chatwoot.res"
+kill "$cw"; wait "$cw" 2>/dev/null || true
+cat "$work/chatwoot.res"
+
 echo
 echo "| run | requests/s | p50 | p99 | non-2xx | peak RSS |"
 echo "|---|---|---|---|---|---|"
-for r in webhooks webhooks-fsync reference gleap; do
+for r in webhooks webhooks-fsync reference gleap chatwoot; do
     line=$(cat "$work/$r.res")
     printf '| %s | %s | %s ms | %s ms | %s | %s MB |\n' "$r" "$(field "$line" rps)" \
         "$(field "$line" p50_ms)" "$(field "$line" p99_ms)" "$(field "$line" non2xx)" "$(field "$line" peak_rss_mb)"
