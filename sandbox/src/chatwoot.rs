@@ -104,19 +104,8 @@ const BOT_ALLOWED: &[&str] = &["messages", "toggle_status", "assignments", "labe
 impl ChatwootStandIn {
     /// Binds and serves in the background until [`ChatwootStandIn::stop`] or drop.
     pub fn start(config: StandInConfig) -> Result<Self, SandboxError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .thread_name("glbridge-chatwoot")
-            .build()
-            .map_err(|e| SandboxError::Runtime(e.to_string()))?;
-        let addr = config.listen;
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(addr))
-            .map_err(|source| SandboxError::Listen { addr, source })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| SandboxError::Listen { addr, source })?;
+        let (runtime, listener, local) =
+            crate::runtime_and_listener("glbridge-chatwoot", 1, config.listen)?;
         let shared = Arc::new(Shared {
             config,
             bot_url: Mutex::new(None),

@@ -289,19 +289,8 @@ impl Sandbox {
     /// Binds and serves in the background until [`Sandbox::stop`] or drop.
     pub fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let shared = Arc::new(Shared::new(config)?);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .thread_name("glbridge-sandbox")
-            .build()
-            .map_err(|e| SandboxError::Runtime(e.to_string()))?;
-        let addr = shared.config.listen;
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(addr))
-            .map_err(|source| SandboxError::Listen { addr, source })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| SandboxError::Listen { addr, source })?;
+        let (runtime, listener, local) =
+            runtime_and_listener("glbridge-sandbox", 2, shared.config.listen)?;
         let app = api::router(shared.clone());
         let limits = shared.config.limits.fit_descriptors();
         // Deliveries a stopped (or killed) sandbox left carry on.
@@ -349,4 +338,26 @@ impl Sandbox {
     pub fn stop(mut self) {
         self.server.stop();
     }
+}
+
+/// A runtime of `workers` threads named `name`, and a listener bound to
+/// `addr` in it (with the address it got).
+pub(crate) fn runtime_and_listener(
+    name: &str,
+    workers: usize,
+    addr: SocketAddr,
+) -> Result<(tokio::runtime::Runtime, tokio::net::TcpListener, SocketAddr), SandboxError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .thread_name(name)
+        .build()
+        .map_err(|e| SandboxError::Runtime(e.to_string()))?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .map_err(|source| SandboxError::Listen { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| SandboxError::Listen { addr, source })?;
+    Ok((runtime, listener, local))
 }

@@ -33,9 +33,9 @@ struct Bridge {
     http: ureq::Agent,
 }
 
-/// The sandbox, `serve` with Chatwoot bridged, and a Chatwoot whose REST
-/// API answers `policy`.
-fn start(tag: &str, policy: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static) -> Bridge {
+/// The sandbox (its webhooks to `serve`'s port) and `serve`'s
+/// configuration against it, with its store in a fresh directory.
+fn sandbox_and_config(tag: &str) -> (Sandbox, ServeConfig) {
     let port = support::free_port();
     let sandbox = Sandbox::start(SandboxConfig {
         webhook_url: Some(format!("http://127.0.0.1:{port}/webhooks/gradient-labs")),
@@ -45,7 +45,6 @@ fn start(tag: &str, policy: impl Fn(&Received) -> (u16, String) + Send + Sync + 
         ..SandboxConfig::default()
     })
     .unwrap();
-    let chatwoot = Receiver::start(policy);
     let dir = std::env::temp_dir().join(format!(
         "glbridge-serve-chatwoot-{tag}-{}",
         std::process::id()
@@ -62,6 +61,14 @@ fn start(tag: &str, policy: impl Fn(&Received) -> (u16, String) + Send + Sync + 
     config.listen = format!("127.0.0.1:{port}").parse().unwrap();
     config.gleap_secret = Some(Secret::new("Bearer unused"));
     config.tick = Duration::from_millis(100);
+    (sandbox, config)
+}
+
+/// The sandbox, `serve` with Chatwoot bridged, and a Chatwoot whose REST
+/// API answers `policy`.
+fn start(tag: &str, policy: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static) -> Bridge {
+    let (sandbox, mut config) = sandbox_and_config(tag);
+    let chatwoot = Receiver::start(policy);
     config.chatwoot = Some((
         Settings {
             base_url: chatwoot.url.trim_end_matches("/webhooks").to_owned(),
@@ -517,31 +524,8 @@ struct WithStandIn {
 impl WithStandIn {
     fn start(tag: &str) -> WithStandIn {
         use glbridge_sandbox::chatwoot::{ChatwootStandIn, StandInConfig};
-        let port = support::free_port();
-        let sandbox = Sandbox::start(SandboxConfig {
-            webhook_url: Some(format!("http://127.0.0.1:{port}/webhooks/gradient-labs")),
-            signing_key: SIGNING.into(),
-            seed: Some(glbridge_cli::demo::seed()),
-            retry_base: Duration::from_millis(20),
-            ..SandboxConfig::default()
-        })
-        .unwrap();
+        let (sandbox, mut config) = sandbox_and_config(&format!("standin-{tag}"));
         let chatwoot = ChatwootStandIn::start(StandInConfig::default()).unwrap();
-        let dir = std::env::temp_dir().join(format!(
-            "glbridge-serve-standin-{tag}-{}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut config = ServeConfig::new(
-            Upstream::Api {
-                url: sandbox.url(),
-                api_key: Secret::new(sandbox.config().integration_key.clone()),
-                signing_key: Secret::new(SIGNING),
-            },
-            dir.join("glbridge.db"),
-        );
-        config.listen = format!("127.0.0.1:{port}").parse().unwrap();
-        config.gleap_secret = Some(Secret::new("Bearer unused"));
         config.chatwoot = Some((
             Settings {
                 base_url: chatwoot.url(),
