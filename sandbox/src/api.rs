@@ -865,18 +865,20 @@ async fn put_secret(
     }
     .validate()?;
     let at = now();
-    shared.with_state(Changed::SHARED, |s| {
+    let created = shared.with_state(Changed::SHARED, |s| {
         let created = s.secrets.get(&name).map(|r| r.created).unwrap_or(at);
         s.secrets.insert(
-            name,
+            name.clone(),
             SecretRecord {
                 value,
                 created,
                 updated: at,
             },
         );
+        created
     });
-    empty()
+    // The secret as the clients read it back (never its value).
+    ok(json!({"name": name, "created": created, "updated": at}))
 }
 
 async fn list_secrets(AxState(shared): S, headers: HeaderMap) -> ApiResult {

@@ -972,3 +972,54 @@ fn state_survives_a_restart_with_a_store_file() {
     sb.stop();
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A raw request with a key, outside the component, as the official
+/// clients send it.
+fn send(sb: &Sandbox, method: Method, path: &str, key: &str, body: Value) -> (u16, Value) {
+    let r = UreqTransport::new()
+        .send(&HttpRequest {
+            method,
+            url: format!("{}{path}", sb.url()),
+            headers: vec![
+                ("Authorization".into(), format!("Bearer {key}")),
+                ("Content-Type".into(), "application/json".into()),
+            ],
+            body: Some(body.to_string().into_bytes()),
+            timeout_ms: 5_000,
+        })
+        .unwrap();
+    (
+        r.status,
+        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+    )
+}
+
+#[test]
+fn the_go_clients_top_level_topic_and_written_secret_are_understood() {
+    let sb = sandbox(None, |_| {});
+    let key = sb.config().management_key.clone();
+    // `UpsertArticleTopic` sends `"parent_id": ""` for a top-level topic.
+    let (status, answer) = send(
+        &sb,
+        Method::Post,
+        "/topics",
+        &sb.config().integration_key.clone(),
+        json!({"id": "t-top", "parent_id": "", "name": "Top", "description": "", "visibility": "public", "status": "published", "data": null, "created": "2026-11-27T00:00:00Z", "last_edited": "2026-11-27T00:00:00Z"}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    // `WriteSecret` reads the secret back: its name, never its value.
+    let (status, secret) = send(
+        &sb,
+        Method::Put,
+        "/secrets/crm_key",
+        &key,
+        json!({"value": "s3cret"}),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(secret["name"], "crm_key");
+    assert!(
+        secret["created"].is_string() && secret["updated"].is_string(),
+        "{secret}"
+    );
+    assert!(!secret.to_string().contains("s3cret"));
+}

@@ -65,8 +65,13 @@ pub struct Article {
 pub struct Topic {
     /// Your id.
     pub id: String,
-    /// Parent topic.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Parent topic. The official Go client sends `""` for a top-level
+    /// topic: read as none.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "empty_as_none"
+    )]
     pub parent_id: Option<String>,
     /// Name.
     pub name: String,
@@ -94,4 +99,13 @@ pub enum UsageStatus {
     On,
     /// `off`
     Off,
+}
+
+/// An optional string where `""` means none (as some clients send it).
+fn empty_as_none<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(value.filter(|s| !s.is_empty()))
 }
