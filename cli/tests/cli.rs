@@ -323,19 +323,7 @@ fn serve_takes_flags_over_environment_over_file_keeps_secrets_out_of_its_log_and
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let url = format!("http://127.0.0.1:{port}");
-    let started = std::time::Instant::now();
-    while agent.get(&format!("{url}/healthz")).call().is_err() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "serve did not come up on the --listen port"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let (agent, url) = serve_up(port);
     let call = r#"{"conversation":{"id":"cli-1"},"session":{"userId":"u"},"comments":[{"id":"c1","comment":"How long does delivery take?"}]}"#;
     let status = |auth: &str| {
         agent
@@ -408,19 +396,7 @@ fn serve_bridging_only_chatwoot_serves_no_gleap_route() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let url = format!("http://127.0.0.1:{port}");
-    let started = std::time::Instant::now();
-    while agent.get(&format!("{url}/healthz")).call().is_err() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "serve did not come up"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let (agent, url) = serve_up(port);
     let gleap = agent
         .post(&format!("{url}/gleap/action"))
         .send(&b"{}"[..])
@@ -447,4 +423,23 @@ fn serve_bridging_only_chatwoot_serves_no_gleap_route() {
         "{log}"
     );
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// Waits until `serve` answers `/healthz` on `port`; an agent that reads
+/// every status, and the base URL.
+fn serve_up(port: u16) -> (ureq::Agent, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    while agent.get(&format!("{url}/healthz")).call().is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "serve did not come up on the --listen port"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (agent, url)
 }
