@@ -58,7 +58,9 @@ enum Command {
     ///
     ///   glbridge api conversations.read --json '{"conversation_id":"c-1"}'
     Api(ApiArgs),
-    /// List the operation names `glbridge api` accepts.
+    /// List every operation `glbridge api` accepts: name, the key it needs
+    /// (I = Integration, M = Management, I/M = either), method and path, and
+    /// what it does. `glbridge api OP --help` shows one's parameters.
     Operations,
     /// Run a local, offline stand-in for the AI-agent API.
     ///
@@ -307,9 +309,13 @@ enum WebhookCommand {
 }
 
 #[derive(Args)]
+#[command(disable_help_flag = true)]
 struct ApiArgs {
     /// Operation name, e.g. conversations.start (see `glbridge operations`).
-    operation: String,
+    operation: Option<String>,
+    /// Print help; after an operation name, that operation's parameters.
+    #[arg(short = 'h', long = "help", action = clap::ArgAction::SetTrue)]
+    help: bool,
     /// Parameters as a JSON object; `@FILE` reads them from a file.
     #[arg(long, value_name = "PARAMS", default_value = "{}")]
     json: String,
@@ -322,13 +328,82 @@ struct ApiArgs {
     api_url: String,
     /// API key (Integration or Management, as the operation needs).
     #[arg(long, env = "GLBRIDGE_API_KEY", hide_env_values = true)]
-    api_key: String,
+    api_key: Option<String>,
     /// Per-request timeout, milliseconds.
     #[arg(long, default_value_t = 10_000)]
     timeout_ms: u32,
     /// Total attempts for transient failures.
     #[arg(long, default_value_t = 4)]
     max_attempts: u32,
+}
+
+/// `glbridge api --help`, or with an operation, its parameters as the
+/// component's table declares them.
+fn api_help(component: Option<PathBuf>, operation: Option<&str>) -> Result<ExitCode> {
+    let Some(operation) = operation else {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        if let Some(api) = command.find_subcommand_mut("api") {
+            api.print_long_help()?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut session = bridge(component)?.session(env());
+    let d = session.describe(operation)?;
+    let text =
+        |v: &serde_json::Value, k: &str| v.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+    let key = match text(&d, "role").as_str() {
+        "integration" => "the Integration key",
+        "management" => "the Management key",
+        _ => "an Integration or Management key (the official clients disagree)",
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{operation}: {}", text(&d, "summary"))?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  {} /{}    needs {key}",
+        text(&d, "method"),
+        text(&d, "path")
+    )?;
+    let params = d
+        .get("params")
+        .and_then(|p| p.as_array())
+        .cloned()
+        .unwrap_or_default();
+    writeln!(out)?;
+    if params.is_empty() {
+        writeln!(out, "No parameters.")?;
+    } else {
+        writeln!(out, "Parameters, as one JSON object in --json:")?;
+        let width = params
+            .iter()
+            .map(|p| text(p, "name").len())
+            .max()
+            .unwrap_or(0);
+        for p in &params {
+            let required = p.get("required").and_then(|v| v.as_bool()).unwrap_or(false);
+            writeln!(
+                out,
+                "  {:width$}  {:5}  {:8}  {}",
+                text(p, "name"),
+                text(p, "in"),
+                if required { "required" } else { "optional" },
+                text(p, "type"),
+            )?;
+        }
+    }
+    if d.get("paginated")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+    {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "A page at a time: the answer's `next` is the cursor of the next page. \
+             Add \"all_pages\": true to fetch every page at once."
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn bridge(component: Option<PathBuf>) -> Result<Bridge> {
@@ -404,8 +479,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Operations => {
             let mut session = bridge(cli.component)?.session(env());
+            let mut rows = Vec::new();
             for name in session.operations()? {
-                println!("{name}");
+                let d = session.describe(&name)?;
+                let text = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+                let role = match text("role").as_str() {
+                    "integration" => "I",
+                    "management" => "M",
+                    _ => "I/M",
+                };
+                rows.push([
+                    name,
+                    role.to_owned(),
+                    format!("{} /{}", text("method"), text("path")),
+                    text("summary"),
+                ]);
+            }
+            let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
+            let (w0, w1, w2) = (width(0), width(1), width(2));
+            let mut out = std::io::stdout().lock();
+            for [name, role, route, summary] in &rows {
+                writeln!(out, "{name:w0$}  {role:w1$}  {route:w2$}  {summary}")?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -457,19 +551,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Api(args) => {
+            let (Some(operation), false) = (&args.operation, args.help) else {
+                return api_help(cli.component, args.operation.as_deref());
+            };
+            let Some(api_key) = args.api_key.clone() else {
+                anyhow::bail!("an API key is needed: --api-key or GLBRIDGE_API_KEY");
+            };
             let params = match args.json.strip_prefix('@') {
                 Some(path) => std::fs::read_to_string(path)
                     .with_context(|| format!("reading parameters from {path}"))?,
                 None => args.json.clone(),
             };
-            let mut config = Config::new(args.api_url, args.api_key);
+            let mut config = Config::new(args.api_url, api_key);
             config.timeout_ms = args.timeout_ms;
             config.retry.max_attempts = args.max_attempts;
             config.retry.jitter_seed = jitter_seed();
             let mut session = bridge(cli.component)?.session(env());
             let result = session
                 .open_client(&config)
-                .and_then(|()| session.call(&args.operation, &params));
+                .and_then(|()| session.call(operation, &params));
             match result {
                 Ok(value) => {
                     println!("{}", serde_json::to_string_pretty(&value)?);

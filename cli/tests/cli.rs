@@ -198,8 +198,51 @@ fn component_writes_a_loadable_component() {
     );
     assert!(text(&ops.stdout)
         .lines()
-        .any(|l| l == "conversations.start"));
+        .any(|l| l.split_whitespace().next() == Some("conversations.start")));
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn operations_lists_every_operation_and_api_help_shows_one_operations_parameters() {
+    let ops = glbridge(&["operations"], b"", &[]);
+    assert!(ops.status.success(), "{}", text(&ops.stderr));
+    let listing = text(&ops.stdout);
+    let names: Vec<&str> = listing
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names.len(), glbridge_guest::operation::names().count());
+    assert!(
+        listing.lines().any(|l| l.starts_with("procedures.set-live")
+            && l.contains(" M ")
+            && l.contains("POST /procedures/{id}/versions/{version}/set-live")),
+        "{listing}"
+    );
+    // No key is needed to read the help.
+    let help = glbridge(&["api", "notes.create", "--help"], b"", &[]);
+    assert!(help.status.success(), "{}", text(&help.stderr));
+    let help = text(&help.stdout);
+    assert!(
+        help.contains("POST /notes") && help.contains("Management key"),
+        "{help}"
+    );
+    assert!(
+        help.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["title", "body", "required", "string"]),
+        "{help}"
+    );
+    let paged = text(&glbridge(&["api", "procedures.list", "-h"], b"", &[]).stdout);
+    assert!(paged.contains("\"all_pages\": true"), "{paged}");
+    let unknown = glbridge(&["api", "procedures.nope", "--help"], b"", &[]);
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown.stderr).contains("unknown operation"),
+        "{}",
+        text(&unknown.stderr)
+    );
+    let general = text(&glbridge(&["api", "--help"], b"", &[]).stdout);
+    assert!(general.contains("Run any API operation"), "{general}");
 }
 
 #[test]

@@ -195,13 +195,33 @@ impl BridgeClient {
             .map_err(error)
     }
 
-    fn run_unit(&self, op: Operation) -> Result<(), wt::Error> {
-        self.run(op).map(|_| ())
+    /// Runs the operation called `name` and reads its answer with `read`.
+    fn call_as<T>(
+        &self,
+        name: &str,
+        path: &[(&str, &str)],
+        body: &impl serde::Serialize,
+        read: fn(&crate::http::HttpResponse) -> crate::error::Result<T>,
+    ) -> Result<T, wt::Error> {
+        let op = Operation::named(name, path, body).map_err(error)?;
+        let response = self
+            .0
+            .borrow_mut()
+            .send(&Imports, &Imports, &op)
+            .map_err(error)?;
+        read(&response).map_err(error)
     }
-}
 
-fn unexpected(o: Output) -> wt::Error {
-    wt::Error::InvalidResponse(format!("unexpected result {o:?}"))
+    /// Runs the operation called `name`, which answers nothing.
+    fn call_unit(
+        &self,
+        name: &str,
+        path: &[(&str, &str)],
+        body: &impl serde::Serialize,
+    ) -> Result<(), wt::Error> {
+        self.run(Operation::named(name, path, body).map_err(error)?)
+            .map(|_| ())
+    }
 }
 
 impl wclient::Guest for Component {
@@ -256,12 +276,18 @@ fn assign_in(p: wconv::AssignParams) -> conv::AssignParams {
 
 fn conversation_result(
     client: &BridgeClient,
-    op: Operation,
+    name: &str,
+    path: &[(&str, &str)],
+    body: &impl serde::Serialize,
 ) -> Result<wconv::Conversation, wt::Error> {
-    match client.run(op)? {
-        Output::Conversation(c) => Ok(conversation_out(c)),
-        other => Err(unexpected(other)),
-    }
+    client
+        .call_as(
+            name,
+            path,
+            body,
+            crate::operation::read::<conv::Conversation>,
+        )
+        .map(conversation_out)
 }
 
 impl wconv::Guest for Component {
@@ -279,9 +305,15 @@ impl wconv::Guest for Component {
             metadata: json_in("metadata", p.metadata).map_err(error)?,
             resources: json_in("resources", p.resources).map_err(error)?,
             conversation_token: p.conversation_token,
+            traffic_group_id: p.traffic_group_id,
+            customer_support_platform_identifiers: json_in(
+                "customer_support_platform_identifiers",
+                p.customer_support_platform_identifiers,
+            )
+            .map_err(error)?,
         };
         with(c, |c| {
-            conversation_result(c, Operation::StartConversation(params))
+            conversation_result(c, "conversations.start", &[], &params)
         })
     }
 
@@ -290,7 +322,12 @@ impl wconv::Guest for Component {
         conversation_id: String,
     ) -> Result<wconv::Conversation, wt::Error> {
         with(c, |c| {
-            conversation_result(c, Operation::ReadConversation { conversation_id })
+            conversation_result(
+                c,
+                "conversations.read",
+                &[("conversation_id", &conversation_id)],
+                &(),
+            )
         })
     }
 
@@ -299,7 +336,12 @@ impl wconv::Guest for Component {
         conversation_id: String,
     ) -> Result<wconv::Conversation, wt::Error> {
         with(c, |c| {
-            conversation_result(c, Operation::ReadConversationLegacy { conversation_id })
+            conversation_result(
+                c,
+                "conversations.read-legacy",
+                &[("conversation_id", &conversation_id)],
+                &(),
+            )
         })
     }
 
@@ -322,25 +364,26 @@ impl wconv::Guest for Component {
                     kind: a.kind.into(),
                     file_name: a.file_name,
                     url: a.url,
+                    summary: a.summary,
                 })
                 .collect(),
             metadata: json_in("metadata", p.metadata).map_err(error)?,
             conversation_token: p.conversation_token,
         };
         with(c, |c| {
-            match c.run(Operation::AddMessage {
-                conversation_id,
-                params,
-            })? {
-                Output::Message(m) => Ok(wconv::Message {
-                    id: m.id,
-                    body: m.body,
-                    participant_id: m.participant_id,
-                    participant_type: m.participant_type,
-                    created: m.created.map(|t| t.0),
-                }),
-                other => Err(unexpected(other)),
-            }
+            let m = c.call_as(
+                "conversations.add-message",
+                &[("conversation_id", &conversation_id)],
+                &params,
+                crate::operation::read::<conv::Message>,
+            )?;
+            Ok(wconv::Message {
+                id: m.id,
+                body: m.body,
+                participant_id: m.participant_id,
+                participant_type: m.participant_type,
+                created: m.created.map(|t| t.0),
+            })
         })
     }
 
@@ -359,10 +402,11 @@ impl wconv::Guest for Component {
             body: p.body,
         };
         with(c, |c| {
-            c.run_unit(Operation::AddEvent {
-                conversation_id,
-                params,
-            })
+            c.call_unit(
+                "conversations.add-event",
+                &[("conversation_id", &conversation_id)],
+                &params,
+            )
         })
     }
 
@@ -372,10 +416,11 @@ impl wconv::Guest for Component {
         p: wconv::AssignParams,
     ) -> Result<(), wt::Error> {
         with(c, |c| {
-            c.run_unit(Operation::Assign {
-                conversation_id,
-                params: assign_in(p),
-            })
+            c.call_unit(
+                "conversations.assign",
+                &[("conversation_id", &conversation_id)],
+                &assign_in(p),
+            )
         })
     }
 
@@ -390,10 +435,11 @@ impl wconv::Guest for Component {
             reason_code: p.reason_code.map(Into::into),
         };
         with(c, |c| {
-            c.run_unit(Operation::Finish {
-                conversation_id,
-                params,
-            })
+            c.call_unit(
+                "conversations.finish",
+                &[("conversation_id", &conversation_id)],
+                &params,
+            )
         })
     }
 
@@ -406,10 +452,11 @@ impl wconv::Guest for Component {
             timestamp: ts(timestamp),
         };
         with(c, |c| {
-            c.run_unit(Operation::End {
-                conversation_id,
-                params,
-            })
+            c.call_unit(
+                "conversations.end",
+                &[("conversation_id", &conversation_id)],
+                &params,
+            )
         })
     }
 
@@ -423,10 +470,11 @@ impl wconv::Guest for Component {
             reason: p.reason,
         };
         with(c, |c| {
-            c.run_unit(Operation::Cancel {
-                conversation_id,
-                params,
-            })
+            c.call_unit(
+                "conversations.cancel",
+                &[("conversation_id", &conversation_id)],
+                &params,
+            )
         })
     }
 
@@ -436,10 +484,11 @@ impl wconv::Guest for Component {
         p: wconv::AssignParams,
     ) -> Result<(), wt::Error> {
         with(c, |c| {
-            c.run_unit(Operation::Resume {
-                conversation_id,
-                params: assign_in(p),
-            })
+            c.call_unit(
+                "conversations.resume",
+                &[("conversation_id", &conversation_id)],
+                &assign_in(p),
+            )
         })
     }
 
@@ -457,10 +506,11 @@ impl wconv::Guest for Component {
             timestamp: ts(p.timestamp),
         };
         with(c, |c| {
-            c.run_unit(Operation::Rate {
-                conversation_id,
-                params,
-            })
+            c.call_unit(
+                "conversations.rate",
+                &[("conversation_id", &conversation_id)],
+                &params,
+            )
         })
     }
 
@@ -472,11 +522,11 @@ impl wconv::Guest for Component {
     ) -> Result<(), wt::Error> {
         let document = crate::validate::json("document", &document).map_err(error)?;
         with(c, |c| {
-            c.run_unit(Operation::PushResource {
-                conversation_id,
-                name,
-                document,
-            })
+            c.call_unit(
+                "conversations.push-resource",
+                &[("conversation_id", &conversation_id), ("name", &name)],
+                &document,
+            )
         })
     }
 }
@@ -498,11 +548,15 @@ impl wknow::Guest for Component {
             created: Timestamp(a.created),
             last_edited: Timestamp(a.last_edited),
         };
-        with(c, |c| c.run_unit(Operation::UpsertArticle(article)))
+        with(c, |c| {
+            c.call_unit("knowledge.upsert-article", &[], &article)
+        })
     }
 
     fn delete_article(c: wclient::ClientBorrow<'_>, id: String) -> Result<(), wt::Error> {
-        with(c, |c| c.run_unit(Operation::DeleteArticle { id }))
+        with(c, |c| {
+            c.call_unit("knowledge.delete-article", &[("id", &id)], &())
+        })
     }
 
     fn set_article_usage(
@@ -511,10 +565,11 @@ impl wknow::Guest for Component {
         usage: wknow::UsageStatus,
     ) -> Result<(), wt::Error> {
         with(c, |c| {
-            c.run_unit(Operation::SetArticleUsage {
-                id,
-                usage_status: usage.into(),
-            })
+            c.call_unit(
+                "knowledge.set-article-usage",
+                &[("id", &id)],
+                &serde_json::json!({ "usage_status": know::UsageStatus::from(usage) }),
+            )
         })
     }
 
@@ -530,7 +585,7 @@ impl wknow::Guest for Component {
             created: Timestamp(t.created),
             last_edited: Timestamp(t.last_edited),
         };
-        with(c, |c| c.run_unit(Operation::UpsertTopic(topic)))
+        with(c, |c| c.call_unit("knowledge.upsert-topic", &[], &topic))
     }
 }
 
@@ -552,30 +607,45 @@ impl wmgmt::Guest for Component {
         t: wmgmt::HandOffTarget,
     ) -> Result<(), wt::Error> {
         with(c, |c| {
-            c.run_unit(Operation::UpsertHandOffTarget(mgmt::HandOffTarget {
-                id: t.id,
-                name: t.name,
-            }))
+            c.call_unit(
+                "management.upsert-hand-off-target",
+                &[],
+                &mgmt::HandOffTarget {
+                    id: t.id,
+                    name: t.name,
+                },
+            )
         })
     }
 
     fn list_hand_off_targets(
         c: wclient::ClientBorrow<'_>,
     ) -> Result<Vec<wmgmt::HandOffTarget>, wt::Error> {
-        with(c, |c| match c.run(Operation::ListHandOffTargets)? {
-            Output::HandOffTargets(ts) => Ok(ts
+        with(c, |c| {
+            let targets = c.call_as(
+                "management.list-hand-off-targets",
+                &[],
+                &(),
+                crate::operation::read_hand_off_targets,
+            )?;
+            Ok(targets
                 .into_iter()
                 .map(|t| wmgmt::HandOffTarget {
                     id: t.id,
                     name: t.name,
                 })
-                .collect()),
-            other => Err(unexpected(other)),
+                .collect())
         })
     }
 
     fn delete_hand_off_target(c: wclient::ClientBorrow<'_>, id: String) -> Result<(), wt::Error> {
-        with(c, |c| c.run_unit(Operation::DeleteHandOffTarget { id }))
+        with(c, |c| {
+            c.call_unit(
+                "management.delete-hand-off-target",
+                &[],
+                &serde_json::json!({ "id": id }),
+            )
+        })
     }
 
     fn set_default_hand_off_target(
@@ -584,10 +654,11 @@ impl wmgmt::Guest for Component {
         channel: wt::Channel,
     ) -> Result<(), wt::Error> {
         with(c, |c| {
-            c.run_unit(Operation::SetDefaultHandOffTarget {
-                id,
-                channel: channel.into(),
-            })
+            c.call_unit(
+                "management.set-default-hand-off-target",
+                &[],
+                &serde_json::json!({ "id": id, "channel": crate::model::Channel::from(channel) }),
+            )
         })
     }
 
@@ -596,12 +667,12 @@ impl wmgmt::Guest for Component {
         channel: wt::Channel,
     ) -> Result<Option<String>, wt::Error> {
         with(c, |c| {
-            match c.run(Operation::GetDefaultHandOffTarget {
-                channel: channel.into(),
-            })? {
-                Output::DefaultHandOffTarget(id) => Ok(id),
-                other => Err(unexpected(other)),
-            }
+            c.call_as(
+                "management.get-default-hand-off-target",
+                &[],
+                &serde_json::json!({ "channel": crate::model::Channel::from(channel) }),
+                crate::operation::read_default_target,
+            )
         })
     }
 
@@ -610,25 +681,38 @@ impl wmgmt::Guest for Component {
         name: String,
         value: String,
     ) -> Result<(), wt::Error> {
-        with(c, |c| c.run_unit(Operation::PutSecret { name, value }))
+        with(c, |c| {
+            c.call_unit(
+                "management.put-secret",
+                &[("name", &name)],
+                &serde_json::json!({ "value": value }),
+            )
+        })
     }
 
     fn list_secrets(c: wclient::ClientBorrow<'_>) -> Result<Vec<wmgmt::SecretInfo>, wt::Error> {
-        with(c, |c| match c.run(Operation::ListSecrets)? {
-            Output::Secrets(s) => Ok(s
+        with(c, |c| {
+            let secrets = c.call_as(
+                "management.list-secrets",
+                &[],
+                &(),
+                crate::operation::read_secrets,
+            )?;
+            Ok(secrets
                 .into_iter()
                 .map(|s| wmgmt::SecretInfo {
                     name: s.name,
                     created: s.created.map(|t| t.0),
                     updated: s.updated.map(|t| t.0),
                 })
-                .collect()),
-            other => Err(unexpected(other)),
+                .collect())
         })
     }
 
     fn delete_secret(c: wclient::ClientBorrow<'_>, name: String) -> Result<(), wt::Error> {
-        with(c, |c| c.run_unit(Operation::DeleteSecret { name }))
+        with(c, |c| {
+            c.call_unit("management.delete-secret", &[("name", &name)], &())
+        })
     }
 
     fn put_resource_type(
@@ -642,39 +726,62 @@ impl wmgmt::Guest for Component {
             mode: r.mode.into(),
             pull_config: json_in("pull_config", r.pull_config).map_err(error)?,
         };
-        with(c, |c| c.run_unit(Operation::PutResourceType(rt)))
+        with(c, |c| {
+            c.call_unit(
+                "management.put-resource-type",
+                &[("name", &rt.name.clone())],
+                &rt,
+            )
+        })
     }
 
     fn get_resource_type(
         c: wclient::ClientBorrow<'_>,
         name: String,
     ) -> Result<wmgmt::ResourceType, wt::Error> {
-        with(c, |c| match c.run(Operation::GetResourceType { name })? {
-            Output::ResourceType(r) => Ok(resource_type_out(r)),
-            other => Err(unexpected(other)),
+        with(c, |c| {
+            c.call_as(
+                "management.get-resource-type",
+                &[("name", &name)],
+                &(),
+                crate::operation::read::<mgmt::ResourceType>,
+            )
+            .map(resource_type_out)
         })
     }
 
     fn list_resource_types(
         c: wclient::ClientBorrow<'_>,
     ) -> Result<Vec<wmgmt::ResourceType>, wt::Error> {
-        with(c, |c| match c.run(Operation::ListResourceTypes)? {
-            Output::ResourceTypes(rs) => Ok(rs.into_iter().map(resource_type_out).collect()),
-            other => Err(unexpected(other)),
+        with(c, |c| {
+            let types = c.call_as(
+                "management.list-resource-types",
+                &[],
+                &(),
+                crate::operation::read_resource_types,
+            )?;
+            Ok(types.into_iter().map(resource_type_out).collect())
         })
     }
 
     fn delete_resource_type(c: wclient::ClientBorrow<'_>, name: String) -> Result<(), wt::Error> {
-        with(c, |c| c.run_unit(Operation::DeleteResourceType { name }))
+        with(c, |c| {
+            c.call_unit("management.delete-resource-type", &[("name", &name)], &())
+        })
     }
 
     fn ip_addresses(c: wclient::ClientBorrow<'_>) -> Result<wmgmt::IpAddressList, wt::Error> {
-        with(c, |c| match c.run(Operation::IpAddresses)? {
-            Output::IpAddresses(ip) => Ok(wmgmt::IpAddressList {
+        with(c, |c| {
+            let ip = c.call_as(
+                "management.ip-addresses",
+                &[],
+                &(),
+                crate::operation::read::<mgmt::IpAddresses>,
+            )?;
+            Ok(wmgmt::IpAddressList {
                 api: ip.api,
                 egress: ip.egress,
-            }),
-            other => Err(unexpected(other)),
+            })
         })
     }
 }
@@ -898,10 +1005,11 @@ impl wproto::Guest for Component {
     }
 
     fn operations() -> Vec<String> {
-        crate::operation::OPERATION_NAMES
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect()
+        crate::operation::names().map(str::to_owned).collect()
+    }
+
+    fn describe(operation: String) -> Result<String, wt::Error> {
+        crate::protocol::describe(&operation).map_err(error)
     }
 
     fn build_request(
@@ -1268,15 +1376,11 @@ impl wcw::Guest for Component {
         let calls = plan
             .operations
             .iter()
-            .map(|op| {
-                op.params_json()
-                    .map(|params| wcw::AgentCall {
-                        operation: op.name().to_owned(),
-                        params: params.to_string(),
-                    })
-                    .ok_or_else(|| bad_event(format!("{} has no JSON form", op.name())))
+            .map(|op| wcw::AgentCall {
+                operation: op.name().to_owned(),
+                params: op.params_json().to_string(),
             })
-            .collect::<Result<_, _>>()?;
+            .collect();
         Ok(wcw::Plan {
             calls,
             phase: phase_out(plan.phase),

@@ -304,12 +304,13 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn every_operation_sends_the_official_wire_format() {
-    let all = cases();
-    assert_eq!(
-        all.iter().map(|c| c.op).collect::<Vec<_>>(),
-        glbridge_guest::operation::OPERATION_NAMES.to_vec(),
-        "one case per operation, in order"
-    );
+    let mut all = cases();
+    all.extend(newer_cases());
+    let mut covered: Vec<&str> = all.iter().map(|c| c.op).collect();
+    covered.sort_unstable();
+    let mut names: Vec<&str> = glbridge_guest::operation::names().collect();
+    names.sort_unstable();
+    assert_eq!(covered, names, "one case per operation");
     for case in all {
         let http = ScriptedTransport::new([Ok(HttpResponse::json(200, case.answer))]);
         let clock = FakeClock::new(Timestamp(0));
@@ -448,7 +449,7 @@ fn bad_input_is_refused_before_sending() {
         (
             "conversations.start",
             json!({"id": "c", "customer_id": "u", "channel": "fax"}),
-            "params",
+            "channel",
         ),
         (
             "conversations.start",
@@ -682,4 +683,411 @@ fn bad_configurations_are_refused() {
             other => panic!("{url}: {other:?}"),
         }
     }
+}
+
+fn case(
+    op: &'static str,
+    params: Value,
+    method: &'static str,
+    path: &'static str,
+    body: Option<Value>,
+    answer: &'static str,
+) -> Case {
+    Case {
+        op,
+        params,
+        method,
+        path,
+        body,
+        answer,
+    }
+}
+
+/// The operations of the official clients beyond the seed documents, as
+/// `../shared/API-OPERATIONS.md` gives them.
+fn newer_cases() -> Vec<Case> {
+    let ident =
+        json!([{"support_platform": "zendesk", "type": "zendesk_support_user", "value": "42"}]);
+    vec![
+        case("conversations.return-async-tool-result",
+            json!({"conversation_id": "c-1", "async_tool_execution_id": "x-1", "payload": {"ok": true}}),
+            "PUT", "/conversations/c-1/return-async-tool-result",
+            Some(json!({"async_tool_execution_id": "x-1", "payload": {"ok": true}})), ""),
+        case("conversations.delete", json!({"conversation_id": "c-1"}), "DELETE",
+            "/conversations/c-1", None, ""),
+        case("conversations.upload-memories",
+            json!({"conversation_id": "c-1", "idempotency_key": "k-1", "memories": [{"a": 1}],
+                   "created_at_keys": ["at"]}),
+            "POST", "/conversations/c-1/memories",
+            Some(json!({"idempotency_key": "k-1", "memories": [{"a": 1}], "created_at_keys": ["at"]})),
+            r#"{"upload_id":"u-1","memories_inserted":1}"#),
+        case("customers.create-memories",
+            json!({"customer_id": "cu-1", "memories": [{"external_id": "m-1", "created_at": "2026-01-01T00:00:00Z", "data": {}}]}),
+            "POST", "/customers/cu-1/memories",
+            Some(json!({"memories": [{"external_id": "m-1", "created_at": "2026-01-01T00:00:00Z", "data": {}}]})), ""),
+        case("outbound.start",
+            json!({"customer_id": "cu-1", "customer_source": "zendesk", "procedure_id": "p-1", "channel": "email"}),
+            "POST", "/outbound/conversations",
+            Some(json!({"customer_id": "cu-1", "customer_source": "zendesk", "procedure_id": "p-1", "channel": "email"})),
+            r#"{"conversation_id":"oc-1"}"#),
+        case("outbound.start-chat",
+            json!({"customer_id": "cu-1", "procedure_id": "p-1", "support_platform": "intercom", "body": "Hi"}),
+            "POST", "/outbound/conversations/chat",
+            Some(json!({"customer_id": "cu-1", "procedure_id": "p-1", "support_platform": "intercom", "body": "Hi"})),
+            r#"{"conversation_id":"oc-2"}"#),
+        case("outbound.start-email",
+            json!({"customer_id": "cu-1", "procedure_id": "p-1", "support_platform": "zendesk",
+                   "customer_support_platform_identifiers": ident, "subject": "Your order", "body": "Hello"}),
+            "POST", "/outbound/conversations/email",
+            Some(json!({"customer_id": "cu-1", "procedure_id": "p-1", "support_platform": "zendesk",
+                        "customer_support_platform_identifiers": ident, "subject": "Your order", "body": "Hello"})),
+            r#"{"conversation_id":"oc-3"}"#),
+        case("outbound.start-phone",
+            json!({"customer_id": "cu-1", "procedure_id": "p-1", "to_phone_number": "+447700900123",
+                   "from_phone_number": "+442071838750"}),
+            "POST", "/outbound/conversations/phone",
+            Some(json!({"customer_id": "cu-1", "procedure_id": "p-1", "to_phone_number": "+447700900123",
+                        "from_phone_number": "+442071838750"})),
+            r#"{"conversation_id":"oc-4"}"#),
+        case("back-office-tasks.create",
+            json!({"id": "t-1", "agent_id": "a-1", "procedure_id": "p-1", "input": {"order": 7},
+                   "metadata": {"k": "v"}, "attachments": [{"file_name": "a.pdf", "base_64_contents": "AA=="}]}),
+            "POST", "/back-office-tasks",
+            Some(json!({"id": "t-1", "agent_id": "a-1", "procedure_id": "p-1", "input": {"order": 7},
+                        "metadata": {"k": "v"}, "attachments": [{"file_name": "a.pdf", "base_64_contents": "AA=="}]})),
+            r#"{"id":"t-1","status":"pending"}"#),
+        case("back-office-tasks.read", json!({"id": "t-1"}), "GET", "/back-office-tasks/t-1/read",
+            None, r#"{"id":"t-1","status":"completed"}"#),
+        case("back-office-tasks.delete", json!({"id": "t-1"}), "DELETE", "/back-office-tasks/t-1",
+            None, ""),
+        case("voice.latest-call-context",
+            json!({"phone": "+447700900123", "lookback_seconds": 120, "include_large_fields": true}),
+            "GET", "/voice/latest-call-context/%2B447700900123?lookback_seconds=120&include_large_fields=true",
+            None, r#"{"started_at":"2026-01-01T00:00:00Z","summary":"s"}"#),
+        case("knowledge.list-topics", json!({"support_platform": "public-api"}), "GET",
+            "/topics?support_platform=public-api", None, r#"{"topics":[{"external_id":"t-1"}]}"#),
+        case("knowledge.read-topic", json!({"id": "t-1"}), "GET", "/topic/t-1", None,
+            r#"{"external_id":"t-1","name":"Cards"}"#),
+        case("procedures.list", json!({"cursor": "abc", "status": "live"}), "GET",
+            "/procedures?cursor=abc&status=live", None,
+            r#"{"procedures":[{"id":"p-1"}],"pagination":{"next":"def"}}"#),
+        case("procedures.read", json!({"id": "p-1"}), "GET", "/procedure/p-1", None, r#"{"id":"p-1"}"#),
+        case("procedures.set-limit",
+            json!({"id": "p-1", "has_daily_limit": true, "max_daily_conversations": 50}),
+            "POST", "/procedure/p-1/limit",
+            Some(json!({"has_daily_limit": true, "max_daily_conversations": 50})), r#"{"id":"p-1"}"#),
+        case("procedures.list-versions", json!({"id": "p-1"}), "GET", "/procedures/p-1/versions",
+            None, r#"{"Versions":[{"Version":1,"Live":true}]}"#),
+        case("procedures.set-live", json!({"id": "p-1", "version": 3}), "POST",
+            "/procedures/p-1/versions/3/set-live", None, ""),
+        case("procedures.unset-live", json!({"id": "p-1", "version": "3"}), "POST",
+            "/procedures/p-1/versions/3/unset-live", None, ""),
+        case("procedures.set-gated",
+            json!({"id": "p-1", "version": 2, "max_daily_conversations": 10, "replace": true}),
+            "POST", "/procedures/p-1/versions/2/set-gated",
+            Some(json!({"max_daily_conversations": 10, "replace": true})), ""),
+        case("procedures.unset-gated", json!({"id": "p-1", "version": 2}), "POST",
+            "/procedures/p-1/versions/2/unset-gated", None, ""),
+        case("tools.list", json!({}), "GET", "/tools", None, r#"{"tools":[{"id":"tool-1"}]}"#),
+        case("tools.create",
+            json!({"name": "lookup", "description": "Looks up an order",
+                   "parameters": [{"name": "order", "description": "Order id", "type": "string", "required": true}],
+                   "mock": {"result": "ok"}}),
+            "POST", "/tools",
+            Some(json!({"name": "lookup", "description": "Looks up an order",
+                        "parameters": [{"name": "order", "description": "Order id", "type": "string", "required": true}],
+                        "mock": {"result": "ok"}})),
+            r#"{"id":"tool-1","name":"lookup"}"#),
+        case("tools.read", json!({"id": "tool-1", "version": 2}), "GET", "/tools/tool-1?version=2",
+            None, r#"{"id":"tool-1"}"#),
+        case("tools.update",
+            json!({"id": "tool-1", "description": "Looks up orders",
+                   "http": {"method": "GET", "url_template": "https://shop.example/orders/{{order}}"}}),
+            "PUT", "/tools/tool-1",
+            Some(json!({"id": "tool-1", "description": "Looks up orders",
+                        "http": {"method": "GET", "url_template": "https://shop.example/orders/{{order}}"}})),
+            r#"{"id":"tool-1"}"#),
+        case("tools.delete", json!({"id": "tool-1"}), "DELETE", "/tools/tool-1", None, ""),
+        case("tools.execute",
+            json!({"id": "tool-1", "arguments": [{"name": "order", "value": "7"}]}),
+            "POST", "/tools/tool-1/execute",
+            Some(json!({"id": "tool-1", "arguments": [{"name": "order", "value": "7"}]})),
+            r#"{"id":"tool-1","result":"ok"}"#),
+        case("notes.create", json!({"id": "n-1", "title": "Outage", "body": "Cards are down"}),
+            "POST", "/notes", Some(json!({"id": "n-1", "title": "Outage", "body": "Cards are down"})),
+            r#"{"id":"n-1","status":"draft"}"#),
+        case("notes.update",
+            json!({"id": "n-1", "title": "Outage", "webpage_url": "https://status.example/"}),
+            "POST", "/notes/n-1", Some(json!({"title": "Outage", "webpage_url": "https://status.example/"})),
+            r#"{"id":"n-1"}"#),
+        case("notes.delete", json!({"id": "n-1"}), "DELETE", "/notes/n-1", None, ""),
+        case("notes.set-status", json!({"id": "n-1", "status": "live"}), "POST", "/notes/n-1/status",
+            Some(json!({"status": "live"})), ""),
+        case("resource-types.create",
+            json!({"display_name": "Orders", "scope": "local", "refresh_strategy": "dynamic",
+                   "source_config": {"source_id": "s-1", "attributes": ["status"], "cache": "5m"}}),
+            "POST", "/resource-types",
+            Some(json!({"display_name": "Orders", "scope": "local", "refresh_strategy": "dynamic",
+                        "source_config": {"source_id": "s-1", "attributes": ["status"], "cache": "5m"}})),
+            r#"{"id":"rt-1","display_name":"Orders"}"#),
+        case("resource-types.read", json!({"id": "rt-1"}), "GET", "/resource-types/rt-1", None,
+            r#"{"id":"rt-1"}"#),
+        case("resource-types.update", json!({"id": "rt-1", "is_enabled": false}), "PUT",
+            "/resource-types/rt-1", Some(json!({"is_enabled": false})), r#"{"id":"rt-1"}"#),
+        case("resource-types.delete", json!({"id": "rt-1"}), "DELETE", "/resource-types/rt-1", None, ""),
+        case("resource-sources.list", json!({}), "GET", "/resource-sources", None,
+            r#"{"resource_sources":[{"id":"s-1"}]}"#),
+        case("resource-sources.create",
+            json!({"display_name": "Shop", "source_type": "http",
+                   "http_config": {"method": "GET", "url_template": "https://shop.example/{{id}}"}}),
+            "POST", "/resource-sources",
+            Some(json!({"display_name": "Shop", "source_type": "http",
+                        "http_config": {"method": "GET", "url_template": "https://shop.example/{{id}}"}})),
+            r#"{"id":"s-1"}"#),
+        case("resource-sources.read", json!({"id": "s-1"}), "GET", "/resource-sources/s-1", None,
+            r#"{"id":"s-1"}"#),
+        case("resource-sources.update", json!({"id": "s-1", "description": "The shop"}), "PUT",
+            "/resource-sources/s-1", Some(json!({"description": "The shop"})), r#"{"id":"s-1"}"#),
+        case("resource-sources.delete", json!({"id": "s-1"}), "DELETE", "/resource-sources/s-1", None, ""),
+        case("resource-sources.schema-by-examples",
+            json!({"id": "s-1", "examples": [{"status": "shipped"}], "schema_update_strategy": "replace"}),
+            "POST", "/resource-sources/s-1/schema-by-examples",
+            Some(json!({"examples": [{"status": "shipped"}], "schema_update_strategy": "replace"})),
+            r#"{"id":"s-1"}"#),
+        case("traffic-groups.list", json!({}), "GET", "/traffic-groups", None,
+            r#"{"traffic_groups":[{"id":"g-1","name":"Beta"}]}"#),
+        case("traffic-groups.create", json!({"name": "Beta"}), "POST", "/traffic-groups",
+            Some(json!({"name": "Beta"})), r#"{"id":"g-1","name":"Beta"}"#),
+        case("traffic-groups.update", json!({"id": "g-1", "name": "Gamma"}), "PUT",
+            "/traffic-groups/g-1", Some(json!({"name": "Gamma"})), r#"{"id":"g-1"}"#),
+        case("traffic-groups.delete", json!({"id": "g-1"}), "DELETE", "/traffic-groups/g-1", None, ""),
+        case("traffic-groups.add-target",
+            json!({"id": "g-1", "target_type": "procedure", "target_id": "p-1"}), "POST",
+            "/traffic-groups/g-1/targets", Some(json!({"target_type": "procedure", "target_id": "p-1"})),
+            r#"{"target_type":"procedure","target_id":"p-1"}"#),
+        case("traffic-groups.remove-target", json!({"id": "g-1", "target_id": "p-1"}), "DELETE",
+            "/traffic-groups/g-1/targets/p-1", None, ""),
+        case("traffic-groups.add-exclusion",
+            json!({"id": "g-1", "target_type": "procedure", "target_id": "p-2"}), "POST",
+            "/traffic-groups/g-1/exclusions", Some(json!({"target_type": "procedure", "target_id": "p-2"})),
+            r#"{"target_type":"procedure","target_id":"p-2"}"#),
+        case("traffic-groups.remove-exclusion", json!({"id": "g-1", "target_id": "p-2"}), "DELETE",
+            "/traffic-groups/g-1/exclusions/p-2", None, ""),
+        case("terminology.list", json!({}), "GET", "/terminology-substitutions", None,
+            r#"[{"id":"ts-1"}]"#),
+        case("terminology.create", json!({"blocked": "refund", "replacement": "reimbursement"}),
+            "POST", "/terminology-substitutions",
+            Some(json!({"blocked": "refund", "replacement": "reimbursement"})), r#"{"id":"ts-1"}"#),
+        case("terminology.read", json!({"id": "ts-1"}), "GET", "/terminology-substitutions/ts-1",
+            None, r#"{"id":"ts-1"}"#),
+        case("terminology.update", json!({"id": "ts-1", "replacement": "repayment"}), "PUT",
+            "/terminology-substitutions/ts-1", Some(json!({"replacement": "repayment"})),
+            r#"{"id":"ts-1"}"#),
+        case("terminology.delete", json!({"id": "ts-1"}), "DELETE",
+            "/terminology-substitutions/ts-1", None, ""),
+    ]
+}
+
+#[test]
+fn answers_are_read_in_every_shape_the_clients_know() {
+    let http = ScriptedTransport::new([
+        // Node's casing and a bare array.
+        Ok(HttpResponse::json(
+            200,
+            r#"{"Topics":[{"external_id":"t-1"}]}"#,
+        )),
+        Ok(HttpResponse::json(200, r#"[{"id":"ts-1"}]"#)),
+        Ok(HttpResponse::json(
+            200,
+            r#"{"substitutions":[{"id":"ts-2"}]}"#,
+        )),
+        Ok(HttpResponse::json(200, r#"{"tools":null}"#)),
+        // Node reads the limit's answer inside `procedure`.
+        Ok(HttpResponse::json(
+            200,
+            r#"{"procedure":{"id":"p-1","has_daily_limit":true}}"#,
+        )),
+        Ok(HttpResponse::json(
+            200,
+            r#"{"Procedures":[{"id":"p-1"}],"Pagination":{"Next":""}}"#,
+        )),
+    ]);
+    let clock = FakeClock::new(Timestamp(0));
+    let mut c = client(1);
+    let mut call = |op: &str, params: Value| -> Value {
+        serde_json::from_str(&c.call(&http, &clock, op, &params.to_string()).unwrap()).unwrap()
+    };
+    assert_eq!(
+        call("knowledge.list-topics", json!({})),
+        json!([{"external_id": "t-1"}])
+    );
+    assert_eq!(call("terminology.list", json!({})), json!([{"id": "ts-1"}]));
+    assert_eq!(call("terminology.list", json!({})), json!([{"id": "ts-2"}]));
+    assert_eq!(call("tools.list", json!({})), json!([]));
+    assert_eq!(
+        call(
+            "procedures.set-limit",
+            json!({"id": "p-1", "has_daily_limit": true})
+        ),
+        json!({"id": "p-1", "has_daily_limit": true})
+    );
+    assert_eq!(
+        call("procedures.list", json!({})),
+        json!({"procedures": [{"id": "p-1"}], "next": null})
+    );
+}
+
+#[test]
+fn all_pages_walks_the_cursor_to_the_end() {
+    let http = ScriptedTransport::new([
+        Ok(HttpResponse::json(
+            200,
+            r#"{"procedures":[{"id":"p-1"}],"pagination":{"next":"c2"}}"#,
+        )),
+        Ok(HttpResponse::json(
+            200,
+            r#"{"procedures":[{"id":"p-2"}],"pagination":{"next":"c3"}}"#,
+        )),
+        Ok(HttpResponse::json(
+            200,
+            r#"{"procedures":[{"id":"p-3"}],"pagination":{}}"#,
+        )),
+    ]);
+    let clock = FakeClock::new(Timestamp(0));
+    let mut c = client(1);
+    let out = c
+        .call(
+            &http,
+            &clock,
+            "procedures.list",
+            r#"{"status":"live","all_pages":true}"#,
+        )
+        .unwrap();
+    let out: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        out,
+        json!({"procedures": [{"id": "p-1"}, {"id": "p-2"}, {"id": "p-3"}], "next": null})
+    );
+    let urls: Vec<String> = http.sent().iter().map(|r| r.url.clone()).collect();
+    assert_eq!(
+        urls,
+        [
+            format!("{BASE}/procedures?status=live"),
+            format!("{BASE}/procedures?cursor=c2&status=live"),
+            format!("{BASE}/procedures?cursor=c3&status=live"),
+        ]
+    );
+}
+
+#[test]
+fn the_newer_operations_check_their_parameters_before_sending() {
+    let http = ScriptedTransport::new([]);
+    let clock = FakeClock::new(Timestamp(0));
+    let mut c = client(1);
+    let refused = [
+        ("tools.create", json!({"name": "x"}), "description"),
+        (
+            "tools.create",
+            json!({"name": "x", "description": "d", "parameters": "no"}),
+            "parameters",
+        ),
+        (
+            "tools.create",
+            json!({"name": "x", "description": "d", "mock": {}, "http": {"method": "GET", "url_template": "u"}}),
+            "webhook",
+        ),
+        (
+            "tools.execute",
+            json!({"id": "t", "arguments": [{"name": "a"}]}),
+            "arguments",
+        ),
+        ("notes.create", json!({"id": "n", "title": "t"}), "body"),
+        (
+            "notes.create",
+            json!({"id": "n", "title": "t", "body": "b", "webpage_url": "https://x"}),
+            "webpage_url",
+        ),
+        (
+            "notes.set-status",
+            json!({"id": "n", "status": "deleted"}),
+            "status",
+        ),
+        (
+            "procedures.set-live",
+            json!({"id": "p", "version": 0}),
+            "version",
+        ),
+        (
+            "procedures.set-live",
+            json!({"id": "p", "version": "two"}),
+            "version",
+        ),
+        ("procedures.list", json!({"status": "archived"}), "status"),
+        (
+            "procedures.set-limit",
+            json!({"id": "p", "max_daily_conversations": "5", "has_daily_limit": true}),
+            "max_daily_conversations",
+        ),
+        (
+            "outbound.start-email",
+            json!({"customer_id": "c", "procedure_id": "p", "support_platform": "zendesk", "subject": "s"}),
+            "body",
+        ),
+        (
+            "outbound.start-phone",
+            json!({"customer_id": "c", "procedure_id": "p", "to_phone_number": "07700", "from_phone_number": "+442071838750"}),
+            "to_phone_number",
+        ),
+        (
+            "voice.latest-call-context",
+            json!({"phone": "+447700900123", "lookback_seconds": 2}),
+            "lookback_seconds",
+        ),
+        (
+            "voice.latest-call-context",
+            json!({"phone": "447700900123"}),
+            "phone",
+        ),
+        (
+            "conversations.upload-memories",
+            json!({"conversation_id": "c", "idempotency_key": "k", "memories": []}),
+            "memories",
+        ),
+        (
+            "resource-types.create",
+            json!({"display_name": "R", "scope": "everywhere", "refresh_strategy": "static"}),
+            "scope",
+        ),
+        (
+            "resource-sources.create",
+            json!({"display_name": "S", "source_type": "http"}),
+            "http_config",
+        ),
+        (
+            "resource-sources.update",
+            json!({"id": "s", "source_type": "webhook"}),
+            "source_type",
+        ),
+        (
+            "traffic-groups.add-target",
+            json!({"id": "g", "target_type": "intent", "target_id": "p"}),
+            "target_type",
+        ),
+        (
+            "traffic-groups.remove-target",
+            json!({"id": "g", "target_id": "a/b"}),
+            "target_id",
+        ),
+        ("terminology.create", json!({"replacement": "x"}), "blocked"),
+        ("tools.list", json!({"verbose": true}), "verbose"),
+    ];
+    for (op, params, field) in refused {
+        match c.call(&http, &clock, op, &params.to_string()) {
+            Err(Error::InvalidArgument { field: f, reason }) => {
+                assert_eq!(f, field, "{op}: {reason}")
+            }
+            other => panic!("{op}: {other:?}"),
+        }
+    }
+    assert!(http.sent().is_empty(), "nothing may be sent");
 }

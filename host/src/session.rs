@@ -243,6 +243,17 @@ impl Session {
         })
     }
 
+    /// One operation described (summary, role, method, path, parameters),
+    /// as the component's table declares it.
+    pub fn describe(&mut self, operation: &str) -> Result<serde_json::Value, HostError> {
+        let text = self.guard(|live| {
+            live.bindings
+                .gradient_labs_bridge_protocol()
+                .call_describe(&mut live.store, operation)
+        })??;
+        serde_json::from_str(&text).map_err(|e| HostError::Load(format!("describe: {e}")))
+    }
+
     /// Builds the request for an operation without sending it. (Its
     /// `Debug` shows no header values: `Authorization` carries the key.)
     pub fn build_request(

@@ -123,7 +123,7 @@ pub fn respond(
             },
         ];
     }
-    let docs: Vec<Document> = state
+    let mut docs: Vec<Document> = state
         .articles
         .values()
         .filter(|a| usable(a))
@@ -132,15 +132,36 @@ pub fn respond(
             text: format!("{}\n{}", a.article.title, a.article.body),
         })
         .collect();
-    match search::best_match(&message.body, &docs).and_then(|(id, _)| state.articles.get(&id)) {
-        Some(a) => vec![Step::Reply {
-            body: format!(
-                "{}\n\n_From our help centre: {}_",
-                a.article.body.trim(),
-                a.article.title
-            ),
+    // Live notes are answered from like articles.
+    let notes = state.catalog.live_notes();
+    docs.extend(notes.iter().map(|(id, title, body)| Document {
+        id: format!("note:{id}"),
+        text: format!("{title}\n{body}"),
+    }));
+    let found = search::best_match(&message.body, &docs).and_then(|(id, _)| {
+        match id.strip_prefix("note:") {
+            Some(note) => notes
+                .iter()
+                .find(|(n, _, _)| n == note)
+                .map(|(_, title, body)| (id.clone(), title.clone(), body.clone())),
+            None => state.articles.get(&id).map(|a| {
+                (
+                    a.article.id.clone(),
+                    a.article.title.clone(),
+                    a.article.body.clone(),
+                )
+            }),
+        }
+    });
+    match found {
+        Some((id, title, body)) => vec![Step::Reply {
+            // The terminology substitutions apply to what the agent writes.
+            body: state.catalog.substitute(&format!(
+                "{}\n\n_From our help centre: {title}_",
+                body.trim()
+            )),
             holding: false,
-            intent: Some(a.article.id.clone()),
+            intent: Some(id),
         }],
         None => vec![Step::HandOff {
             target: default_target,
@@ -270,6 +291,7 @@ mod tests {
             handled: vec![],
             agent_answered: answered,
             latest_intent: None,
+            routing: None,
         }
     }
 
@@ -309,6 +331,7 @@ mod tests {
             kind: AttachmentType::Image,
             file_name: "a.png".into(),
             url: None,
+            summary: None,
         });
         assert!(
             matches!(&respond(&state(), &conv(false), &m)[..], [Step::HandOff { reason_code, .. }] if reason_code == "attachment")

@@ -12,12 +12,12 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use glbridge_guest::model::conversations::*;
 use glbridge_guest::model::knowledge::{Article, Topic, UsageStatus};
-use glbridge_guest::model::management::{HandOffTarget, ResourceMode, ResourceType};
+use glbridge_guest::model::management::HandOffTarget;
 use glbridge_guest::model::{Channel, ParticipantType};
-use glbridge_guest::operation::Operation;
+use glbridge_guest::operation::{Check, Operation};
 use glbridge_guest::Error as GuestError;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::agent;
@@ -38,7 +38,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -46,17 +46,17 @@ impl ApiError {
             retry_after: None,
         }
     }
-    fn invalid(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_argument", message)
     }
-    fn not_found(what: &str, id: &str) -> Self {
+    pub(crate) fn not_found(what: &str, id: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("{what} {id:?} not found"),
         )
     }
-    fn precondition(message: impl Into<String>) -> Self {
+    pub(crate) fn precondition(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "failed_precondition", message)
     }
 }
@@ -93,14 +93,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The key a route needs.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub(crate) enum Role {
     Integration,
     Management,
     Either,
 }
 
-fn auth(shared: &Shared, headers: &HeaderMap, role: Role) -> Result<(), ApiError> {
+pub(crate) fn auth(shared: &Shared, headers: &HeaderMap, role: Role) -> Result<(), ApiError> {
     let key = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -142,16 +143,17 @@ fn auth(shared: &Shared, headers: &HeaderMap, role: Role) -> Result<(), ApiError
 
 /// Authorises, reads the JSON body and validates it as `operation` would
 /// before sending: one check for the client and the sandbox alike.
-fn input<T: DeserializeOwned + Clone>(
+fn input<T: DeserializeOwned + Serialize>(
     shared: &Shared,
     headers: &HeaderMap,
     role: Role,
     bytes: &Bytes,
-    operation: impl FnOnce(T) -> Operation,
+    operation: &str,
+    path: &[(&str, &str)],
 ) -> Result<T, ApiError> {
     auth(shared, headers, role)?;
     let params: T = body(bytes)?;
-    operation(params.clone()).validate()?;
+    Operation::named(operation, path, &params)?.validate()?;
     Ok(params)
 }
 
@@ -203,15 +205,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/secrets", get(list_secrets))
         .route("/secrets/{name}", put(put_secret).delete(delete_secret))
-        .route("/resource-types", get(list_resource_types))
-        .route(
-            "/resource-types/{name}",
-            put(put_resource_type)
-                .get(get_resource_type)
-                .delete(delete_resource_type),
-        )
-        .route("/ip-addresses", get(ip_addresses))
-        .layer(middleware::from_fn_with_state(shared.clone(), faults));
+        .route("/ip-addresses", get(ip_addresses));
+    let api =
+        crate::catalog::routes(api).layer(middleware::from_fn_with_state(shared.clone(), faults));
     Router::new()
         .merge(api)
         .route(
@@ -381,7 +377,7 @@ fn run_agent(shared: &Arc<Shared>, conversation_id: &str) {
 async fn start(AxState(shared): S, headers: HeaderMap, bytes: Bytes) -> ApiResult {
     auth(&shared, &headers, Role::Integration)?;
     let params: StartParams = body(&bytes)?;
-    Operation::StartConversation(params.clone()).validate()?;
+    params.check()?;
     let to_agent = params.assignee_type == Some(ParticipantType::AiAgent);
     if to_agent {
         require_webhook(&shared)?;
@@ -390,8 +386,19 @@ async fn start(AxState(shared): S, headers: HeaderMap, bytes: Bytes) -> ApiResul
     let conv = shared.with_state(Changed::conversation(&params.id), |s| {
         if let Some(existing) = s.conversations.get(&params.id) {
             // Creates are keyed by the caller's id: a repeat is an upsert, not a duplicate.
-            return existing.to_json();
+            return Ok(existing.to_json());
         }
+        // A traffic group routes the conversation to its procedures.
+        let routing = match &params.traffic_group_id {
+            Some(group) => {
+                let procedures =
+                    crate::catalog::routed_procedures(&s.catalog, group).ok_or_else(|| {
+                        ApiError::invalid(format!("traffic_group_id: no traffic group {group:?}"))
+                    })?;
+                Some(json!({"traffic_group_id": group, "procedures": procedures}))
+            }
+            None => None,
+        };
         let resources = params
             .resources
             .as_ref()
@@ -426,11 +433,12 @@ async fn start(AxState(shared): S, headers: HeaderMap, bytes: Bytes) -> ApiResul
             handled: Vec::new(),
             agent_answered: false,
             latest_intent: None,
+            routing,
         };
         let json = record.to_json();
         s.conversations.insert(record.id.clone(), record);
-        json
-    });
+        Ok::<_, ApiError>(json)
+    })?;
     ok(conv)
 }
 
@@ -461,14 +469,7 @@ async fn add_message(
 ) -> ApiResult {
     auth(&shared, &headers, Role::Integration)?;
     let params: MessageParams = body(&bytes)?;
-    let op = Operation::AddMessage {
-        conversation_id: id.clone(),
-        params,
-    };
-    op.validate()?;
-    let Operation::AddMessage { params, .. } = op else {
-        return Err(ApiError::invalid("params"));
-    };
+    Operation::add_message(&id, &params).validate()?;
     let (message, fresh, answer) = shared.with_state(Changed::conversation(&id), |s| {
         let c = open_conversation(s, &id)?;
         if let Some(existing) = c.messages.iter().find(|m| m.id == params.id) {
@@ -503,12 +504,14 @@ async fn add_event(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult {
-    let params: EventParams = input(&shared, &headers, Role::Integration, &bytes, |params| {
-        Operation::AddEvent {
-            conversation_id: id.clone(),
-            params,
-        }
-    })?;
+    let params: EventParams = input(
+        &shared,
+        &headers,
+        Role::Integration,
+        &bytes,
+        "conversations.add-event",
+        &[("conversation_id", &id)],
+    )?;
     shared.with_state(Changed::conversation(&id), |s| {
         let c = open_conversation(s, &id)?;
         if let Some(key) = &params.idempotency_key {
@@ -530,12 +533,14 @@ async fn assign(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult {
-    let params: AssignParams = input(&shared, &headers, Role::Integration, &bytes, |params| {
-        Operation::Assign {
-            conversation_id: id.clone(),
-            params,
-        }
-    })?;
+    let params: AssignParams = input(
+        &shared,
+        &headers,
+        Role::Integration,
+        &bytes,
+        "conversations.assign",
+        &[("conversation_id", &id)],
+    )?;
     if params.assignee_type == ParticipantType::Customer {
         return Err(ApiError::invalid(
             "assignee_type: a conversation cannot be assigned to a customer",
@@ -613,12 +618,14 @@ async fn resume(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult {
-    let params: AssignParams = input(&shared, &headers, Role::Integration, &bytes, |params| {
-        Operation::Resume {
-            conversation_id: id.clone(),
-            params,
-        }
-    })?;
+    let params: AssignParams = input(
+        &shared,
+        &headers,
+        Role::Integration,
+        &bytes,
+        "conversations.resume",
+        &[("conversation_id", &id)],
+    )?;
     reassign(&shared, &id, &params, true)
 }
 
@@ -628,12 +635,14 @@ async fn rate(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult {
-    let params: RatingParams = input(&shared, &headers, Role::Integration, &bytes, |params| {
-        Operation::Rate {
-            conversation_id: id.clone(),
-            params,
-        }
-    })?;
+    let params: RatingParams = input(
+        &shared,
+        &headers,
+        Role::Integration,
+        &bytes,
+        "conversations.rate",
+        &[("conversation_id", &id)],
+    )?;
     shared.with_state(Changed::conversation(&id), |s| {
         let c = conversation(s, &id)?;
         c.ratings
@@ -652,26 +661,13 @@ async fn push_resource(
     auth(&shared, &headers, Role::Integration)?;
     let document: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::invalid(format!("document: not JSON: {e}")))?;
-    Operation::PushResource {
-        conversation_id: id.clone(),
-        name: name.clone(),
-        document: document.clone(),
-    }
-    .validate()?;
+    Operation::push_resource(&id, &name, &document).validate()?;
     let key = name.to_lowercase();
     shared.with_state(Changed::conversation(&id).and_shared(), |s| {
         open_conversation(s, &id)?
             .resources
             .insert(key.clone(), document);
-        s.resource_types
-            .entry(key.clone())
-            .or_insert_with(|| ResourceType {
-                name: key,
-                display_name: None,
-                description: None,
-                mode: ResourceMode::Push,
-                pull_config: None,
-            });
+        s.catalog.pushed_resource_type(&key);
         Ok::<_, ApiError>(())
     })?;
     empty()
@@ -682,7 +678,7 @@ async fn push_resource(
 async fn upsert_article(AxState(shared): S, headers: HeaderMap, bytes: Bytes) -> ApiResult {
     auth(&shared, &headers, Role::Integration)?;
     let article: Article = body(&bytes)?;
-    Operation::UpsertArticle(article.clone()).validate()?;
+    article.check()?;
     shared.with_state(Changed::SHARED, |s| {
         let usage = s
             .articles
@@ -743,7 +739,7 @@ async fn article_usage(
 async fn upsert_topic(AxState(shared): S, headers: HeaderMap, bytes: Bytes) -> ApiResult {
     auth(&shared, &headers, Role::Integration)?;
     let topic: Topic = body(&bytes)?;
-    Operation::UpsertTopic(topic.clone()).validate()?;
+    topic.check()?;
     shared.with_state(Changed::SHARED, |s| {
         s.topics.insert(topic.id.clone(), topic)
     });
@@ -755,7 +751,7 @@ async fn upsert_topic(AxState(shared): S, headers: HeaderMap, bytes: Bytes) -> A
 async fn upsert_target(AxState(shared): S, headers: HeaderMap, bytes: Bytes) -> ApiResult {
     auth(&shared, &headers, Role::Management)?;
     let target: HandOffTarget = body(&bytes)?;
-    Operation::UpsertHandOffTarget(target.clone()).validate()?;
+    target.check()?;
     shared.with_state(Changed::SHARED, |s| {
         s.hand_off_targets.insert(target.id.clone(), target)
     });
@@ -859,10 +855,11 @@ async fn put_secret(
 ) -> ApiResult {
     auth(&shared, &headers, Role::Management)?;
     let SecretBody { value } = body(&bytes)?;
-    Operation::PutSecret {
-        name: name.clone(),
-        value: value.clone(),
-    }
+    Operation::named(
+        "management.put-secret",
+        &[("name", &name)],
+        &serde_json::json!({ "value": value }),
+    )?
     .validate()?;
     let at = now();
     let created = shared.with_state(Changed::SHARED, |s| {
@@ -903,66 +900,6 @@ async fn delete_secret(
             .remove(&name)
             .map(|_| ())
             .ok_or_else(|| ApiError::not_found("secret", &name))
-    })?;
-    empty()
-}
-
-async fn put_resource_type(
-    AxState(shared): S,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    bytes: Bytes,
-) -> ApiResult {
-    auth(&shared, &headers, Role::Management)?;
-    let mut rt: ResourceType = body(&bytes)?;
-    rt.name = name.to_lowercase();
-    Operation::PutResourceType(rt.clone()).validate()?;
-    shared.with_state(Changed::SHARED, |s| {
-        s.resource_types.insert(rt.name.clone(), rt)
-    });
-    empty()
-}
-
-async fn get_resource_type(
-    AxState(shared): S,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-) -> ApiResult {
-    auth(&shared, &headers, Role::Management)?;
-    let rt = shared.with_state(Changed::NOTHING, |s| {
-        s.resource_types.get(&name.to_lowercase()).cloned()
-    });
-    match rt {
-        Some(rt) => ok(serde_json::to_value(rt).unwrap_or(Value::Null)),
-        None => Err(ApiError::not_found("resource type", &name)),
-    }
-}
-
-async fn list_resource_types(AxState(shared): S, headers: HeaderMap) -> ApiResult {
-    auth(&shared, &headers, Role::Management)?;
-    let all: Vec<ResourceType> = shared.with_state(Changed::NOTHING, |s| {
-        s.resource_types
-            .values()
-            .map(|r| ResourceType {
-                pull_config: None,
-                ..r.clone()
-            })
-            .collect()
-    });
-    ok(json!({ "resource_types": all }))
-}
-
-async fn delete_resource_type(
-    AxState(shared): S,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-) -> ApiResult {
-    auth(&shared, &headers, Role::Management)?;
-    shared.with_state(Changed::SHARED, |s| {
-        s.resource_types
-            .remove(&name.to_lowercase())
-            .map(|_| ())
-            .ok_or_else(|| ApiError::not_found("resource type", &name))
     })?;
     empty()
 }

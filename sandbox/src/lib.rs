@@ -11,6 +11,7 @@
 pub mod agent;
 pub mod api;
 pub mod background;
+pub mod catalog;
 pub mod chatwoot;
 pub mod delivery;
 pub mod search;

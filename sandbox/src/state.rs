@@ -72,6 +72,9 @@ pub struct ConversationRecord {
     pub agent_answered: bool,
     /// Latest classified intent.
     pub latest_intent: Option<String>,
+    /// The traffic group it started in and the procedures that routes it to.
+    #[serde(default)]
+    pub routing: Option<Value>,
 }
 
 impl ConversationRecord {
@@ -110,6 +113,11 @@ impl ConversationRecord {
         }
         if let Some(a) = &self.assignee_id {
             v["assignee_id"] = Value::String(a.clone());
+        }
+        // The sandbox's own addition: where a traffic group routed it.
+        if let Some(r) = &self.routing {
+            v["traffic_group_id"] = r["traffic_group_id"].clone();
+            v["procedures"] = r["procedures"].clone();
         }
         v
     }
@@ -164,10 +172,16 @@ pub struct State {
     pub default_targets: BTreeMap<String, String>,
     /// Secrets by name.
     pub secrets: BTreeMap<String, SecretRecord>,
-    /// Resource types by lower-cased name.
+    /// Resource types as an earlier version kept them (by lower-cased
+    /// name); read once into the catalog.
+    #[serde(default, skip_serializing)]
     pub resource_types: BTreeMap<String, ResourceType>,
     /// Actions the agent can call.
     pub actions: Vec<ActionRule>,
+    /// Procedures, tools, notes, resource types and sources, traffic
+    /// groups, terminology and the rest of the newer operations.
+    #[serde(default)]
+    pub catalog: crate::catalog::Catalog,
     /// Webhook events created so far (for unique ids).
     #[serde(skip)]
     pub webhooks_created: u64,
@@ -307,6 +321,8 @@ impl Snapshot {
                 .map_err(|e| format!("stored state is unreadable: {e}"))?,
             None => State::default(),
         };
+        let legacy_types = std::mem::take(&mut state.resource_types);
+        state.catalog.adopt(legacy_types);
         let mut rows = self
             .conn
             .prepare("SELECT id, json FROM sandbox_conversations")
@@ -364,6 +380,8 @@ impl Snapshot {
         let legacy: LegacyState =
             serde_json::from_str(&json).map_err(|e| format!("stored state is unreadable: {e}"))?;
         let mut state = legacy.shared;
+        let legacy_types = std::mem::take(&mut state.resource_types);
+        state.catalog.adopt(legacy_types);
         state.conversations = legacy.conversations;
         state.webhooks_created = legacy.webhooks_created;
         state.pending_deliveries = legacy.pending_deliveries;

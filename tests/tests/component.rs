@@ -162,6 +162,8 @@ fn typed_exports_map_every_field() {
         metadata: Some(r#"{"plan":"pro"}"#.into()),
         resources: None,
         conversation_token: None,
+        traffic_group_id: None,
+        customer_support_platform_identifiers: None,
     };
     let conv = session
         .with_client(|b, s, c| {
@@ -501,7 +503,7 @@ fn a_component_from_a_file_loads_too() {
     let mut s = from_file.session(env(&http, &clock, Arc::new(MemoryStore::default())));
     assert_eq!(
         s.operations().unwrap().len(),
-        glbridge_guest::operation::OPERATION_NAMES.len()
+        glbridge_guest::operation::names().count()
     );
     let junk = Bridge::new(BridgeOptions {
         component: ComponentSource::Bytes(b"not wasm".to_vec()),
@@ -592,10 +594,11 @@ fn the_host_api_never_prints_a_secret_through_debug() {
 }
 
 /// What the component may weigh, bytes: its size when last measured
-/// (969,795 with the Chatwoot adapter — its pure steps added 56,619 and its
-/// durable bridge 61,628; BENCHMARKS.md) and about 3 % of room. The goal is
+/// (1,054,184 with the whole operation table — the 55 operations beyond the
+/// seed documents and the typed checks added 84,389 to the 969,795 of the
+/// Chatwoot adapter; BENCHMARKS.md) and about 3 % of room. The goal is
 /// 400 KB; until then this keeps it from growing unnoticed.
-const SIZE_BUDGET: usize = 1_000_000;
+const SIZE_BUDGET: usize = 1_090_000;
 
 #[test]
 fn the_component_stays_within_its_size_budget() {

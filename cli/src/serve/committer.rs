@@ -8,6 +8,7 @@ use std::sync::mpsc;
 
 use glbridge_host::store::CommitError;
 use glbridge_host::Uncommitted;
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::oneshot;
 
 /// Calls waiting for the next group, and where to say how each went.
@@ -30,8 +31,8 @@ pub struct Committer {
 pub struct Stopped;
 
 impl Committer {
-    /// Starts the thread.
-    pub fn start() -> std::io::Result<Committer> {
+    /// Starts the thread; it records the calls of each group in `groups`.
+    pub fn start(groups: Histogram) -> std::io::Result<Committer> {
         let (queue, jobs) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("glbridge-commit".into())
@@ -50,6 +51,7 @@ impl Committer {
                         replies.push((pending.len(), reply));
                         calls.extend(pending);
                     }
+                    groups.observe(calls.len() as f64);
                     let mut results = Uncommitted::commit_all(calls).into_iter();
                     for (n, reply) in replies {
                         let _ = reply.send(results.by_ref().take(n).collect());

@@ -41,6 +41,8 @@ pub struct Metrics {
     pub gleap_waiting: Gauge,
     /// Time inside the component per call.
     pub guest_call_seconds: Family<NameLabels, Histogram>,
+    /// Webhook calls committed together, per group commit.
+    pub commit_group_calls: Histogram,
 }
 
 impl Default for Metrics {
@@ -55,6 +57,12 @@ impl Default for Metrics {
         let guest_call_seconds = Family::<NameLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.000_1, 2.0, 18))
         });
+        let commit_group_calls = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        registry.register(
+            "commit_group_calls",
+            "Webhook calls committed together in one store transaction (group commit)",
+            commit_group_calls.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -99,6 +107,7 @@ impl Default for Metrics {
             queue_depth,
             gleap_waiting,
             guest_call_seconds,
+            commit_group_calls,
         }
     }
 }

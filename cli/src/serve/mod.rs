@@ -321,14 +321,15 @@ impl Service {
             Ok(s)
         });
         static SERVICES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let service_metrics = Metrics::default();
         let app = Arc::new(App {
             id: SERVICES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             make_session,
-            committer: Committer::start()?,
+            committer: Committer::start(service_metrics.commit_group_calls.clone())?,
             wakeups: Wakeups::default(),
             stopping: std::sync::atomic::AtomicBool::new(false),
             clock,
-            metrics: Metrics::default(),
+            metrics: service_metrics,
             metrics_auth: config
                 .metrics_token
                 .as_ref()

@@ -484,11 +484,8 @@ enum Made {
 }
 
 fn agent_call(op: &Operation) -> Result<Call> {
-    let params = op
-        .params_json()
-        .ok_or_else(|| Error::invalid("operation", format!("{} has no JSON form", op.name())))?;
     Ok(Call::Agent {
         operation: op.name().to_owned(),
-        params,
+        params: op.params_json(),
     })
 }

@@ -257,6 +257,7 @@ fn attachment(v: &Value) -> Option<Attachment> {
         kind,
         file_name,
         url: Some(url),
+        summary: None,
     })
 }
 

@@ -158,7 +158,7 @@ fn start(m: &Message, id: &str) -> Operation {
         "id": m.contact.id, "name": m.contact.name, "email": m.contact.email,
         "phone_number": m.contact.phone, "identifier": m.contact.identifier,
     });
-    Operation::StartConversation(StartParams {
+    Operation::start(&StartParams {
         id: id.to_owned(),
         customer_id: customer_id(m),
         channel: channel(&m.channel),
@@ -182,13 +182,15 @@ fn start(m: &Message, id: &str) -> Operation {
             }
         })),
         conversation_token: None,
+        traffic_group_id: None,
+        customer_support_platform_identifiers: None,
     })
 }
 
 fn add(m: &Message, id: &str) -> Operation {
-    Operation::AddMessage {
-        conversation_id: id.to_owned(),
-        params: MessageParams {
+    Operation::add_message(
+        id,
+        &MessageParams {
             id: message_id(m.account_id, m.message_id),
             body: m.content.clone().unwrap_or_default(),
             participant_id: customer_id(m),
@@ -199,7 +201,7 @@ fn add(m: &Message, id: &str) -> Operation {
             metadata: None,
             conversation_token: None,
         },
-    }
+    )
 }
 
 fn message_plan(m: &Message, phase: Phase, now: Timestamp) -> Plan {
@@ -211,16 +213,16 @@ fn message_plan(m: &Message, phase: Phase, now: Timestamp) -> Plan {
         Phase::New => vec![start(m, &id)],
         Phase::Agent => vec![],
         // `pending` again: the bot owns it once more.
-        Phase::HandedOff | Phase::Human => vec![Operation::Assign {
-            conversation_id: id.clone(),
-            params: to_ai(now, "the conversation is pending in Chatwoot again"),
-        }],
+        Phase::HandedOff | Phase::Human => vec![Operation::assign(
+            &id,
+            &to_ai(now, "the conversation is pending in Chatwoot again"),
+        )],
         // A customer wrote on a resolved conversation (Chatwoot made it
         // `pending`): the agent conversation resumes.
-        Phase::Finished => vec![Operation::Resume {
-            conversation_id: id.clone(),
-            params: to_ai(now, "the customer wrote again"),
-        }],
+        Phase::Finished => vec![Operation::resume(
+            &id,
+            &to_ai(now, "the customer wrote again"),
+        )],
     };
     operations.push(add(m, &id));
     Plan {
@@ -242,40 +244,34 @@ fn status_plan(c: &StatusChange, phase: Phase, now: Timestamp) -> Plan {
         // A human took it (the bridge's own `open` after a hand-off comes
         // back as an event too, and is nothing new).
         (Status::Open | Status::Snoozed, Phase::Agent) => one(
-            Operation::Assign {
-                conversation_id: id,
-                params: AssignParams {
+            Operation::assign(
+                &id,
+                &AssignParams {
                     assignee_type: ParticipantType::Agent,
                     assignee_id: None,
                     timestamp: Some(now),
                     reason: Some(format!("{} in Chatwoot by a user", c.status.as_str())),
                 },
-            },
+            ),
             Phase::Human,
         ),
         (Status::Pending, Phase::HandedOff | Phase::Human) => one(
-            Operation::Assign {
-                conversation_id: id,
-                params: to_ai(now, "handed back to the bot in Chatwoot"),
-            },
+            Operation::assign(&id, &to_ai(now, "handed back to the bot in Chatwoot")),
             Phase::Agent,
         ),
         (Status::Pending, Phase::Finished) => one(
-            Operation::Resume {
-                conversation_id: id,
-                params: to_ai(now, "reopened for the bot in Chatwoot"),
-            },
+            Operation::resume(&id, &to_ai(now, "reopened for the bot in Chatwoot")),
             Phase::Agent,
         ),
         (Status::Resolved, Phase::Agent | Phase::HandedOff | Phase::Human) => one(
-            Operation::Finish {
-                conversation_id: id,
-                params: FinishParams {
+            Operation::finish(
+                &id,
+                &FinishParams {
                     timestamp: Some(now),
                     reason: Some("resolved in Chatwoot".into()),
                     reason_code: None,
                 },
-            },
+            ),
             Phase::Finished,
         ),
         (status, phase) => Plan::ignore(

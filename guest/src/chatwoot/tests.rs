@@ -6,6 +6,7 @@ use super::event::{MessageType, SenderType, Status};
 use super::plan::{chatwoot_ids, conversation_id};
 use super::*;
 use crate::model::conversations::AttachmentType;
+use crate::model::conversations::{AssignParams, MessageParams, StartParams};
 use crate::model::{Channel, ParticipantType};
 use crate::operation::Operation;
 use crate::webhook::WebhookEvent;
@@ -67,13 +68,13 @@ fn a_contacts_first_message_starts_the_conversation_once_and_adds_the_message() 
     let p = plan(message(json!({})), Phase::New);
     assert_eq!(p.phase, Phase::Agent);
     assert_eq!(p.ignored, None);
-    let [Operation::StartConversation(start), Operation::AddMessage {
-        conversation_id,
-        params,
-    }] = p.operations.as_slice()
-    else {
-        panic!("{:?}", p.operations);
-    };
+    assert_eq!(
+        names(&p),
+        ["conversations.start", "conversations.add-message"]
+    );
+    let start: StartParams = p.operations[0].body_as().unwrap();
+    let conversation_id = p.operations[1].param("conversation_id").unwrap();
+    let params: MessageParams = p.operations[1].body_as().unwrap();
     assert_eq!(start.id, "chatwoot-7-101");
     assert_eq!(start.customer_id, "cust-9");
     assert_eq!(start.channel, Channel::Web);
@@ -96,7 +97,8 @@ fn a_contacts_first_message_starts_the_conversation_once_and_adds_the_message() 
         Phase::Agent,
     );
     assert!(
-        matches!(p.operations.as_slice(), [Operation::AddMessage { params, .. }] if params.id == "chatwoot-7-4522")
+        names(&p) == ["conversations.add-message"]
+            && p.operations[0].body_as::<MessageParams>().unwrap().id == "chatwoot-7-4522"
     );
 }
 
@@ -194,9 +196,8 @@ fn an_attachment_only_message_passes_its_files_on() {
         ]})),
         Phase::Agent,
     );
-    let [Operation::AddMessage { params, .. }] = p.operations.as_slice() else {
-        panic!("{:?}", p)
-    };
+    assert_eq!(names(&p), ["conversations.add-message"], "{p:?}");
+    let params: MessageParams = p.operations[0].body_as().unwrap();
     assert_eq!(params.body, "");
     assert_eq!(params.attachments.len(), 2);
     assert_eq!(params.attachments[0].kind, AttachmentType::Image);
@@ -221,9 +222,7 @@ fn channels_map_to_the_apis_channels() {
             message(json!({"conversation": {"channel": cw}})),
             Phase::New,
         );
-        let Operation::StartConversation(s) = &p.operations[0] else {
-            panic!()
-        };
+        let s: StartParams = p.operations[0].body_as().unwrap();
         assert_eq!(s.channel, api, "{cw}");
     }
 }
@@ -243,8 +242,13 @@ fn a_human_takes_over_hands_back_and_resolves() {
     );
     assert_eq!(p.phase, Phase::Human);
     assert!(
-        matches!(&p.operations[..], [Operation::Assign { conversation_id, params }]
-        if conversation_id == "chatwoot-7-101" && params.assignee_type == ParticipantType::Agent)
+        names(&p) == ["conversations.assign"]
+            && p.operations[0].param("conversation_id") == Some("chatwoot-7-101")
+            && p.operations[0]
+                .body_as::<AssignParams>()
+                .unwrap()
+                .assignee_type
+                == ParticipantType::Agent
     );
     // The older event says the same.
     let p = plan(
@@ -260,20 +264,25 @@ fn a_human_takes_over_hands_back_and_resolves() {
         );
         assert_eq!(p.phase, Phase::Agent);
         assert!(
-            matches!(&p.operations[..], [Operation::Assign { params, .. }] if params.assignee_type == ParticipantType::AiAgent)
+            names(&p) == ["conversations.assign"]
+                && p.operations[0]
+                    .body_as::<AssignParams>()
+                    .unwrap()
+                    .assignee_type
+                    == ParticipantType::AiAgent
         );
     }
     // Resolved by a user: the agent conversation ends.
     for from in [Phase::Agent, Phase::Human, Phase::HandedOff] {
         let p = plan(status("conversation_status_changed", json!(1)), from);
         assert_eq!(p.phase, Phase::Finished);
-        assert!(matches!(&p.operations[..], [Operation::Finish { .. }]));
+        assert_eq!(names(&p), ["conversations.finish"]);
     }
     let p = plan(
         json!({"event": "conversation_resolved", "id": 101, "account": {"id": 7}}),
         Phase::Agent,
     );
-    assert!(matches!(&p.operations[..], [Operation::Finish { .. }]));
+    assert_eq!(names(&p), ["conversations.finish"]);
 }
 
 #[test]
@@ -299,16 +308,16 @@ fn the_bridges_own_status_changes_come_back_as_nothing_new() {
 #[test]
 fn a_customer_writing_on_a_finished_or_handed_back_conversation_brings_the_agent_back() {
     let p = plan(message(json!({})), Phase::Finished);
-    assert!(matches!(
-        &p.operations[..],
-        [Operation::Resume { .. }, Operation::AddMessage { .. }]
-    ));
+    assert_eq!(
+        names(&p),
+        ["conversations.resume", "conversations.add-message"]
+    );
     assert_eq!(p.phase, Phase::Agent);
     let p = plan(message(json!({})), Phase::HandedOff);
-    assert!(matches!(
-        &p.operations[..],
-        [Operation::Assign { .. }, Operation::AddMessage { .. }]
-    ));
+    assert_eq!(
+        names(&p),
+        ["conversations.assign", "conversations.add-message"]
+    );
 }
 
 #[test]
@@ -435,4 +444,8 @@ fn ids_round_trip_and_other_conversations_are_not_chatwoots() {
     assert!(for_agent_event(&e, Phase::Agent, &settings())
         .requests
         .is_empty());
+}
+
+fn names(p: &Plan) -> Vec<&'static str> {
+    p.operations.iter().map(Operation::name).collect()
 }

@@ -651,14 +651,13 @@ impl GleapBridge {
                 metadata: Some(json!({"gleap_conversation_id": call.gleap_conversation_id})),
                 resources: None,
                 conversation_token: None,
+                traffic_group_id: None,
+                customer_support_platform_identifiers: None,
             };
             self.client
-                .run(io.http, io.clock, &Operation::StartConversation(start))?;
-            let push = Operation::PushResource {
-                conversation_id: call.conversation_id.clone(),
-                name: "gleap-context".into(),
-                document: call.context.clone(),
-            };
+                .run(io.http, io.clock, &Operation::start(&start))?;
+            let push =
+                Operation::push_resource(&call.conversation_id, "gleap-context", &call.context);
             self.client.run(io.http, io.clock, &push)?;
             let ticket = call.gleap_conversation_id.clone();
             state::update::<ConversationState, _>(io.store, &key, |s| {
@@ -709,9 +708,9 @@ impl GleapBridge {
             if done.contains(&comment.message_id) {
                 continue;
             }
-            let op = Operation::AddMessage {
-                conversation_id: call.conversation_id.clone(),
-                params: MessageParams {
+            let op = Operation::add_message(
+                &call.conversation_id,
+                &MessageParams {
                     id: comment.message_id.clone(),
                     body: comment.text.clone(),
                     participant_id: call.customer_id.clone(),
@@ -722,19 +721,19 @@ impl GleapBridge {
                     metadata: Some(json!({"gleap_comment_id": comment.comment_id})),
                     conversation_token: None,
                 },
-            };
+            );
             match self.client.run(io.http, io.clock, &op) {
                 Err(Error::Api(e)) if e.code == "failed_precondition" => {
                     // The agent finished the conversation; the customer wrote again.
-                    let resume = Operation::Resume {
-                        conversation_id: call.conversation_id.clone(),
-                        params: AssignParams {
+                    let resume = Operation::resume(
+                        &call.conversation_id,
+                        &AssignParams {
                             assignee_type: ParticipantType::AiAgent,
                             assignee_id: None,
                             timestamp: None,
                             reason: Some("customer wrote again".into()),
                         },
-                    };
+                    );
                     self.client.run(io.http, io.clock, &resume)?;
                     self.client.run(io.http, io.clock, &op)?;
                 }

@@ -33,6 +33,17 @@ pub struct StartParams {
     /// Echoed in `X-GradientLabs-Token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation_token: Option<String>,
+    /// The traffic group whose procedures the agent may run.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::model::empty_as_none"
+    )]
+    pub traffic_group_id: Option<String>,
+    /// The customer's ids on support platforms:
+    /// `[{support_platform, type?, value}]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_support_platform_identifiers: Option<Value>,
 }
 
 /// Where a conversation stands.
@@ -102,6 +113,9 @@ pub struct Attachment {
     /// Where to fetch it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// What it holds, in a sentence, for the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 /// `POST /conversations/{id}/messages`.

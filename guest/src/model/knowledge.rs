@@ -70,7 +70,7 @@ pub struct Topic {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "empty_as_none"
+        deserialize_with = "crate::model::empty_as_none"
     )]
     pub parent_id: Option<String>,
     /// Name.
@@ -99,13 +99,4 @@ pub enum UsageStatus {
     On,
     /// `off`
     Off,
-}
-
-/// An optional string where `""` means none (as some clients send it).
-fn empty_as_none<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    let value: Option<String> = serde::Deserialize::deserialize(deserializer)?;
-    Ok(value.filter(|s| !s.is_empty()))
 }

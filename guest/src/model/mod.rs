@@ -54,3 +54,12 @@ impl Channel {
         }
     }
 }
+
+/// An optional string where `""` means none (as some clients send it).
+pub(crate) fn empty_as_none<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(value.filter(|s| !s.is_empty()))
+}
