@@ -814,7 +814,10 @@ fn tools(op: &str, shared: &Shared, p: &Params) -> Answer {
                 .ok_or_else(|| missing("tool", &id))?;
             let real = doc.get("http").is_some_and(|v| !v.is_null())
                 || doc.get("webhook").is_some_and(|v| !v.is_null());
-            if real && p.get("mock").is_some() {
+            let mock = p
+                .get("mock")
+                .is_some_and(|v| !v.is_null() && *v != json!(false));
+            if real && mock {
                 return Err(ApiError::precondition(
                     "a real tool cannot be turned back into a mock",
                 ));
@@ -869,8 +872,21 @@ fn execute(id: &str, tool: &Value, p: &Params) -> Answer {
             t.replace(&format!("{{{{{k}}}}}"), v)
         })
     };
-    if let Some(mock) = tool.get("mock").filter(|m| !m.is_null()) {
-        let result = mock.get("result").cloned().unwrap_or_else(|| mock.clone());
+    if let Some(mock) = tool
+        .get("mock")
+        .filter(|m| !m.is_null() && **m != json!(false))
+    {
+        // A canned `{result}`, or for the clients' `mock: true` a stand-in.
+        let result = match mock {
+            Value::Bool(true) => json!(format!(
+                "mock result of {}",
+                tool["name"].as_str().unwrap_or(id)
+            )),
+            other => other
+                .get("result")
+                .cloned()
+                .unwrap_or_else(|| other.clone()),
+        };
         let result = match result {
             Value::String(t) => Value::String(fill(&t)),
             other => other,
@@ -914,7 +930,12 @@ fn execute(id: &str, tool: &Value, p: &Params) -> Answer {
             Err(e) => ok(json!({"id": id, "error": format!("calling the tool: {e}")})),
         };
     }
-    ok(json!({"id": id, "error": "webhook tools run through the action.execute webhook, not here"}))
+    if tool.get("webhook").is_some_and(|w| !w.is_null()) {
+        return ok(
+            json!({"id": id, "error": "webhook tools run through the action.execute webhook, not here"}),
+        );
+    }
+    ok(json!({"id": id, "error": "the tool has no mock, http or webhook definition"}))
 }
 
 /// Create, read, update, delete and set-status of documents with an id.

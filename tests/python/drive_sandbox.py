@@ -3,6 +3,7 @@ unmodified, and verifies the webhooks the sandbox sent with the client's own
 verifier. Usage:
 
     python drive_sandbox.py drive  BASE_URL INTEGRATION_KEY MANAGEMENT_KEY
+    python drive_sandbox.py management BASE_URL MANAGEMENT_KEY SHOP_URL
     python drive_sandbox.py verify SIGNING_KEY WEBHOOKS_JSON
 
 `drive` prints a JSON summary; `verify` prints the number of webhooks that
@@ -31,6 +32,16 @@ from gradient_labs._handoff_target_upsert import UpsertHandOffTargetParams
 from gradient_labs.article import ArticleUsageStatus, PublicationStatus, Visibility
 from gradient_labs.conversation import ConversationChannel, ConversationEventType, ParticipantType
 from gradient_labs.errors import ResponseError
+from gradient_labs._note_create import CreateNoteParams
+from gradient_labs._note_set_status import SetNoteStatusParams
+from gradient_labs._note_update import UpdateNoteParams
+from gradient_labs._procedure_list import ProcedureListParams
+from gradient_labs._procedure_set_limit import ProcedureLimitParams
+from gradient_labs._tool_execute import Argument, ToolExecuteParams
+from gradient_labs._tool_update import ToolUpdateParams
+from gradient_labs.note import NoteStatus
+from gradient_labs.procedure import ProcedureStatus
+from gradient_labs.tool import BodyEncoding, HTTPBodyDefinition, HTTPDefinition, ParameterType, Tool, ToolParameter
 
 
 class Assignment(AssignmentParams):
@@ -99,6 +110,80 @@ def drive(base_url, integration_key, management_key):
     print(json.dumps(out))
 
 
+def drive_management(base_url, management_key, shop_url):
+    """Procedures, tools and notes: every such method gradient-labs 0.11.6 has."""
+    m = Client(api_key=management_key, base_url=base_url, timeout=10)
+    out = {}
+
+    # Procedures: pages, one procedure, its daily limit.
+    page = m.list_procedures(params=ProcedureListParams())
+    ids = [p.id for p in page.procedures]
+    while page.pagination.next:
+        page = m.list_procedures(params=ProcedureListParams(cursor=page.pagination.next))
+        ids += [p.id for p in page.procedures]
+    out["procedures"] = ids
+    # The client's own bug: it writes the status into the query with an
+    # f-string, which on Python 3.11+ gives `status=ProcedureStatus.LIVE`; the
+    # sandbox refuses that value as the API would. A plain string works.
+    try:
+        m.list_procedures(params=ProcedureListParams(status=ProcedureStatus.LIVE))
+        out["live_enum"] = "accepted"
+    except ResponseError as e:
+        out["live_enum"] = e.status_code
+    out["live"] = [p.id for p in m.list_procedures(params=ProcedureListParams(status="live")).procedures]
+    out["procedure"] = m.read_procedure(procedure_id="refunds").name
+    limited = m.set_procedure_limit(procedure_id="lost-card",
+                                    params=ProcedureLimitParams(has_daily_limit=True, max_daily_conversations=25))
+    out["limit"] = [limited.has_daily_limit, limited.max_daily_conversations]
+
+    # Tools: create, list, read, execute, update (to a real HTTP tool), delete.
+    tool = m.create_tool(tool=Tool(
+        name="order-status", description="Looks up an order",
+        parameters=[ToolParameter(name="order", description="Order number", type=ParameterType.STRING, required=True)],
+        http=HTTPDefinition(method="POST", url_template=shop_url,
+                            body=HTTPBodyDefinition(encoding=BodyEncoding.JSON, json_template='{"order": "{{order}}"}'))))
+    out["tool_created"] = tool.name
+    out["tools"] = [t.id for t in m.list_tools()]
+    out["tool_read"] = m.read_tool(tool_id=tool.id).description
+    result = m.execute_tool(params=ToolExecuteParams(id=tool.id, arguments=[Argument(name="order", value="42")]))
+    out["tool_result"] = result.result
+    updated = m.update_tool(params=ToolUpdateParams(
+        id=tool.id, description="Looks up an order's status",
+        parameters=[ToolParameter(name="order", description="Order number", type=ParameterType.STRING, required=True)],
+        http=HTTPDefinition(method="POST", url_template=shop_url,
+                            body=HTTPBodyDefinition(encoding=BodyEncoding.JSON, json_template='{"order": "{{order}}"}'))))
+    out["tool_updated"] = updated.description
+    m.delete_tool(tool_id=tool.id)
+    out["tools_after_delete"] = [t.id for t in m.list_tools()]
+
+    # Notes: create, update, make live, delete. The client's own bug: its
+    # Note reads `created`/`updated` as Unix seconds (dataclasses_json's
+    # default for datetime), while the API (the Go client's time.Time)
+    # writes RFC 3339 — so reading a note back raises TypeError after the
+    # request succeeded. Recorded, and the next calls go on.
+    def note_call(name, f):
+        try:
+            note = f()
+            out[name] = [note.status, note.title]
+        except TypeError as e:
+            out[name] = "client bug: " + str(e)
+    note_call("note_created", lambda: m.create_note(
+        params=CreateNoteParams(id="py-note", title="Outage", body="Cards are down until 3pm.")))
+    note_call("note_updated", lambda: m.update_note(
+        note_id="py-note", params=UpdateNoteParams(title="Outage over", body="Cards work again.")))
+    m.set_note_status(note_id="py-note", params=SetNoteStatusParams(status=NoteStatus.LIVE))
+    try:
+        m.set_note_status(note_id="py-nope", params=SetNoteStatusParams(status=NoteStatus.LIVE))
+    except ResponseError as e:
+        out["note_missing"] = e.status_code
+    m.delete_note(note_id="py-note")
+    try:
+        m.delete_note(note_id="py-note")
+    except ResponseError as e:
+        out["note_gone"] = e.status_code
+    print(json.dumps(out))
+
+
 def verify(signing_key, path):
     with open(path) as f:
         webhooks = json.load(f)
@@ -111,5 +196,7 @@ def verify(signing_key, path):
 if __name__ == "__main__":
     if sys.argv[1] == "drive":
         drive(*sys.argv[2:5])
+    elif sys.argv[1] == "management":
+        drive_management(*sys.argv[2:5])
     else:
         verify(*sys.argv[2:4])

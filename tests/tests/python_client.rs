@@ -158,3 +158,77 @@ fn the_official_python_client_drives_the_sandbox_and_verifies_its_webhooks() {
     assert!(!out.status.success(), "a tampered webhook must not verify");
     std::fs::remove_file(file).ok();
 }
+
+/// Procedures, tools and notes — every such method gradient-labs 0.11.6
+/// has. (Secrets, resource types and the rest are not in any release on
+/// PyPI yet: 0.11.6 is the newest.)
+#[test]
+fn the_official_python_client_manages_procedures_tools_and_notes() {
+    let Some(py) = python() else { return };
+    let shop = support::Receiver::start(|r| {
+        let order = r.json()["order"].as_str().unwrap_or("?").to_owned();
+        (
+            200,
+            json!({"order": order, "status": "shipped"}).to_string(),
+        )
+    });
+    let sb = Sandbox::start(SandboxConfig::default()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join("drive_sandbox.py");
+    let out = Command::new(&py)
+        .arg(&script)
+        .args([
+            "management",
+            &sb.url(),
+            &sb.config().management_key,
+            &shop.url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["procedures"],
+        json!(["address-change", "lost-card", "refunds"])
+    );
+    assert_eq!(summary["live"], json!(["lost-card", "refunds"]));
+    // The client's bug, not ours: `status=ProcedureStatus.LIVE` on Python 3.11+.
+    let python_minor = Command::new(&py)
+        .args(["-c", "import sys; print(sys.version_info[1])"])
+        .output()
+        .unwrap();
+    let minor: u32 = String::from_utf8_lossy(&python_minor.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    if minor >= 11 {
+        assert_eq!(summary["live_enum"], 400);
+    }
+    assert_eq!(summary["procedure"], "Refund a card payment");
+    assert_eq!(summary["limit"], json!([true, 25]));
+    assert_eq!(summary["tool_created"], "order-status");
+    assert_eq!(summary["tools"].as_array().unwrap().len(), 1);
+    assert_eq!(summary["tool_read"], "Looks up an order");
+    let result: Value = serde_json::from_str(summary["tool_result"].as_str().unwrap()).unwrap();
+    assert_eq!(result, json!({"order": "42", "status": "shipped"}));
+    assert_eq!(summary["tool_updated"], "Looks up an order's status");
+    assert_eq!(summary["tools_after_delete"], json!([]));
+    // The client's bug, not ours: it reads a note's RFC 3339 dates as Unix
+    // seconds, so create and update fail after the server did them.
+    for call in ["note_created", "note_updated"] {
+        assert!(
+            summary[call]
+                .as_str()
+                .is_some_and(|s| s.starts_with("client bug")),
+            "{call}: {}",
+            summary[call]
+        );
+    }
+    assert_eq!(summary["note_missing"], 404);
+    assert_eq!(summary["note_gone"], 404);
+}

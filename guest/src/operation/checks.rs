@@ -294,9 +294,14 @@ pub(super) fn tool_definition(p: &Map<String, Value>) -> Result<()> {
             ));
         }
     }
+    // `mock` is a flag (the official clients) or a canned answer (the
+    // sandbox); `false` is no mock.
     let kinds = ["webhook", "http", "mock"]
         .iter()
-        .filter(|k| p.get(**k).is_some_and(|v| !v.is_null()))
+        .filter(|k| {
+            p.get(**k)
+                .is_some_and(|v| !v.is_null() && *v != Value::Bool(false))
+        })
         .count();
     if kinds > 1 {
         return Err(Error::invalid(

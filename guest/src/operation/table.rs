@@ -46,7 +46,7 @@ const RESOURCE_SOURCE: &str = "display_name description source_type=http|interna
 const TERMINOLOGY: &str = "blocked blocked_description replacement resource_type_id \
     resource_attribute_json_path resource_value_to_match";
 const NOTE: &str = "title! body webpage_url start_time end_time";
-const TOOL: &str = "id name description parameters:a webhook:o http:o async:o mock:o";
+const TOOL: &str = "id name description parameters:a webhook:o http:o async:o mock:j";
 
 /// The table, grouped as the WIT interfaces are.
 /// `conversations.start`, for typed callers.
@@ -553,7 +553,7 @@ pub static SPECS: &[&Spec] = &[
             M,
             Post,
             "tools",
-            "id name! description! parameters:a webhook:o http:o async:o mock:o",
+            "id name! description! parameters:a webhook:o http:o async:o mock:j",
             OBJECT,
         )
     },
