@@ -842,14 +842,15 @@ fn tools(op: &str, shared: &Shared, p: &Params) -> Answer {
             let tool = shared
                 .with_state(Changed::NOTHING, |s| s.catalog.get("tools", &id).cloned())
                 .ok_or_else(|| missing("tool", &id))?;
-            execute(&id, &tool, p)
+            execute(shared, &id, &tool, p)
         }
     }
 }
 
-/// Runs a tool: a mock answers its `result` (or itself); an HTTP tool is
-/// called, on loopback only, with `{{name}}` filled from the arguments.
-fn execute(id: &str, tool: &Value, p: &Params) -> Answer {
+/// Runs a tool: a mock answers its `result` (or a stand-in); an HTTP tool
+/// is called, on loopback only, with `{{name}}` filled from the arguments; a
+/// webhook tool is sent as a signed `action.execute` to the webhook URL.
+fn execute(shared: &Shared, id: &str, tool: &Value, p: &Params) -> Answer {
     let args: BTreeMap<String, String> = p["arguments"]
         .as_array()
         .into_iter()
@@ -904,12 +905,7 @@ fn execute(id: &str, tool: &Value, p: &Params) -> Answer {
             );
         }
         let method = http["method"].as_str().unwrap_or("GET").to_uppercase();
-        let agent = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_global(Some(std::time::Duration::from_secs(5)))
-                .build(),
-        );
+        let agent = &shared.http;
         let body = http["body"]["json_template"].as_str().map(fill);
         let answer = match (method.as_str(), body) {
             ("GET", _) => agent.get(&url).call(),
@@ -930,10 +926,36 @@ fn execute(id: &str, tool: &Value, p: &Params) -> Answer {
             Err(e) => ok(json!({"id": id, "error": format!("calling the tool: {e}")})),
         };
     }
-    if tool.get("webhook").is_some_and(|w| !w.is_null()) {
-        return ok(
-            json!({"id": id, "error": "webhook tools run through the action.execute webhook, not here"}),
-        );
+    if let Some(webhook) = tool.get("webhook").filter(|w| !w.is_null()) {
+        let Some(url) = shared.config.webhook_url.clone() else {
+            return ok(json!({"id": id, "error": "no webhook URL is configured"}));
+        };
+        let n = shared.with_state(Changed::NOTHING, |s| {
+            s.webhooks_created += 1;
+            s.webhooks_created
+        });
+        let event_id = format!("webhook_{n:08}_tool");
+        let event = crate::delivery::Outgoing {
+            id: event_id.clone(),
+            event_type: "action.execute".into(),
+            conversation_id: String::new(),
+            sequence_number: 0,
+            body: json!({"id": event_id, "type": "action.execute", "sequence_number": 0,
+                "timestamp": now(),
+                "data": {"action": webhook["name"], "params": args, "tool_id": id}})
+            .to_string(),
+            token: None,
+            kind: crate::delivery::Kind::Action,
+        };
+        return match crate::delivery::send(shared, &url, &event) {
+            Ok((status, body)) if (200..300).contains(&status) => {
+                let result = serde_json::from_slice::<Value>(&body)
+                    .unwrap_or_else(|_| json!(String::from_utf8_lossy(&body)));
+                ok(json!({"id": id, "result": result}))
+            }
+            Ok((status, _)) => ok(json!({"id": id, "error": format!("the webhook answered {status}")})),
+            Err(e) => ok(json!({"id": id, "error": format!("calling the webhook: {e}")})),
+        };
     }
     ok(json!({"id": id, "error": "the tool has no mock, http or webhook definition"}))
 }

@@ -424,7 +424,7 @@ async fn deliver(shared: &Arc<Shared>, pending: &Pending) -> Option<Value> {
 }
 
 /// One signed POST (re-signed each attempt, so `t` is always fresh).
-fn send(shared: &Shared, url: &str, event: &Outgoing) -> Result<(u16, Vec<u8>), String> {
+pub(crate) fn send(shared: &Shared, url: &str, event: &Outgoing) -> Result<(u16, Vec<u8>), String> {
     let t = now().secs();
     let signature =
         glbridge_guest::webhook::sign(&shared.config.signing_key, t, event.body.as_bytes());

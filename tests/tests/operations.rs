@@ -438,6 +438,33 @@ fn tools_run_from_their_mock_or_their_http_definition() {
     );
     call(&mut m, "tools.delete", json!({"id": id}));
     assert_eq!(call(&mut m, "tools.list", json!({})), json!([]));
+    // A webhook tool is a signed `action.execute` to the webhook URL.
+    let hook = Receiver::start(|r| {
+        let e = r.json();
+        assert_eq!(e["type"], "action.execute");
+        (200, json!({"balance": 12, "asked": e["data"]["params"]["account"]}).to_string())
+    });
+    let hooked = sandbox(Some(hook.url.clone()));
+    let mut hm = session(&hooked, &hooked.config().management_key.clone());
+    let tool = call(&mut hm, "tools.create", json!({"name": "balance", "description": "Reads a balance",
+        "webhook": {"name": "balance"}}));
+    let answer = call(&mut hm, "tools.execute", json!({"id": tool["id"], "arguments": [{"name": "account", "value": "A-1"}]}));
+    assert_eq!(answer["result"], json!({"balance": 12, "asked": "A-1"}));
+    let got = hook.all();
+    assert_eq!(got.len(), 1);
+    let signature = got[0].header("x-gradientlabs-signature").unwrap().to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    glbridge_guest::webhook::verify(
+        &hooked.config().signing_key,
+        &signature,
+        &got[0].body,
+        now,
+        300,
+    )
+    .unwrap();
     // An HTTP tool reaches loopback only.
     let far = call(
         &mut m,
