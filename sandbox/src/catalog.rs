@@ -953,7 +953,9 @@ fn execute(shared: &Shared, id: &str, tool: &Value, p: &Params) -> Answer {
                     .unwrap_or_else(|_| json!(String::from_utf8_lossy(&body)));
                 ok(json!({"id": id, "result": result}))
             }
-            Ok((status, _)) => ok(json!({"id": id, "error": format!("the webhook answered {status}")})),
+            Ok((status, _)) => {
+                ok(json!({"id": id, "error": format!("the webhook answered {status}")}))
+            }
             Err(e) => ok(json!({"id": id, "error": format!("calling the webhook: {e}")})),
         };
     }

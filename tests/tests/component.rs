@@ -594,11 +594,13 @@ fn the_host_api_never_prints_a_secret_through_debug() {
 }
 
 /// What the component may weigh, bytes: its size when last measured
-/// (1,054,184 with the whole operation table — the 55 operations beyond the
-/// seed documents and the typed checks added 84,389 to the 969,795 of the
-/// Chatwoot adapter; BENCHMARKS.md) and about 3 % of room. The goal is
-/// 400 KB; until then this keeps it from growing unnoticed.
-const SIZE_BUDGET: usize = 1_090_000;
+/// (1,343,940 with the whole API typed: the operation table took it from
+/// 969,795 to 1,054,184, and the typed interfaces of procedures, tools,
+/// notes, resources, traffic groups, terminology, outbound and the newer
+/// conversation and topic calls added 289,756 — about 211 KB of it their
+/// exports' lifting and lowering; BENCHMARKS.md) and about 3 % of room.
+/// The goal is 400 KB; until then this keeps it from growing unnoticed.
+const SIZE_BUDGET: usize = 1_385_000;
 
 #[test]
 fn the_component_stays_within_its_size_budget() {

@@ -442,17 +442,31 @@ fn tools_run_from_their_mock_or_their_http_definition() {
     let hook = Receiver::start(|r| {
         let e = r.json();
         assert_eq!(e["type"], "action.execute");
-        (200, json!({"balance": 12, "asked": e["data"]["params"]["account"]}).to_string())
+        (
+            200,
+            json!({"balance": 12, "asked": e["data"]["params"]["account"]}).to_string(),
+        )
     });
     let hooked = sandbox(Some(hook.url.clone()));
     let mut hm = session(&hooked, &hooked.config().management_key.clone());
-    let tool = call(&mut hm, "tools.create", json!({"name": "balance", "description": "Reads a balance",
-        "webhook": {"name": "balance"}}));
-    let answer = call(&mut hm, "tools.execute", json!({"id": tool["id"], "arguments": [{"name": "account", "value": "A-1"}]}));
+    let tool = call(
+        &mut hm,
+        "tools.create",
+        json!({"name": "balance", "description": "Reads a balance",
+        "webhook": {"name": "balance"}}),
+    );
+    let answer = call(
+        &mut hm,
+        "tools.execute",
+        json!({"id": tool["id"], "arguments": [{"name": "account", "value": "A-1"}]}),
+    );
     assert_eq!(answer["result"], json!({"balance": 12, "asked": "A-1"}));
     let got = hook.all();
     assert_eq!(got.len(), 1);
-    let signature = got[0].header("x-gradientlabs-signature").unwrap().to_owned();
+    let signature = got[0]
+        .header("x-gradientlabs-signature")
+        .unwrap()
+        .to_owned();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -849,4 +863,348 @@ fn every_operation_needs_its_documented_role_and_its_required_fields() {
             required.name
         );
     }
+}
+
+/// The typed WIT interfaces of the newer areas, through wasmtime, against
+/// the sandbox: what `client.call` does with JSON, they do with records.
+#[test]
+fn the_typed_interfaces_of_every_area_work_through_wasmtime() {
+    use glbridge_host::bindings::{
+        notes, outbound, procedures, resources, terminology, tools, traffic_groups,
+    };
+    let hook = Receiver::start(|_| (200, json!({"ok": true}).to_string()));
+    let sb = sandbox(Some(hook.url.clone()));
+    let mut m = session(&sb, &sb.config().management_key.clone());
+    let mut i = session(&sb, &sb.config().integration_key.clone());
+
+    // Procedures: pages walked, versions, gate, limit.
+    let all = m
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_procedures()
+                .call_list_all(s, c, None)
+        })
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        ["address-change", "lost-card", "refunds"]
+    );
+    assert_eq!(all[2].status, procedures::ProcedureStatus::Live);
+    assert_eq!(all[2].author_email.as_deref(), Some("ops@example.com"));
+    assert!(all[2].created.is_some());
+    let page = m
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_procedures().call_list(
+                s,
+                c,
+                None,
+                Some(procedures::ProcedureStatus::Live),
+            )
+        })
+        .unwrap();
+    assert_eq!(page.procedures.len(), 2);
+    m.with_client(|b, s, c| {
+        b.gradient_labs_bridge_procedures()
+            .call_set_gated(s, c, "refunds", 2, 9, false)
+    })
+    .unwrap();
+    let versions = m
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_procedures()
+                .call_list_versions(s, c, "refunds")
+        })
+        .unwrap();
+    assert_eq!((versions[0].live, versions[1].gated), (true, true));
+    assert_eq!(versions[1].gated_max_daily_conversations, Some(9));
+    let limited = m
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_procedures()
+                .call_set_limit(s, c, "refunds", true, 3)
+        })
+        .unwrap();
+    assert_eq!(
+        (limited.has_daily_limit, limited.max_daily_conversations),
+        (true, 3)
+    );
+    let missing =
+        m.with_client(|b, s, c| b.gradient_labs_bridge_procedures().call_read(s, c, "nope"));
+    assert!(matches!(missing, Err(HostError::Api(_))), "{missing:?}");
+
+    // Tools: a webhook tool run through the webhook URL.
+    let definition = tools::ToolDefinition {
+        name: Some("balance".into()),
+        description: Some("Reads a balance".into()),
+        parameters: Some(vec![tools::ToolParameter {
+            name: "account".into(),
+            description: "The account".into(),
+            kind: "string".into(),
+            required: true,
+            options: vec![],
+        }]),
+        webhook_name: Some("balance".into()),
+        http: None,
+        mock: None,
+    };
+    let tool = m
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_tools()
+                .call_create(s, c, Some("balance"), &definition)
+        })
+        .unwrap();
+    assert_eq!(
+        (tool.id.as_str(), tool.webhook_name.as_deref(), tool.mock),
+        ("balance", Some("balance"), false)
+    );
+    let result = m
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_tools().call_execute(
+                s,
+                c,
+                "balance",
+                &[tools::ToolArgument {
+                    name: "account".into(),
+                    value: "A-1".into(),
+                }],
+            )
+        })
+        .unwrap();
+    assert_eq!(result.result.as_deref(), Some(r#"{"ok":true}"#));
+    assert_eq!(
+        m.with_client(|b, s, c| b.gradient_labs_bridge_tools().call_list(s, c))
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Notes.
+    let content = notes::NoteContent {
+        title: "Outage".into(),
+        body: Some("Cards are down.".into()),
+        webpage_url: None,
+        start_time: Some(1_800_000_000_000_000_000),
+        end_time: None,
+    };
+    let note = m
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_notes()
+                .call_create(s, c, "n-1", &content)
+        })
+        .unwrap();
+    assert_eq!(
+        (note.status, note.valid_from),
+        (notes::NoteStatus::Draft, Some(1_800_000_000_000_000_000))
+    );
+    m.with_client(|b, s, c| {
+        b.gradient_labs_bridge_notes()
+            .call_set_status(s, c, "n-1", notes::NoteStatus::Live)
+    })
+    .unwrap();
+
+    // Resources in the clients' form; the seed documents' form beside it.
+    let source = m
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_resources().call_create_source(
+                s,
+                c,
+                &resources::ResourceSourceParams {
+                    display_name: Some("Shop".into()),
+                    description: None,
+                    source_type: Some("webhook".into()),
+                    http_config: None,
+                    webhook_name: Some("shop".into()),
+                    attribute_descriptions: None,
+                },
+            )
+        })
+        .unwrap();
+    assert_eq!(source.webhook_name.as_deref(), Some("shop"));
+    let source = m
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_resources().call_schema_by_examples(
+                s,
+                c,
+                &source.id,
+                &[r#"{"status": "shipped", "at": "2026-11-27T10:00:00Z"}"#.to_owned()],
+                false,
+            )
+        })
+        .unwrap();
+    let kinds: Vec<(&str, &str)> = source
+        .attributes
+        .iter()
+        .map(|a| (a.name.as_str(), a.kind.as_str()))
+        .collect();
+    assert_eq!(kinds, [("at", "timestamp"), ("status", "string")]);
+    let made = m
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_resources().call_create_type(
+                s,
+                c,
+                &resources::ResourceTypeParams {
+                    display_name: Some("Orders".into()),
+                    description: None,
+                    scope: Some("global".into()),
+                    refresh_strategy: Some("dynamic".into()),
+                    source_config: Some(resources::SourceConfig {
+                        source_id: source.id.clone(),
+                        attributes: vec!["status".into()],
+                        cache: Some("5m".into()),
+                    }),
+                    is_enabled: None,
+                },
+            )
+        })
+        .unwrap();
+    assert_eq!(
+        made.source_config.as_ref().unwrap().cache.as_deref(),
+        Some("5m")
+    );
+    call(
+        &mut m,
+        "management.put-resource-type",
+        json!({"name": "profile", "mode": "push"}),
+    );
+    let types = m
+        .with_client(|b, s, c| b.gradient_labs_bridge_resources().call_list_types(s, c))
+        .unwrap();
+    assert_eq!(types.len(), 2);
+
+    // Traffic groups and terminology.
+    let group = m
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_traffic_groups()
+                .call_create(s, c, "Beta")
+        })
+        .unwrap();
+    m.with_client(|b, s, c| {
+        b.gradient_labs_bridge_traffic_groups()
+            .call_add_target(s, c, &group.id, "refunds")
+    })
+    .unwrap();
+    let groups: Vec<traffic_groups::TrafficGroup> = m
+        .with_client(|b, s, c| b.gradient_labs_bridge_traffic_groups().call_list(s, c))
+        .unwrap();
+    assert_eq!(groups[0].targets[0].target_id, "refunds");
+    let sub = m
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_terminology().call_create(
+                s,
+                c,
+                &terminology::SubstitutionParams {
+                    blocked: Some("refund".into()),
+                    blocked_description: None,
+                    replacement: Some("reimbursement".into()),
+                    resource_type_id: None,
+                    resource_attribute_json_path: None,
+                    resource_value_to_match: None,
+                },
+            )
+        })
+        .unwrap();
+    assert_eq!(sub.params.replacement.as_deref(), Some("reimbursement"));
+
+    // Outbound, a back-office task, a call's context.
+    let conversation = i
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_outbound().call_start(
+                s,
+                c,
+                &outbound::OutboundKind::Phone(("+447700900123".into(), "+442071838750".into())),
+                &outbound::OutboundParams {
+                    customer_id: "cu-1".into(),
+                    procedure_id: "refunds".into(),
+                    support_platform: None,
+                    identifiers: vec![],
+                    body: None,
+                    subject: None,
+                    resources: None,
+                },
+            )
+        })
+        .unwrap();
+    let context = i
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_outbound().call_latest_call_context(
+                s,
+                c,
+                "+447700900123",
+                Some(30),
+                false,
+            )
+        })
+        .unwrap();
+    assert!(context.summary.unwrap().contains(&conversation));
+    let task = i
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_outbound().call_create_task(
+                s,
+                c,
+                &outbound::TaskParams {
+                    id: "t-1".into(),
+                    agent_id: None,
+                    procedure_id: "refunds".into(),
+                    input: r#"{"order": 7}"#.into(),
+                    created: None,
+                    metadata: None,
+                },
+            )
+        })
+        .unwrap();
+    assert_eq!(
+        (task.status.as_str(), task.input.as_deref()),
+        ("completed", Some(r#"{"order":7}"#))
+    );
+
+    // The newer conversation and topic calls.
+    call(
+        &mut i,
+        "conversations.start",
+        json!({"id": "c-1", "customer_id": "u", "channel": "web"}),
+    );
+    let upload = i
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_conversations().call_upload_memories(
+                s,
+                c,
+                "c-1",
+                "k-1",
+                &[r#"{"a": 1}"#.to_owned()],
+                &[],
+            )
+        })
+        .unwrap();
+    assert_eq!(upload.memories_inserted, 1);
+    i.with_client(|b, s, c| {
+        b.gradient_labs_bridge_conversations()
+            .call_return_async_tool_result(s, c, "c-1", "x-1", &r#"{"ok": true}"#.to_owned())
+    })
+    .unwrap();
+    let bad = i.with_client(|b, s, c| {
+        b.gradient_labs_bridge_conversations()
+            .call_return_async_tool_result(s, c, "c-1", "x-1", &"not json".to_owned())
+    });
+    assert!(
+        matches!(
+            bad,
+            Err(HostError::Api(
+                glbridge_guest::Error::InvalidArgument { .. }
+            ))
+        ),
+        "{bad:?}"
+    );
+    call(
+        &mut i,
+        "knowledge.upsert-topic",
+        json!({"id": "cards", "name": "Cards", "visibility": "public",
+        "status": "published", "created": "2026-11-01T00:00:00Z", "last_edited": "2026-11-01T00:00:00Z"}),
+    );
+    let topics = m
+        .with_client(|b, s, c| {
+            b.gradient_labs_bridge_knowledge()
+                .call_list_topics(s, c, None)
+        })
+        .unwrap();
+    assert_eq!(
+        (topics[0].external_id.as_str(), topics[0].name.as_str()),
+        ("cards", "Cards")
+    );
 }

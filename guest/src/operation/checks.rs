@@ -488,10 +488,6 @@ pub fn read_resource_types(r: &HttpResponse) -> Result<Vec<ResourceType>> {
     Ok(read::<Types>(r)?.resource_types)
 }
 
-pub(super) fn resource_types_reply(r: &HttpResponse) -> Result<Value> {
-    encode(&read_resource_types(r)?)
-}
-
 pub(super) fn ip_addresses_reply(r: &HttpResponse) -> Result<Value> {
     encode(&read::<IpAddresses>(r)?)
 }

@@ -705,7 +705,9 @@ pub static SPECS: &[&Spec] = &[
         Get,
         "resource-types",
         "",
-        Reply::Custom(resource_types_reply),
+        Reply::List {
+            key: "resource_types",
+        },
     ),
     &op(
         "management.delete-resource-type",

@@ -26,6 +26,8 @@ use exports::gradient_labs::bridge::protocol as wproto;
 use exports::gradient_labs::bridge::webhooks as wweb;
 use gradient_labs::bridge::{clock, http as whttp, store as wstore, types as wt};
 
+mod admin;
+
 struct Component;
 export!(Component);
 
@@ -192,6 +194,13 @@ impl BridgeClient {
         self.0
             .borrow_mut()
             .run(&Imports, &Imports, &op)
+            .map_err(error)
+    }
+
+    fn run_all_pages(&self, op: &Operation) -> Result<Output, wt::Error> {
+        self.0
+            .borrow_mut()
+            .run_all_pages(&Imports, &Imports, op)
             .map_err(error)
     }
 
@@ -529,6 +538,43 @@ impl wconv::Guest for Component {
             )
         })
     }
+
+    fn return_async_tool_result(
+        c: wclient::ClientBorrow<'_>,
+        conversation_id: String,
+        async_tool_execution_id: String,
+        payload: String,
+    ) -> Result<(), wt::Error> {
+        admin::return_async_tool_result(c, conversation_id, async_tool_execution_id, payload)
+    }
+
+    fn delete(c: wclient::ClientBorrow<'_>, conversation_id: String) -> Result<(), wt::Error> {
+        admin::delete(c, conversation_id)
+    }
+
+    fn upload_memories(
+        c: wclient::ClientBorrow<'_>,
+        conversation_id: String,
+        idempotency_key: String,
+        memories: Vec<String>,
+        created_at_keys: Vec<String>,
+    ) -> Result<wconv::MemoryUpload, wt::Error> {
+        admin::upload_memories(
+            c,
+            conversation_id,
+            idempotency_key,
+            memories,
+            created_at_keys,
+        )
+    }
+
+    fn create_customer_memories(
+        c: wclient::ClientBorrow<'_>,
+        customer_id: String,
+        memories: Vec<wconv::CustomerMemory>,
+    ) -> Result<(), wt::Error> {
+        admin::create_customer_memories(c, customer_id, memories)
+    }
 }
 
 // ---------------------------------------------------------------- knowledge
@@ -586,6 +632,21 @@ impl wknow::Guest for Component {
             last_edited: Timestamp(t.last_edited),
         };
         with(c, |c| c.call_unit("knowledge.upsert-topic", &[], &topic))
+    }
+
+    fn list_topics(
+        c: wclient::ClientBorrow<'_>,
+        support_platform: Option<String>,
+    ) -> Result<Vec<wknow::TopicInfo>, wt::Error> {
+        admin::list_topics(c, support_platform)
+    }
+
+    fn read_topic(
+        c: wclient::ClientBorrow<'_>,
+        id: String,
+        support_platform: Option<String>,
+    ) -> Result<wknow::TopicInfo, wt::Error> {
+        admin::read_topic(c, id, support_platform)
     }
 }
 
