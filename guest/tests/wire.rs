@@ -1079,6 +1079,11 @@ fn the_newer_operations_check_their_parameters_before_sending() {
             "target_id",
         ),
         ("terminology.create", json!({"replacement": "x"}), "blocked"),
+        (
+            "conversations.resume",
+            json!({"conversation_id": "c", "assignee_type": "Agent", "resources": {"bad/name": {}}}),
+            "resources",
+        ),
         ("tools.list", json!({"verbose": true}), "verbose"),
     ];
     for (op, params, field) in refused {

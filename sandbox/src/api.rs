@@ -618,7 +618,7 @@ async fn resume(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> ApiResult {
-    let params: AssignParams = input(
+    let params: ResumeParams = input(
         &shared,
         &headers,
         Role::Integration,
@@ -626,7 +626,16 @@ async fn resume(
         "conversations.resume",
         &[("conversation_id", &id)],
     )?;
-    reassign(&shared, &id, &params, true)
+    if let Some(Value::Object(resources)) = &params.resources {
+        shared.with_state(Changed::conversation(&id), |s| {
+            conversation(s, &id).map(|c| {
+                for (name, doc) in resources {
+                    c.resources.insert(name.to_lowercase(), doc.clone());
+                }
+            })
+        })?;
+    }
+    reassign(&shared, &id, &params.assign, true)
 }
 
 async fn rate(

@@ -243,6 +243,46 @@ fn procedures_page_go_live_and_gate_and_start_outbound_work() {
     );
     assert_eq!(limited["max_daily_conversations"], 40);
 
+    // The generic outbound start and the e-mail one.
+    let generic = call(
+        &mut i,
+        "outbound.start",
+        json!({"customer_id": "cu-3", "customer_source": "zendesk",
+        "procedure_id": "lost-card", "channel": "email", "subject": "Your card", "body": "Hello"}),
+    );
+    let read = call(
+        &mut i,
+        "conversations.read",
+        json!({"conversation_id": generic["conversation_id"]}),
+    );
+    assert_eq!(
+        (
+            read["channel"].as_str(),
+            read["metadata"]["subject"].as_str()
+        ),
+        (Some("email"), Some("Your card"))
+    );
+    let email = call(
+        &mut i,
+        "outbound.start-email",
+        json!({"customer_id": "cu-3", "procedure_id": "lost-card",
+        "support_platform": "zendesk", "subject": "Your card", "body": "Hello",
+        "customer_support_platform_identifiers": [{"support_platform": "zendesk", "type": "zendesk_support_user", "value": "42"}]}),
+    );
+    let read = call(
+        &mut i,
+        "conversations.read",
+        json!({"conversation_id": email["conversation_id"]}),
+    );
+    assert_eq!(read["metadata"]["procedure_id"], "lost-card");
+    assert_eq!(
+        refused(
+            &mut i,
+            "outbound.start-email",
+            json!({"customer_id": "cu-3", "procedure_id": "nope", "support_platform": "zendesk"})
+        ),
+        (404, "not_found".into())
+    );
     // A phone call's context; a task run by a live procedure.
     let call_id = call(
         &mut i,
@@ -1206,5 +1246,99 @@ fn the_typed_interfaces_of_every_area_work_through_wasmtime() {
     assert_eq!(
         (topics[0].external_id.as_str(), topics[0].name.as_str()),
         ("cards", "Cards")
+    );
+}
+
+/// The shapes the official Go client sends and reads (its findings against
+/// an earlier sandbox): empty strings and `null` for what it leaves out,
+/// resource types created by POST and updated without `mode`, listed with
+/// ids, topics listed and read.
+#[test]
+fn the_go_clients_request_shapes_are_accepted_as_they_are() {
+    let sb = sandbox(None);
+    let (ik, mk) = (
+        sb.config().integration_key.clone(),
+        sb.config().management_key.clone(),
+    );
+    let (status, made) = send(
+        &sb,
+        Method::Post,
+        "/resource-types",
+        &mk,
+        Some(json!({
+        "display_name": "Orders", "description": "", "scope": "local", "refresh_strategy": "static",
+        "source_config": null, "is_enabled": true})),
+    );
+    assert_eq!(status, 200, "{made}");
+    let id = made["id"].as_str().unwrap().to_owned();
+    send(
+        &sb,
+        Method::Put,
+        "/resource-types/profile",
+        &mk,
+        Some(json!({"mode": "push"})),
+    );
+    let (_, list) = send(&sb, Method::Get, "/resource-types", &mk, None);
+    let items = list["resource_types"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(items.iter().all(|t| t["id"].is_string()), "{list}");
+    let (status, updated) = send(
+        &sb,
+        Method::Put,
+        &format!("/resource-types/{id}"),
+        &mk,
+        Some(json!({
+        "display_name": "Orders v2", "description": "", "scope": "", "refresh_strategy": "", "source_config": null})),
+    );
+    assert_eq!(
+        (status, updated["display_name"].as_str()),
+        (200, Some("Orders v2")),
+        "{updated}"
+    );
+    let (status, _) = send(
+        &sb,
+        Method::Delete,
+        &format!("/resource-types/{id}"),
+        &mk,
+        None,
+    );
+    assert_eq!(status, 200);
+    let (status, tool) = send(
+        &sb,
+        Method::Post,
+        "/tools",
+        &mk,
+        Some(json!({
+        "id": "", "name": "lookup", "description": "Looks up", "parameters": null,
+        "webhook": null, "http": null, "mock": true})),
+    );
+    assert_eq!(status, 200, "{tool}");
+    assert!(!tool["id"].as_str().unwrap().is_empty());
+    let (_, run) = send(
+        &sb,
+        Method::Post,
+        &format!("/tools/{}/execute", tool["id"].as_str().unwrap()),
+        &mk,
+        Some(json!({"id": tool["id"], "arguments": []})),
+    );
+    assert_eq!(run["result"], "mock result of lookup");
+    send(
+        &sb,
+        Method::Post,
+        "/topics",
+        &ik,
+        Some(json!({"id": "t-1", "parent_id": "", "name": "Cards",
+        "description": "", "visibility": "public", "status": "published", "data": null,
+        "created": "2026-11-27T00:00:00Z", "last_edited": "2026-11-27T00:00:00Z"})),
+    );
+    let (status, topics) = send(&sb, Method::Get, "/topics", &mk, None);
+    assert_eq!(
+        (status, topics["topics"][0]["external_id"].as_str()),
+        (200, Some("t-1"))
+    );
+    let (status, topic) = send(&sb, Method::Get, "/topic/t-1", &mk, None);
+    assert_eq!(
+        (status, topic["parent_external_id"].clone()),
+        (200, Value::Null)
     );
 }

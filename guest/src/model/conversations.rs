@@ -208,7 +208,7 @@ pub struct EventParams {
     pub body: Option<String>,
 }
 
-/// `PUT /conversations/{id}/assignee` and `/resume`.
+/// `PUT /conversations/{id}/assignee` (and `/resume`, without resources).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssignParams {
     /// New assignee type.
@@ -222,6 +222,17 @@ pub struct AssignParams {
     /// Why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// `PUT /conversations/{id}/resume`: an assignment, and resources to attach.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResumeParams {
+    /// The assignment.
+    #[serde(flatten)]
+    pub assign: AssignParams,
+    /// Resources to attach (object of name → document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Value>,
 }
 
 /// Why a conversation finished.

@@ -49,6 +49,9 @@ pub(super) fn typed_end(b: Value) -> Result<Value> {
 pub(super) fn typed_cancel(b: Value) -> Result<Value> {
     typed::<CancelParams>(b)
 }
+pub(super) fn typed_resume(b: Value) -> Result<Value> {
+    typed::<ResumeParams>(b)
+}
 pub(super) fn typed_rating(b: Value) -> Result<Value> {
     typed::<RatingParams>(b)
 }
@@ -137,6 +140,12 @@ impl Check for EventParams {
 impl Check for AssignParams {
     fn check(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+impl Check for ResumeParams {
+    fn check(&self) -> Result<()> {
+        check_resources(&self.resources)
     }
 }
 

@@ -103,14 +103,14 @@ pub static FINISH: Spec = Spec {
 
 /// `conversations.resume`, for typed callers.
 pub static RESUME: Spec = Spec {
-    typed: Some(typed_assign),
+    typed: Some(typed_resume),
     ..op(
         "conversations.resume",
         "Resumes a finished conversation",
         I,
         Put,
         "conversations/{conversation_id}/resume",
-        "assignee_type! assignee_id timestamp reason",
+        "assignee_type! assignee_id timestamp reason resources:o",
         NOTHING,
     )
 };
