@@ -409,31 +409,26 @@ async fn start(AxState(shared): S, headers: HeaderMap, bytes: Bytes) -> ApiResul
                     .collect()
             })
             .unwrap_or_default();
+        let status = if to_agent {
+            Status::Active
+        } else {
+            Status::Observing
+        };
         let record = ConversationRecord {
-            id: params.id.clone(),
-            customer_id: params.customer_id.clone(),
-            channel: params.channel.as_str().into(),
             created: params.created.unwrap_or(at),
-            updated: at,
-            status: if to_agent {
-                Status::Active
-            } else {
-                Status::Observing
-            },
             assignee_type: params.assignee_type.map(|t| t.as_str().to_owned()),
             assignee_id: params.assignee_id.clone(),
             metadata: params.metadata.clone(),
             token: params.conversation_token.clone(),
-            messages: Vec::new(),
             resources,
-            events: Vec::new(),
-            ratings: Vec::new(),
-            event_keys: Vec::new(),
-            next_sequence: 1,
-            handled: Vec::new(),
-            agent_answered: false,
-            latest_intent: None,
             routing,
+            ..ConversationRecord::new(
+                params.id.clone(),
+                params.customer_id.clone(),
+                params.channel.as_str().into(),
+                at,
+                status,
+            )
         };
         let json = record.to_json();
         s.conversations.insert(record.id.clone(), record);

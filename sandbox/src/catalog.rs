@@ -577,26 +577,15 @@ fn outbound(op: &str, shared: &Shared, p: &Params) -> Answer {
         }
     }
     let record = ConversationRecord {
-        id: id.clone(),
-        customer_id: text(p, "customer_id").to_owned(),
-        channel,
-        created: at,
-        updated: at,
-        status: Status::Active,
         assignee_type: Some("AI Agent".into()),
-        assignee_id: None,
         metadata: Some(metadata),
-        token: None,
-        messages: Vec::new(),
-        resources: BTreeMap::new(),
-        events: Vec::new(),
-        ratings: Vec::new(),
-        event_keys: Vec::new(),
-        next_sequence: 1,
-        handled: Vec::new(),
-        agent_answered: false,
-        latest_intent: None,
-        routing: None,
+        ..ConversationRecord::new(
+            id.clone(),
+            text(p, "customer_id").to_owned(),
+            channel,
+            at,
+            Status::Active,
+        )
     };
     shared.with_state(Changed::conversation(&id), |s| {
         s.conversations.insert(id.clone(), record)

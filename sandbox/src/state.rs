@@ -78,6 +78,38 @@ pub struct ConversationRecord {
 }
 
 impl ConversationRecord {
+    /// A conversation started at `at`, with nothing in it yet.
+    pub fn new(
+        id: String,
+        customer_id: String,
+        channel: String,
+        at: Timestamp,
+        status: Status,
+    ) -> Self {
+        ConversationRecord {
+            id,
+            customer_id,
+            channel,
+            created: at,
+            updated: at,
+            status,
+            assignee_type: None,
+            assignee_id: None,
+            metadata: None,
+            token: None,
+            messages: Vec::new(),
+            resources: BTreeMap::new(),
+            events: Vec::new(),
+            ratings: Vec::new(),
+            event_keys: Vec::new(),
+            next_sequence: 1,
+            handled: Vec::new(),
+            agent_answered: false,
+            latest_intent: None,
+            routing: None,
+        }
+    }
+
     /// Whether the AI agent is handling it.
     pub fn agent_active(&self) -> bool {
         self.status == Status::Active

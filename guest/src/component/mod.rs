@@ -251,6 +251,18 @@ impl wclient::GuestClient for BridgeClient {
     }
 }
 
+/// Runs the operation called `name` on one conversation, answering nothing.
+fn on_conversation(
+    c: wclient::ClientBorrow<'_>,
+    name: &str,
+    conversation_id: &str,
+    body: &impl serde::Serialize,
+) -> Result<(), wt::Error> {
+    with(c, |c| {
+        c.call_unit(name, &[("conversation_id", conversation_id)], body)
+    })
+}
+
 fn with<T>(
     c: wclient::ClientBorrow<'_>,
     f: impl FnOnce(&BridgeClient) -> Result<T, wt::Error>,
@@ -410,13 +422,7 @@ impl wconv::Guest for Component {
             idempotency_key: p.idempotency_key,
             body: p.body,
         };
-        with(c, |c| {
-            c.call_unit(
-                "conversations.add-event",
-                &[("conversation_id", &conversation_id)],
-                &params,
-            )
-        })
+        on_conversation(c, "conversations.add-event", &conversation_id, &params)
     }
 
     fn assign(
@@ -424,13 +430,7 @@ impl wconv::Guest for Component {
         conversation_id: String,
         p: wconv::AssignParams,
     ) -> Result<(), wt::Error> {
-        with(c, |c| {
-            c.call_unit(
-                "conversations.assign",
-                &[("conversation_id", &conversation_id)],
-                &assign_in(p),
-            )
-        })
+        on_conversation(c, "conversations.assign", &conversation_id, &assign_in(p))
     }
 
     fn finish(
@@ -443,13 +443,7 @@ impl wconv::Guest for Component {
             reason: p.reason,
             reason_code: p.reason_code.map(Into::into),
         };
-        with(c, |c| {
-            c.call_unit(
-                "conversations.finish",
-                &[("conversation_id", &conversation_id)],
-                &params,
-            )
-        })
+        on_conversation(c, "conversations.finish", &conversation_id, &params)
     }
 
     fn end(
@@ -460,13 +454,7 @@ impl wconv::Guest for Component {
         let params = conv::EndParams {
             timestamp: ts(timestamp),
         };
-        with(c, |c| {
-            c.call_unit(
-                "conversations.end",
-                &[("conversation_id", &conversation_id)],
-                &params,
-            )
-        })
+        on_conversation(c, "conversations.end", &conversation_id, &params)
     }
 
     fn cancel(
@@ -478,13 +466,7 @@ impl wconv::Guest for Component {
             timestamp: ts(p.timestamp),
             reason: p.reason,
         };
-        with(c, |c| {
-            c.call_unit(
-                "conversations.cancel",
-                &[("conversation_id", &conversation_id)],
-                &params,
-            )
-        })
+        on_conversation(c, "conversations.cancel", &conversation_id, &params)
     }
 
     fn resume(
@@ -492,13 +474,7 @@ impl wconv::Guest for Component {
         conversation_id: String,
         p: wconv::AssignParams,
     ) -> Result<(), wt::Error> {
-        with(c, |c| {
-            c.call_unit(
-                "conversations.resume",
-                &[("conversation_id", &conversation_id)],
-                &assign_in(p),
-            )
-        })
+        on_conversation(c, "conversations.resume", &conversation_id, &assign_in(p))
     }
 
     fn rate(
@@ -514,13 +490,7 @@ impl wconv::Guest for Component {
             comments: p.comments,
             timestamp: ts(p.timestamp),
         };
-        with(c, |c| {
-            c.call_unit(
-                "conversations.rate",
-                &[("conversation_id", &conversation_id)],
-                &params,
-            )
-        })
+        on_conversation(c, "conversations.rate", &conversation_id, &params)
     }
 
     fn push_resource(
