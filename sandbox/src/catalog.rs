@@ -701,7 +701,8 @@ fn procedure_op(
         ("read", _) => ok(without_versions(doc)),
         ("list-versions", _) => ok(json!({ "versions": versions })),
         ("set-limit", _) => {
-            doc["has_daily_limit"] = p["has_daily_limit"].clone();
+            // The Go client leaves `has_daily_limit` out when false (omitempty).
+            doc["has_daily_limit"] = p.get("has_daily_limit").cloned().unwrap_or(json!(false));
             doc["max_daily_conversations"] = p
                 .get("max_daily_conversations")
                 .cloned()

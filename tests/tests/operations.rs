@@ -242,6 +242,9 @@ fn procedures_page_go_live_and_gate_and_start_outbound_work() {
         json!({"id": "lost-card", "has_daily_limit": true, "max_daily_conversations": 40}),
     );
     assert_eq!(limited["max_daily_conversations"], 40);
+    // The Go client leaves a false `has_daily_limit` out (omitempty).
+    let unlimited = call(&mut m, "procedures.set-limit", json!({"id": "refunds"}));
+    assert_eq!(unlimited["has_daily_limit"], false);
 
     // The generic outbound start and the e-mail one.
     let generic = call(

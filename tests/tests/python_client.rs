@@ -21,9 +21,15 @@ use serde_json::{json, Value};
 /// The client version the test was written against.
 const CLIENT: &str = "gradient-labs==0.11.6";
 
-/// A virtualenv with the client installed, made once under the target dir.
-/// `None` when PyPI cannot be reached.
+/// A virtualenv with the client installed, made once under the target dir
+/// (once per process: the tests run on threads of one). `None` when PyPI
+/// cannot be reached.
 fn python() -> Option<PathBuf> {
+    static VENV: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    VENV.get_or_init(make_venv).clone()
+}
+
+fn make_venv() -> Option<PathBuf> {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("py-gradient-labs");
     let py = venv.join("bin").join("python");
     let ready = |py: &Path| {

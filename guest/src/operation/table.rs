@@ -485,7 +485,7 @@ pub static SPECS: &[&Spec] = &[
         M,
         Post,
         "procedure/{id}/limit",
-        "has_daily_limit:b! max_daily_conversations:i",
+        "has_daily_limit:b max_daily_conversations:i",
         Reply::Object {
             unwrap: Some("procedure"),
         },
