@@ -15,8 +15,7 @@ mod support;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use glbridge_guest::env::Transport;
-use glbridge_guest::http::{HttpRequest, Method};
+use glbridge_guest::http::Method;
 use glbridge_guest::operation::spec::Place;
 use glbridge_guest::operation::{Role, SPECS};
 use glbridge_guest::{Config, RetryPolicy};
@@ -91,22 +90,7 @@ fn refused(s: &mut Session, op: &str, params: Value) -> (u16, String) {
 
 /// A raw request outside the component.
 fn send(sb: &Sandbox, method: Method, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-    let r = UreqTransport::new()
-        .send(&HttpRequest {
-            method,
-            url: format!("{}{path}", sb.url()),
-            headers: vec![
-                ("Authorization".into(), format!("Bearer {key}")),
-                ("Content-Type".into(), "application/json".into()),
-            ],
-            body: body.map(|b| b.to_string().into_bytes()),
-            timeout_ms: 5_000,
-        })
-        .unwrap();
-    (
-        r.status,
-        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-    )
+    support::raw_request(&sb.url(), method, path, key, body)
 }
 
 fn ids(list: &Value) -> Vec<String> {

@@ -120,19 +120,7 @@ fn session(sb: &Sandbox, key: &str) -> Session {
 
 /// A plain GET with a key, outside the component (for the sandbox's own endpoints).
 fn get(sb: &Sandbox, path: &str, key: &str) -> (u16, Value) {
-    let r = UreqTransport::new()
-        .send(&HttpRequest {
-            method: Method::Get,
-            url: format!("{}{path}", sb.url()),
-            headers: vec![("Authorization".into(), format!("Bearer {key}"))],
-            body: None,
-            timeout_ms: 5_000,
-        })
-        .unwrap();
-    (
-        r.status,
-        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-    )
+    support::raw_request(&sb.url(), Method::Get, path, key, None)
 }
 
 fn api_code(e: HostError) -> (u16, String) {
@@ -976,22 +964,7 @@ fn state_survives_a_restart_with_a_store_file() {
 /// A raw request with a key, outside the component, as the official
 /// clients send it.
 fn send(sb: &Sandbox, method: Method, path: &str, key: &str, body: Value) -> (u16, Value) {
-    let r = UreqTransport::new()
-        .send(&HttpRequest {
-            method,
-            url: format!("{}{path}", sb.url()),
-            headers: vec![
-                ("Authorization".into(), format!("Bearer {key}")),
-                ("Content-Type".into(), "application/json".into()),
-            ],
-            body: Some(body.to_string().into_bytes()),
-            timeout_ms: 5_000,
-        })
-        .unwrap();
-    (
-        r.status,
-        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-    )
+    support::raw_request(&sb.url(), method, path, key, Some(body))
 }
 
 #[test]

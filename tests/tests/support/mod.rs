@@ -132,3 +132,32 @@ pub fn eventually<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// One request with an API key, outside the component (for checks of the
+/// sandbox's own answers): the status and the JSON body (`null` if none).
+pub fn raw_request(
+    base_url: &str,
+    method: glbridge_guest::http::Method,
+    path: &str,
+    key: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    use glbridge_guest::env::Transport;
+    let mut headers = vec![("Authorization".to_owned(), format!("Bearer {key}"))];
+    if body.is_some() {
+        headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
+    }
+    let r = glbridge_host::UreqTransport::new()
+        .send(&glbridge_guest::http::HttpRequest {
+            method,
+            url: format!("{base_url}{path}"),
+            headers,
+            body: body.map(|b| b.to_string().into_bytes()),
+            timeout_ms: 5_000,
+        })
+        .unwrap();
+    (
+        r.status,
+        serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null),
+    )
+}
