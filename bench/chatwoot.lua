@@ -4,19 +4,11 @@
 dofile((debug.getinfo(1, "S").source:sub(2):match("(.*/)") or "./") .. "common.lua")
 
 function init(args)
-  lines = {}
-  for line in io.lines(os.getenv("GLBRIDGE_REQUESTS")) do
-    local a = line:find("\t", 1, true)
-    local b = line:find("\t", a + 1, true)
-    lines[#lines + 1] = { line:sub(1, a - 1), line:sub(a + 1, b - 1), line:sub(b + 1) }
-  end
-  step = tonumber(os.getenv("GLBRIDGE_WRK_THREADS") or "2")
-  i = id
+  load_requests()
 end
 
 function request()
-  local l = lines[(i % #lines) + 1]
-  i = i + step
+  local l = next_request()
   return wrk.format("POST", "/chatwoot/webhook",
     { ["Content-Type"] = "application/json", ["X-Chatwoot-Timestamp"] = l[1],
       ["X-Chatwoot-Signature"] = l[2] }, l[3])

@@ -4,19 +4,11 @@
 dofile((debug.getinfo(1, "S").source:sub(2):match("(.*/)") or "./") .. "common.lua")
 
 function init(args)
-  lines = {}
-  for line in io.lines(os.getenv("GLBRIDGE_REQUESTS")) do
-    local tab = line:find("\t", 1, true)
-    lines[#lines + 1] = { line:sub(1, tab - 1), line:sub(tab + 1) }
-  end
-  step = tonumber(os.getenv("GLBRIDGE_WRK_THREADS") or "2")
-  i = id
+  load_requests()
 end
 
 function request()
-  local l = lines[(i % #lines) + 1]
-  i = i + step
+  local l = next_request()
   return wrk.format("POST", "/webhooks/gradient-labs",
     { ["Content-Type"] = "application/json", ["X-GradientLabs-Signature"] = l[1] }, l[2])
 end
-

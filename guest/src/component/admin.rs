@@ -39,26 +39,12 @@ fn parsed(field: &str, text: Option<String>) -> R<Value> {
     Ok(json_in(field, text).map_err(error)?.unwrap_or(Value::Null))
 }
 
-fn pascal(key: &str) -> String {
-    key.split('_')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
-
 /// Reads an answer's fields, in either casing, forgivingly.
 struct J<'a>(&'a Value);
 
 impl<'a> J<'a> {
     fn get(&self, k: &str) -> Option<&'a Value> {
-        self.0
-            .get(k)
-            .or_else(|| self.0.get(pascal(k).as_str()))
-            .filter(|v| !v.is_null())
+        crate::operation::enveloped(self.0, k).filter(|v| !v.is_null())
     }
     fn s(&self, k: &str) -> String {
         self.os(k).unwrap_or_default()

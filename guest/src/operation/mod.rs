@@ -379,19 +379,20 @@ fn body_json(response: &HttpResponse) -> Result<Option<Value>> {
 
 /// `key`, or the same key in another client's casing (`Topics`,
 /// `ResourceSources`).
-fn enveloped<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
-    v.get(key).or_else(|| {
-        let pascal: String = key
-            .split('_')
-            .map(|w| {
-                let mut c = w.chars();
-                c.next()
-                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                    .unwrap_or_default()
-            })
-            .collect();
-        v.get(pascal.as_str())
-    })
+pub(crate) fn enveloped<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    v.get(key).or_else(|| v.get(pascal_case(key).as_str()))
+}
+
+/// `resource_sources` → `ResourceSources`: the casing the Node client reads.
+fn pascal_case(key: &str) -> String {
+    key.split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 fn list_items(v: Option<Value>, key: &str) -> Result<Vec<Value>> {
