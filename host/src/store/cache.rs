@@ -9,6 +9,9 @@ use std::sync::{Mutex, PoisonError};
 
 const SHARDS: usize = 16;
 
+/// Values up to this size are cached as they are committed.
+const SMALL_VALUE: usize = 512;
+
 #[derive(Default)]
 struct Shard {
     values: HashMap<String, Option<Vec<u8>>>,
@@ -45,11 +48,26 @@ impl ValueCache {
         self.shard(key).values.get(key).cloned()
     }
 
-    /// Records the committed value of `key`.
+    /// Records the committed value of `key`, read from the store.
     pub(crate) fn put(&self, key: &str, value: Option<&[u8]>) {
+        Self::insert(&mut self.shard(key), self.max_shard_bytes, key, value);
+    }
+
+    /// Records what a commit wrote to `key`. A large value under a key the
+    /// cache does not hold yet (an outbox item, read once much later if at
+    /// all) is left out, so that a stream of them does not push out the
+    /// small, hot state that every call reads.
+    pub(crate) fn put_committed(&self, key: &str, value: Option<&[u8]>) {
         let mut shard = self.shard(key);
+        if value.is_some_and(|v| v.len() > SMALL_VALUE) && !shard.values.contains_key(key) {
+            return;
+        }
+        Self::insert(&mut shard, self.max_shard_bytes, key, value);
+    }
+
+    fn insert(shard: &mut Shard, max_shard_bytes: usize, key: &str, value: Option<&[u8]>) {
         let size = key.len() + value.map_or(0, <[u8]>::len) + 64;
-        if shard.bytes + size > self.max_shard_bytes {
+        if shard.bytes + size > max_shard_bytes {
             shard.values.clear();
             shard.bytes = 0;
         }
@@ -82,5 +100,15 @@ mod tests {
         }
         let total: usize = cache.shards.iter().map(|s| s.lock().unwrap().bytes).sum();
         assert!(total <= 16 * 1024, "{total}");
+
+        // What commits write: small values and keys already held are kept.
+        let cache = ValueCache::new(1024 * 1024);
+        cache.put_committed("small", Some(&[1; 10]));
+        cache.put_committed("big", Some(&[1; 4096]));
+        assert_eq!(cache.get("small"), Some(Some(vec![1; 10])));
+        assert_eq!(cache.get("big"), None, "read from the store when needed");
+        cache.put("held", None);
+        cache.put_committed("held", Some(&[2; 4096]));
+        assert_eq!(cache.get("held"), Some(Some(vec![2; 4096])), "never stale");
     }
 }

@@ -10,6 +10,7 @@
 //! nothing a call relied on is silently overwritten.
 
 mod cache;
+mod keys;
 mod locks;
 mod memory;
 mod sqlite;

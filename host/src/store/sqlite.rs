@@ -25,6 +25,7 @@ use glbridge_guest::env::{Store, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::cache::ValueCache;
+use super::keys::KeyFilter;
 use super::{prefix_end, Backend, CommitError, Write};
 
 /// Committed values kept in memory (the file is ours alone, so they stay true).
@@ -57,6 +58,9 @@ pub struct SqliteStore {
     /// Written (and filled on a miss) only while `conn` is held, so a read
     /// can never put back a value that a commit has just replaced.
     cache: ValueCache,
+    /// Which keys may exist: most absent keys are answered without a read.
+    /// Added to before a commit makes its keys visible.
+    keys: KeyFilter,
     /// The advisory lock that keeps other processes out, while open.
     _owner: Option<std::fs::File>,
     checkpointer: Option<Checkpointer>,
@@ -168,7 +172,15 @@ const PUT: &str = "INSERT INTO glbridge_kv (key, value) VALUES (?1, ?2)
                    ON CONFLICT(key) DO UPDATE SET value = excluded.value";
 const DELETE: &str = "DELETE FROM glbridge_kv WHERE key = ?1";
 const LIST: &str = "SELECT key FROM glbridge_kv WHERE key >= ?1 AND key < ?2 ORDER BY key";
+const ALL_KEYS: &str = "SELECT key FROM glbridge_kv";
 const LIST_ALL: &str = "SELECT key FROM glbridge_kv WHERE key >= ?1 ORDER BY key";
+
+/// Every key the store holds (for the key filter).
+fn all_keys(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    conn.prepare_cached(ALL_KEYS)
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(err)
+}
 
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path`, durable across a
@@ -231,12 +243,14 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
             .map_err(err)?;
         migrate(&conn)?;
+        let keys = KeyFilter::new(all_keys(&conn)?.iter().map(String::as_str));
         Ok(SqliteStore {
             path,
             durability,
             conn: Mutex::new(conn),
             queue: Mutex::new(Vec::new()),
             cache: ValueCache::new(CACHE_BYTES),
+            keys,
             _owner: None,
             checkpointer: None,
         })
@@ -271,8 +285,10 @@ impl SqliteStore {
                         // Sets earlier in this batch are not in the cache
                         // yet: the database, inside this transaction, is
                         // the truth for keys they wrote.
+                        let earlier = written.contains(w.key.as_str());
                         let current: Option<Vec<u8>> = match self.cache.get(&w.key) {
-                            Some(v) if !written.contains(w.key.as_str()) => v,
+                            Some(v) if !earlier => v,
+                            _ if !earlier && !self.keys.may_contain(&w.key) => None,
                             _ => get.query_row(params![w.key], |r| r.get(0)).optional()?,
                         };
                         if current != w.base {
@@ -294,6 +310,9 @@ impl SqliteStore {
                     results.push(Ok(()));
                 }
             }
+            // Before the keys become visible: a reader that finds a key
+            // absent from the filter must be right.
+            self.keys.add(written.iter().map(String::as_str));
             tx.commit()?;
             Ok(results)
         })();
@@ -303,10 +322,17 @@ impl SqliteStore {
                     let mut q = lock(queued);
                     if r.is_ok() {
                         for w in &q.writes {
-                            self.cache.put(&w.key, w.value.as_deref());
+                            self.cache.put_committed(&w.key, w.value.as_deref());
                         }
                     }
                     q.result = Some(r);
+                }
+                if self.keys.is_full() {
+                    // Deleted keys drop out; the filter is sized anew.
+                    match all_keys(conn) {
+                        Ok(keys) => self.keys.rebuild(keys.iter().map(String::as_str)),
+                        Err(e) => tracing::warn!("rebuilding the key filter: {e}"),
+                    }
                 }
             }
             Err(e) => {
@@ -323,6 +349,9 @@ impl Backend for SqliteStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(v) = self.cache.get(key) {
             return Ok(v);
+        }
+        if !self.keys.may_contain(key) {
+            return Ok(None);
         }
         let conn = lock(&self.conn);
         if let Some(v) = self.cache.get(key) {
