@@ -11,7 +11,6 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use glbridge_cli::serve::{ServeConfig, Service, Upstream};
@@ -23,10 +22,12 @@ use serde_json::{json, Value};
 const SECRET: &str = "Bearer gleap-test-secret";
 const SIGNING: &str = "whsec_serve_test";
 
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("glbridge-serve-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh directory for one test's store, removed when the test ends.
+fn tempdir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("glbridge-serve-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// A Gleap custom-action body with these customer comments.
@@ -43,6 +44,8 @@ struct Setup {
     service: Option<Service>,
     config: ServeConfig,
     http: ureq::Agent,
+    /// Last, so that it is removed after the service has stopped.
+    _dir: tempfile::TempDir,
 }
 
 impl Setup {
@@ -66,7 +69,8 @@ impl Setup {
             api_key: Secret::new(sandbox.config().integration_key.clone()),
             signing_key: Secret::new(SIGNING),
         };
-        let mut config = ServeConfig::new(upstream, tempdir(tag).join("glbridge.db"));
+        let dir = tempdir(tag);
+        let mut config = ServeConfig::new(upstream, dir.path().join("glbridge.db"));
         config.listen = format!("127.0.0.1:{port}").parse().unwrap();
         config.gleap_secret = Some(Secret::new(SECRET));
         config.tick = Duration::from_millis(100);
@@ -82,6 +86,7 @@ impl Setup {
             service: Some(service),
             config,
             http,
+            _dir: dir,
         }
     }
 

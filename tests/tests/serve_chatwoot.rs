@@ -31,11 +31,14 @@ struct Bridge {
     service: Service,
     chatwoot: Receiver,
     http: ureq::Agent,
+    /// Last, so that it is removed after the service has stopped.
+    _dir: tempfile::TempDir,
 }
 
 /// The sandbox (its webhooks to `serve`'s port) and `serve`'s
-/// configuration against it, with its store in a fresh directory.
-fn sandbox_and_config(tag: &str) -> (Sandbox, ServeConfig) {
+/// configuration against it, with its store in a fresh directory (removed
+/// when the returned guard is dropped).
+fn sandbox_and_config(tag: &str) -> (Sandbox, ServeConfig, tempfile::TempDir) {
     let port = support::free_port();
     let sandbox = Sandbox::start(SandboxConfig {
         webhook_url: Some(format!("http://127.0.0.1:{port}/webhooks/gradient-labs")),
@@ -45,29 +48,28 @@ fn sandbox_and_config(tag: &str) -> (Sandbox, ServeConfig) {
         ..SandboxConfig::default()
     })
     .unwrap();
-    let dir = std::env::temp_dir().join(format!(
-        "glbridge-serve-chatwoot-{tag}-{}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("glbridge-serve-chatwoot-{tag}-"))
+        .tempdir()
+        .unwrap();
     let mut config = ServeConfig::new(
         Upstream::Api {
             url: sandbox.url(),
             api_key: Secret::new(sandbox.config().integration_key.clone()),
             signing_key: Secret::new(SIGNING),
         },
-        dir.join("glbridge.db"),
+        dir.path().join("glbridge.db"),
     );
     config.listen = format!("127.0.0.1:{port}").parse().unwrap();
     config.gleap_secret = Some(Secret::new("Bearer unused"));
     config.tick = Duration::from_millis(100);
-    (sandbox, config)
+    (sandbox, config, dir)
 }
 
 /// The sandbox, `serve` with Chatwoot bridged, and a Chatwoot whose REST
 /// API answers `policy`.
 fn start(tag: &str, policy: impl Fn(&Received) -> (u16, String) + Send + Sync + 'static) -> Bridge {
-    let (sandbox, mut config) = sandbox_and_config(tag);
+    let (sandbox, mut config, dir) = sandbox_and_config(tag);
     let chatwoot = Receiver::start(policy);
     config.chatwoot = Some((
         Settings {
@@ -91,6 +93,7 @@ fn start(tag: &str, policy: impl Fn(&Received) -> (u16, String) + Send + Sync + 
         service,
         chatwoot,
         http,
+        _dir: dir,
     }
 }
 
@@ -519,12 +522,14 @@ struct WithStandIn {
     service: Service,
     chatwoot: glbridge_sandbox::chatwoot::ChatwootStandIn,
     http: ureq::Agent,
+    /// Last, so that it is removed after the service has stopped.
+    _dir: tempfile::TempDir,
 }
 
 impl WithStandIn {
     fn start(tag: &str) -> WithStandIn {
         use glbridge_sandbox::chatwoot::{ChatwootStandIn, StandInConfig};
-        let (sandbox, mut config) = sandbox_and_config(&format!("standin-{tag}"));
+        let (sandbox, mut config, dir) = sandbox_and_config(&format!("standin-{tag}"));
         let chatwoot = ChatwootStandIn::start(StandInConfig::default()).unwrap();
         config.chatwoot = Some((
             Settings {
@@ -547,6 +552,7 @@ impl WithStandIn {
                 .http_status_as_error(false)
                 .build()
                 .into(),
+            _dir: dir,
         }
     }
 

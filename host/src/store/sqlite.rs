@@ -66,8 +66,10 @@ pub struct SqliteStore {
     checkpointer: Option<Checkpointer>,
 }
 
-/// What the WAL file is cut back to once checkpointed, bytes.
-const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
+/// What the WAL file is cut back to once checkpointed, bytes: about what a
+/// burst writes between two checkpoints, so that the file's blocks are
+/// overwritten rather than freed and allocated again each time.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// How often the checkpointing thread looks at the WAL. A page that many
 /// commits rewrite (an index leaf, a conversation's state) is copied back
@@ -100,7 +102,7 @@ impl Checkpointer {
                     }
                     // PASSIVE never blocks the writer; once everything is
                     // copied back, the writer's next commit starts the WAL
-                    // over, so it stays small.
+                    // over, so it stays within WAL_SIZE_LIMIT or so.
                     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                     {
                         tracing::debug!("checkpoint: {e}");
@@ -556,41 +558,59 @@ mod tests {
     fn the_wal_is_checkpointed_beside_the_writer_and_stays_small() {
         let path = temp_db("checkpoint");
         let store = SqliteStore::open(&path).unwrap();
-        for i in 0..2_000 {
-            let w = Write {
-                key: format!("k/{i}"),
-                base: None,
-                value: Some(vec![7; 1000]),
-            };
-            store.commit(vec![w]).unwrap();
-        }
-        // Once everything is back in the main file, the next commit rewinds
-        // the WAL and cuts it back. The checkpointer runs every 50 ms; on a
-        // busy machine it may take a few rounds.
-        let started = std::time::Instant::now();
-        let (db, wal) = loop {
-            std::thread::sleep(CHECKPOINT_EVERY);
-            let last = Write {
-                key: format!("last/{}", started.elapsed().as_nanos()),
-                base: None,
-                value: Some(vec![1]),
-            };
-            store.commit(vec![last]).unwrap();
-            let wal = std::fs::metadata(path.with_extension("db-wal"))
+        let wal_size = || {
+            std::fs::metadata(path.with_extension("db-wal"))
                 .unwrap()
-                .len();
-            let db = std::fs::metadata(&path).unwrap().len();
-            if (db > 2_000_000 && wal <= WAL_SIZE_LIMIT as u64)
-                || started.elapsed() > Duration::from_secs(20)
-            {
-                break (db, wal);
-            }
+                .len()
         };
+        // Writes `n` more values of 1,000 bytes, then waits until they are
+        // all back in the main file (the checkpointer runs every 250 ms; on
+        // a busy machine it may take a few rounds) and the WAL has started
+        // over; the size of the WAL file then.
+        let mut written = 0;
+        let mut round = |n: usize| {
+            for _ in 0..n {
+                let w = Write {
+                    key: format!("k/{written}"),
+                    base: None,
+                    value: Some(vec![7; 1000]),
+                };
+                store.commit(vec![w]).unwrap();
+                written += 1;
+            }
+            let started = std::time::Instant::now();
+            let mut db = 0;
+            while db <= written as u64 * 1_000 && started.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                db = std::fs::metadata(&path).unwrap().len();
+            }
+            // The next checkpoint finds nothing left to copy; a commit after
+            // it rewinds the WAL (a few rounds, for a busy machine).
+            for i in 0..3 {
+                std::thread::sleep(2 * CHECKPOINT_EVERY);
+                let last = Write {
+                    key: format!("last/{written}/{i}"),
+                    base: None,
+                    value: Some(vec![1]),
+                };
+                store.commit(vec![last]).unwrap();
+            }
+            (db, wal_size())
+        };
+        let (db, first) = round(2_000);
         assert!(db > 2_000_000, "checkpointed into the file: {db} bytes");
-        assert!(wal <= WAL_SIZE_LIMIT as u64, "WAL of {wal} bytes");
+        assert!(first <= WAL_SIZE_LIMIT as u64, "WAL of {first} bytes");
+        // The same again: the WAL is written over from its start, not
+        // appended to.
+        let (db, second) = round(2_000);
+        assert!(db > 4_000_000, "checkpointed into the file: {db} bytes");
+        assert!(
+            second < first + first / 2,
+            "the WAL grew from {first} to {second} bytes"
+        );
         drop(store);
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(Backend::list_keys(&store, "k/").unwrap().len(), 2_000);
+        assert_eq!(Backend::list_keys(&store, "k/").unwrap().len(), 4_000);
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }
 
