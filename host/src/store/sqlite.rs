@@ -6,15 +6,18 @@
 //! * One connection reads and writes, because SQLite drops a connection's
 //!   page cache whenever another connection has written; committed values are
 //!   also kept in memory ([`ValueCache`]).
+//! * Which keys may exist is kept in a Bloom filter ([`KeyFilter`]), so that the
+//!   usual read of a key that does not exist yet (a new outbox item) does
+//!   not take the connection at all.
 //! * Checkpoints (copying the WAL back into the database file, with its
 //!   fsync) run on a thread of their own with a second connection, so commits
 //!   never wait for them: on this machine checkpointing inside the commit
 //!   path cost a third of the webhook route's throughput (BENCHMARKS.md).
 //! * The file is held by one process (an advisory lock on it), because the
 //!   named locks that serialize calls per conversation
-//!   ([`crate::store::Locks`]) and the value cache live in the process: a
-//!   second process on the same file is refused at start. (Replicas share
-//!   PostgreSQL instead.)
+//!   ([`crate::store::Locks`]), the value cache and the key filter live in
+//!   the process: a second process on the same file is refused at start.
+//!   (Replicas share PostgreSQL instead.)
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
