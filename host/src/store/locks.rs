@@ -5,45 +5,56 @@
 //! PostgreSQL's advisory locks, behind the same two calls.)
 
 use std::collections::HashSet;
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// A table of named locks.
 #[derive(Debug, Default)]
 pub struct Locks {
-    held: Mutex<HashSet<String>>,
+    table: Mutex<Table>,
     released: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    held: HashSet<String>,
+    /// Callers waiting in [`Locks::acquire`]: a release wakes them only if
+    /// there are any (a notification is a system call even with nobody to
+    /// wake, and releases happen on every call).
+    waiting: usize,
 }
 
 impl Locks {
     /// Takes `name` if nobody holds it; whether it did.
     pub fn try_acquire(&self, name: &str) -> bool {
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        if held.contains(name) {
+        let mut table = self.table();
+        if table.held.contains(name) {
             return false;
         }
-        held.insert(name.to_owned())
+        table.held.insert(name.to_owned())
     }
 
     /// Takes `name`, waiting up to `timeout` for its holder to let go;
     /// whether it was taken.
     pub fn acquire(&self, name: &str, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut table = self.table();
         loop {
-            if !held.contains(name) {
-                held.insert(name.to_owned());
+            if !table.held.contains(name) {
+                table.held.insert(name.to_owned());
                 return true;
             }
             let now = Instant::now();
             if now >= deadline {
                 return false;
             }
-            held = self
+            table.waiting += 1;
+            table = self
                 .released
-                .wait_timeout(held, deadline - now)
+                .wait_timeout(table, deadline - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            table.waiting -= 1;
         }
     }
 
@@ -52,12 +63,19 @@ impl Locks {
         if names.is_empty() {
             return;
         }
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut table = self.table();
         for n in names {
-            held.remove(n);
+            table.held.remove(n);
         }
-        drop(held);
-        self.released.notify_all();
+        let anyone_waiting = table.waiting > 0;
+        drop(table);
+        if anyone_waiting {
+            self.released.notify_all();
+        }
+    }
+
+    fn table(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
