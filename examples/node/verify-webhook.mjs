@@ -31,9 +31,10 @@ const header = webhooks.sign(key, BigInt(Math.floor(Date.now() / 1000)), body);
 
 // The ~10 lines a helpdesk plugin needs: verify, parse, use; errors are thrown.
 try {
-  const event = webhooks.verifyAndParse(key, header, undefined, body, undefined, undefined);
+  const now = BigInt(Date.now()) * 1_000_000n; // nanoseconds; `undefined` asks clock.now
+  const event = webhooks.verifyAndParse(key, header, undefined, body, now, undefined);
   console.log(`${event.eventType} #${event.sequenceNumber} for ${event.conversationId}:`, event.data.val.body);
-  webhooks.verifyAndParse(key, header, undefined, new TextEncoder().encode('{"tampered":true}'), undefined, undefined);
+  webhooks.verifyAndParse(key, header, undefined, new TextEncoder().encode('{"tampered":true}'), now, undefined);
 } catch (e) {
   // The WIT error variant, {tag, val} (jco's ComponentError wraps it as `payload`).
   const err = e.payload ?? e;

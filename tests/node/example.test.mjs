@@ -6,16 +6,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { transpile, writeFiles } from '@bytecodealliance/jco-transpile';
+import { transpileTo } from './transpile.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const component = join(here, process.env.GLBRIDGE_COMPONENT ?? 'build/glbridge.wasm');
 
 test('the example verifies a webhook and refuses a tampered one', async () => {
   const out = join(here, 'build', 'example-js');
-  const { files } = await transpile(component, { name: 'glbridge', instantiation: 'sync', outDir: `${out}/` });
-  await writeFiles(files);
-  assert.ok(existsSync(join(out, 'glbridge.js')));
+  assert.ok(existsSync(await transpileTo(component, out)));
   const printed = execFileSync(process.execPath, [join(here, '..', '..', 'examples', 'node', 'verify-webhook.mjs'), out], { encoding: 'utf8' });
   assert.match(printed, /^agent\.message #1 for c-1: Your order ships today\.$/m);
   assert.match(printed, /^refused: signature-mismatch$/m);

@@ -9,10 +9,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { transpile, writeFiles } from '@bytecodealliance/jco-transpile';
+import { transpileTo } from './transpile.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const component = resolve(here, process.env.GLBRIDGE_COMPONENT ?? 'build/glbridge.wasm');
@@ -175,10 +175,7 @@ function run(instantiate, getCoreModule, step) {
 }
 
 test('the component in Node gives the outputs the Rust host gave', async () => {
-  mkdirSync(out, { recursive: true });
-  const { files } = await transpile(component, { name: 'glbridge', instantiation: 'sync', outDir: `${out}/` });
-  await writeFiles(files);
-  const { instantiate } = await import(pathToFileURL(join(out, 'glbridge.js')).href);
+  const { instantiate } = await import(pathToFileURL(await transpileTo(component, out)).href);
   const getCoreModule = (path) => new WebAssembly.Module(readFileSync(join(out, path)));
   assert.equal(scenario.steps.length, expected.length, 'one expected output per step');
   scenario.steps.forEach((step, i) => {
