@@ -13,6 +13,13 @@
 //!   fsync) run on a thread of their own with a second connection, so commits
 //!   never wait for them: on this machine checkpointing inside the commit
 //!   path cost a third of the webhook route's throughput (BENCHMARKS.md).
+//!   Under a steady stream of commits such a checkpoint never reaches the
+//!   end of the WAL, and SQLite starts the WAL over only once one has, so
+//!   the WAL would grow without end (by ~100 MB/s under a stream of new
+//!   webhooks here). Once it is large, the checkpointer leaves the last
+//!   few frames to the committing connection, which copies them between
+//!   two of its commits (nothing is appended meanwhile); its next commit
+//!   starts the WAL over.
 //! * The file is held by one process (an advisory lock on it), because the
 //!   named locks that serialize calls per conversation
 //!   ([`crate::store::Locks`]), the value cache and the key filter live in
@@ -66,6 +73,9 @@ pub struct SqliteStore {
     keys: KeyFilter,
     /// The advisory lock that keeps other processes out, while open.
     _owner: Option<std::fs::File>,
+    /// Set by the checkpointer: the WAL is copied back but for a short
+    /// tail, which the next group commit is to finish.
+    finish_wal: Arc<AtomicBool>,
     checkpointer: Option<Checkpointer>,
 }
 
@@ -81,6 +91,21 @@ const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 /// at the peak.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
+/// A checkpoint pass this short leaves a tail the committer copies (with
+/// its two fsyncs) in about as long.
+const SHORT_PASS: Duration = Duration::from_millis(3);
+
+/// Most checkpoint passes in a row before the checkpointer waits again.
+const MAX_PASSES: usize = 5;
+
+/// Under a steady stream of commits the WAL is started over once it holds
+/// this many frames (pages; 1 GiB of 4 KiB pages), which bounds its size.
+/// Starting over stalls the commits for a checkpoint of the tail with its
+/// two fsyncs: 19 and 114 ms here under a stream of new webhooks. Tried at
+/// 32 MiB to 256 MiB, those stalls came several times a second and the
+/// webhook route's p99 went from ~5 ms to 8–41 ms (BENCHMARKS.md).
+const RESTART_FRAMES: i64 = if cfg!(test) { 64 } else { 262_144 };
+
 /// The thread that checkpoints the WAL beside the committing connection.
 struct Checkpointer {
     stop: Arc<AtomicBool>,
@@ -88,7 +113,7 @@ struct Checkpointer {
 }
 
 impl Checkpointer {
-    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+    fn start(path: &Path, finish_wal: Arc<AtomicBool>) -> Result<Checkpointer, StoreError> {
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(Duration::from_millis(100)).map_err(err)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -103,12 +128,27 @@ impl Checkpointer {
                     if flag.load(Ordering::Relaxed) {
                         break;
                     }
-                    // PASSIVE never blocks the writer; once everything is
-                    // copied back, the writer's next commit starts the WAL
-                    // over, so it stays within WAL_SIZE_LIMIT or so.
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::debug!("checkpoint: {e}");
+                    // PASSIVE never blocks the writer. Each pass copies (and
+                    // fsyncs) what was appended during the one before, so
+                    // passes get shorter; once one is short, what is left
+                    // for the committer is a few milliseconds of commits.
+                    for pass in 0..MAX_PASSES {
+                        let started = std::time::Instant::now();
+                        match checkpoint(&conn) {
+                            Ok((log, _)) if log >= RESTART_FRAMES => {
+                                // On a slow disk no pass may be short: the
+                                // last one hands over what is left anyway.
+                                if started.elapsed() <= SHORT_PASS || pass + 1 == MAX_PASSES {
+                                    finish_wal.store(true, Ordering::Relaxed);
+                                    break;
+                                }
+                            }
+                            Ok(_) => break,
+                            Err(e) => {
+                                tracing::debug!("checkpoint (pass {pass}): {e}");
+                                break;
+                            }
+                        }
                     }
                 }
             })
@@ -118,6 +158,14 @@ impl Checkpointer {
             thread: Some(thread),
         })
     }
+}
+
+/// A PASSIVE checkpoint on `conn`: the frames in the WAL, and how many of
+/// them are now copied back.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get(1)?, r.get(2)?))
+    })
 }
 
 impl Drop for Checkpointer {
@@ -218,7 +266,7 @@ impl SqliteStore {
         })?;
         let mut store = Self::init(Some(path.clone()), writer, durability)?;
         store._owner = Some(owner);
-        store.checkpointer = Some(Checkpointer::start(&path)?);
+        store.checkpointer = Some(Checkpointer::start(&path, store.finish_wal.clone())?);
         Ok(store)
     }
 
@@ -267,6 +315,7 @@ impl SqliteStore {
             cache: ValueCache::new(CACHE_BYTES),
             keys,
             _owner: None,
+            finish_wal: Arc::new(AtomicBool::new(false)),
             checkpointer: None,
         })
     }
@@ -341,6 +390,13 @@ impl SqliteStore {
                         }
                     }
                     q.result = Some(r);
+                }
+                if self.finish_wal.swap(false, Ordering::Relaxed) {
+                    // The writer is this connection: nothing is appended
+                    // while it copies the tail, so it reaches the end.
+                    if let Err(e) = checkpoint(conn) {
+                        tracing::debug!("checkpoint of the WAL's tail: {e}");
+                    }
                 }
                 if self.keys.is_full() {
                     // Deleted keys drop out; the filter is sized anew.
@@ -614,6 +670,46 @@ mod tests {
         drop(store);
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(Backend::list_keys(&store, "k/").unwrap().len(), 4_000);
+        std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    }
+
+    #[test]
+    fn a_steady_stream_of_commits_still_lets_the_wal_start_over() {
+        let path = temp_db("stream");
+        let store = SqliteStore::open(&path).unwrap();
+        // The WAL header's checkpoint sequence number (big-endian, bytes
+        // 12..16) goes up each time the WAL starts over.
+        let wal = path.with_extension("db-wal");
+        let generation = || {
+            let header = std::fs::read(&wal).unwrap();
+            u32::from_be_bytes(header[12..16].try_into().unwrap())
+        };
+        let mut n = 0;
+        let mut commit = || {
+            let w = Write {
+                key: format!("k/{n}"),
+                base: None,
+                value: Some(vec![7; 2000]),
+            };
+            store.commit(vec![w]).unwrap();
+            n += 1;
+        };
+        commit();
+        let first = generation();
+        // Commits back to back for a few checkpoint rounds: a checkpoint
+        // beside them never finds the WAL fully copied back by itself.
+        let started = std::time::Instant::now();
+        while started.elapsed() < 8 * CHECKPOINT_EVERY {
+            commit();
+        }
+        let last = generation();
+        assert!(
+            last > first,
+            "the WAL never started over in {n} commits (generation {first})"
+        );
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(Backend::list_keys(&store, "k/").unwrap().len(), n);
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }
 
