@@ -207,31 +207,49 @@ fn agent() -> ureq::Agent {
 }
 
 /// Sends every event of `plan` (conversation, seq) from `senders` threads,
-/// each retrying until acknowledged; `during` runs meanwhile.
+/// each retrying until acknowledged; `during` runs meanwhile. The last
+/// `held` events are sent only once `during` sets its flag (or returns).
 fn send_all(
     port: u16,
     plan: Vec<(usize, u64)>,
     senders: usize,
-    during: impl FnOnce(&AtomicUsize),
+    held: usize,
+    during: impl FnOnce(&AtomicUsize, &AtomicBool),
 ) -> usize {
     let plan = Arc::new(Mutex::new(plan.into_iter()));
     let acked = Arc::new(AtomicUsize::new(0));
+    let open = Arc::new(AtomicBool::new(held == 0));
     let stop = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = (0..senders)
         .map(|_| {
-            let (plan, acked, stop) = (plan.clone(), acked.clone(), stop.clone());
+            let (plan, acked, open, stop) =
+                (plan.clone(), acked.clone(), open.clone(), stop.clone());
             std::thread::spawn(move || {
                 let agent = agent();
                 loop {
-                    let next = plan.lock().unwrap().next();
-                    let Some((c, n)) = next else { break };
-                    deliver(&agent, port, c, n, &stop);
-                    acked.fetch_add(1, Ordering::Relaxed);
+                    let next = {
+                        let mut plan = plan.lock().unwrap();
+                        if plan.len() <= held && !open.load(Ordering::Relaxed) {
+                            None
+                        } else {
+                            Some(plan.next())
+                        }
+                    };
+                    match next {
+                        // The last `held` events wait for the gate.
+                        None => std::thread::sleep(Duration::from_millis(5)),
+                        Some(None) => break,
+                        Some(Some((c, n))) => {
+                            deliver(&agent, port, c, n, &stop);
+                            acked.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                 }
             })
         })
         .collect();
-    during(&acked);
+    during(&acked, &open);
+    open.store(true, Ordering::Relaxed);
     for t in threads {
         t.join().unwrap();
     }
@@ -271,11 +289,10 @@ fn sigkill_at_random_instants_loses_no_acknowledged_event_and_keeps_the_order() 
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id());
     let total = plan.len();
     let serve = Mutex::new(serve);
-    let acked = send_all(port, plan, 8, |acked| {
+    // The last quarter of the events waits until the tenth kill, so that
+    // a fast run cannot finish sending first.
+    let acked = send_all(port, plan, 8, total / 4, |acked, open| {
         while kills < 10 || acked.load(Ordering::Relaxed) < total / 2 {
-            if acked.load(Ordering::Relaxed) >= total {
-                break;
-            }
             // xorshift: a different instant every time, 50-300 ms apart.
             seed ^= seed << 13;
             seed ^= seed >> 7;
@@ -286,6 +303,7 @@ fn sigkill_at_random_instants_loses_no_acknowledged_event_and_keeps_the_order() 
             kills += 1;
             s.start();
         }
+        open.store(true, Ordering::Relaxed);
     });
     assert_eq!(acked, total);
     assert!(
@@ -304,7 +322,7 @@ fn three_hundred_events_of_one_conversation_from_eight_senders_leave_in_order() 
     let mut serve = Serve::new(&dir);
     serve.start();
     let plan: Vec<(usize, u64)> = (1..=300).map(|n| (0, n)).collect();
-    assert_eq!(send_all(serve.port, plan, 8, |_| {}), 300);
+    assert_eq!(send_all(serve.port, plan, 8, 0, |_, _| {}), 300);
     serve.stop();
     assert_in_order(&serve.outboxes(), 1, 300);
     std::fs::remove_dir_all(dir).ok();
