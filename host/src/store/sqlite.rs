@@ -104,7 +104,8 @@ const MAX_PASSES: usize = 5;
 /// Under a steady stream of commits the WAL is started over once it holds
 /// this many frames (pages; 1 GiB of 4 KiB pages), which bounds its size.
 /// Starting over stalls the commits for a checkpoint of the tail with its
-/// two fsyncs: 19 and 114 ms here under a stream of new webhooks. Tried at
+/// two fsyncs (19 and 114 ms here under a stream of new webhooks, measured
+/// while the file was still cut back to 64 MiB after it). Tried at
 /// 32 MiB to 256 MiB, those stalls came several times a second and the
 /// webhook route's p99 went from ~5 ms to 8–41 ms (BENCHMARKS.md).
 const RESTART_FRAMES: i64 = if cfg!(test) { 64 } else { 262_144 };
