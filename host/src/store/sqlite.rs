@@ -685,7 +685,12 @@ mod tests {
         // 12..16) goes up each time the WAL starts over.
         let wal = path.with_extension("db-wal");
         let generation = || {
-            let header = std::fs::read(&wal).unwrap();
+            use std::io::Read;
+            let mut header = [0; 16];
+            std::fs::File::open(&wal)
+                .unwrap()
+                .read_exact(&mut header)
+                .unwrap();
             u32::from_be_bytes(header[12..16].try_into().unwrap())
         };
         let mut n = 0;
