@@ -482,10 +482,11 @@ async fn tick_loop(app: Arc<App>, every: Duration) {
 /// A header's value as text. Bytes that are not UTF-8 become U+FFFD
 /// rather than making the header look absent: the component then says what
 /// is wrong with it ("malformed"), not that it is "missing".
-fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+/// A header's value as text (borrowed unless it had to be repaired).
+fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<std::borrow::Cow<'h, str>> {
     headers
         .get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
 }
 
 fn json_response(status: u16, body: String) -> Response {
@@ -560,7 +561,7 @@ impl App {
     ) -> Response {
         self.metrics
             .guest_call_seconds
-            .get_or_create(&NameLabels { name: route.into() })
+            .get_or_create(&NameLabels { name: route })
             .observe(started.elapsed().as_secs_f64());
         let response = match result {
             Ok(answer) => {
@@ -599,10 +600,10 @@ impl App {
         }
     }
 
-    fn count_outcome(&self, name: &str) {
+    fn count_outcome(&self, name: &'static str) {
         self.metrics
             .outcomes
-            .get_or_create(&NameLabels { name: name.into() })
+            .get_or_create(&NameLabels { name })
             .inc();
     }
 
@@ -610,8 +611,8 @@ impl App {
         self.metrics
             .requests
             .get_or_create(&RequestLabels {
-                route: route.into(),
-                status: status.as_u16().to_string(),
+                route,
+                status: status.as_u16(),
             })
             .inc();
     }
@@ -859,7 +860,7 @@ async fn chatwoot_webhook(
     });
     app.metrics
         .guest_call_seconds
-        .get_or_create(&NameLabels { name: ROUTE.into() })
+        .get_or_create(&NameLabels { name: ROUTE })
         .observe(started.elapsed().as_secs_f64());
     let response = match result {
         Ok(answer) => {
@@ -896,8 +897,8 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     app.metrics
         .requests
         .get_or_create(&RequestLabels {
-            route: "/healthz".into(),
-            status: "200".into(),
+            route: "/healthz",
+            status: 200,
         })
         .inc();
     json_response(
@@ -920,8 +921,8 @@ async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     app.metrics
         .requests
         .get_or_create(&RequestLabels {
-            route: "/metrics".into(),
-            status: status.as_str().into(),
+            route: "/metrics",
+            status: status.as_u16(),
         })
         .inc();
     if !allowed {
