@@ -179,9 +179,10 @@ impl WalAhead {
 /// How often the checkpointing thread looks at the WAL. A page that many
 /// commits rewrite (an index leaf, a conversation's state) is copied back
 /// once per checkpoint: every 250 ms cost 66–74 µs of CPU per new webhook
-/// against 80 µs every 50 ms, and every 1 s took another ~1 µs per request
-/// off the webhook route's mixed load (BENCHMARKS.md). Unit tests look
-/// more often, so that they wait less.
+/// against 80 µs every 50 ms; every 1 s measured about 1 µs less per request
+/// of the webhook route's mixed load in two alternating pairs of runs, and
+/// more Chatwoot requests/s (BENCHMARKS.md). Unit tests look more often, so
+/// that they wait less.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(if cfg!(test) { 250 } else { 1000 });
 
 /// A checkpoint pass this short leaves a tail the committer copies (with
