@@ -481,8 +481,8 @@ async fn tick_loop(app: Arc<App>, every: Duration) {
 
 /// A header's value as text. Bytes that are not UTF-8 become U+FFFD
 /// rather than making the header look absent: the component then says what
-/// is wrong with it ("malformed"), not that it is "missing".
-/// A header's value as text (borrowed unless it had to be repaired).
+/// is wrong with it ("malformed"), not that it is "missing". Borrowed
+/// unless it had to be repaired.
 fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<std::borrow::Cow<'h, str>> {
     headers
         .get(name)
@@ -894,13 +894,7 @@ fn now_ns() -> i64 {
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {
-    app.metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            route: "/healthz",
-            status: 200,
-        })
-        .inc();
+    app.count_request("/healthz", StatusCode::OK);
     json_response(
         200,
         serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}).to_string(),
@@ -918,13 +912,7 @@ async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     } else {
         StatusCode::UNAUTHORIZED
     };
-    app.metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            route: "/metrics",
-            status: status.as_u16(),
-        })
-        .inc();
+    app.count_request("/metrics", status);
     if !allowed {
         return (
             status,
