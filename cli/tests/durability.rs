@@ -29,6 +29,9 @@ struct Serve {
     store: PathBuf,
     log: PathBuf,
     child: Option<Child>,
+    /// The size of a tmpfs that `serve` runs on, in a mount namespace of
+    /// its own (see [`small_disk_command`]).
+    small_disk: Option<&'static str>,
 }
 
 impl Serve {
@@ -43,6 +46,7 @@ impl Serve {
             store: dir.join("state.db"),
             log: dir.join("serve.log"),
             child: None,
+            small_disk: None,
         }
     }
 
@@ -61,7 +65,11 @@ impl Serve {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_glbridge"))
+        let mut command = match self.small_disk {
+            Some(size) => small_disk_command(size, self.store.parent().unwrap()),
+            None => Command::new(env!("CARGO_BIN_EXE_glbridge")),
+        };
+        let child = command
             .args([
                 "serve",
                 "--listen",
@@ -133,6 +141,35 @@ impl Drop for Serve {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// `glbridge` on a tmpfs of `size` mounted over `dir`, in a user and mount
+/// namespace of its own (so no privilege is needed, and the mount goes
+/// with the process); the tmpfs is killed with `unshare`.
+fn small_disk_command(size: &str, dir: &Path) -> Command {
+    let mut c = Command::new("unshare");
+    c.args([
+        "--mount",
+        "--map-root-user",
+        "--fork",
+        "--kill-child",
+        "sh",
+        "-c",
+        r#"mount -t tmpfs -o size="$0" tmpfs "$1" && shift && exec "$@""#,
+        size,
+        dir.to_str().unwrap(),
+        env!("CARGO_BIN_EXE_glbridge"),
+    ]);
+    c
+}
+
+/// Whether this machine lets [`small_disk_command`] mount its tmpfs.
+fn can_mount_small_disks(dir: &Path) -> bool {
+    let mut c = small_disk_command("1m", dir);
+    c.arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c.status().is_ok_and(|s| s.success())
 }
 
 fn tempdir(tag: &str) -> PathBuf {
@@ -325,6 +362,94 @@ fn three_hundred_events_of_one_conversation_from_eight_senders_leave_in_order() 
     assert_eq!(send_all(serve.port, plan, 8, 0, |_, _| {}), 300);
     serve.stop();
     assert_in_order(&serve.outboxes(), 1, 300);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Posts `event` until it is acknowledged or `deadline` passes; whether it was.
+fn deliver_by(agent: &ureq::Agent, port: u16, event: (usize, u64), deadline: Instant) -> bool {
+    while Instant::now() < deadline {
+        let (signature, body) = webhook(event.0, event.1);
+        let r = agent
+            .post(&format!("http://127.0.0.1:{port}/webhooks/gradient-labs"))
+            .header("X-GradientLabs-Signature", &signature)
+            .header("Content-Type", "application/json")
+            .send(body.as_bytes());
+        match r {
+            Ok(r) if r.status().is_success() => return true,
+            Ok(r) => assert!(
+                r.status().is_server_error(),
+                "a good webhook got {}",
+                r.status()
+            ),
+            Err(e) => panic!("serve stopped answering: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+/// Sends each event of `plan` from 4 threads until acknowledged; how many
+/// were by `deadline`.
+fn deliver_all_by(port: u16, plan: &[(usize, u64)], deadline: Instant) -> usize {
+    let next = AtomicUsize::new(0);
+    let acked = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let agent = agent();
+                while let Some(&event) = plan.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if deliver_by(&agent, port, event, deadline) {
+                        acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    acked.into_inner()
+}
+
+/// A store on a small disk (24 MiB): 6,000 new webhooks take ~7.5 MB in
+/// the database but ~50 MB of WAL frames. Before, the WAL grew towards
+/// 1 GiB before starting over, filled the disk, and then every commit
+/// failed for good: the WAL could not be copied back either, since the
+/// database had no room to grow into. Every event must be acknowledged,
+/// and every one of them committed (a redelivery is a duplicate only once
+/// its effects are).
+#[test]
+fn a_store_on_a_small_disk_keeps_its_wal_small_and_takes_every_webhook() {
+    let dir = tempdir("small-disk");
+    let disk = dir.join("disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    if !can_mount_small_disks(&disk) {
+        eprintln!("skipped: this machine does not let unshare mount a tmpfs");
+        return;
+    }
+    let mut serve = Serve::new(&disk);
+    serve.small_disk = Some("24m");
+    serve.start();
+    let plan: Vec<(usize, u64)> = (1..=300)
+        .flat_map(|n| (0..20).map(move |c| (c, n)))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let acked = deliver_all_by(serve.port, &plan, deadline);
+    let log = std::fs::read_to_string(&serve.log).unwrap_or_default();
+    assert_eq!(
+        acked,
+        plan.len(),
+        "not every webhook was acknowledged within 120 s; the log ends:\n{}",
+        log.lines().rev().take(5).collect::<Vec<_>>().join("\n")
+    );
+    assert_eq!(
+        metric(serve.port, r#"glbridge_outcomes_total{name="accepted"}"#),
+        6000.0
+    );
+    // Sent again, each is a duplicate: everything acknowledged was committed.
+    assert_eq!(deliver_all_by(serve.port, &plan, deadline), plan.len());
+    assert_eq!(
+        metric(serve.port, r#"glbridge_outcomes_total{name="duplicate"}"#),
+        6000.0
+    );
+    serve.kill9(); // `unshare` waits out a SIGTERM; a SIGKILL takes its child too
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -76,6 +76,10 @@ pub struct SqliteStore {
     /// Set by the checkpointer: the WAL is copied back but for a short
     /// tail, which the next group commit is to finish.
     finish_wal: Arc<AtomicBool>,
+    /// Set by the checkpointer while the store's file system has less than
+    /// [`LOW_DISK`] free: nothing is written ahead, and the WAL starts over
+    /// at every checkpoint rather than at [`RESTART_FRAMES`].
+    low_disk: Arc<AtomicBool>,
     checkpointer: Option<Checkpointer>,
     /// Writes the WAL's next pages ahead of SQLite (only the committer,
     /// with `conn` held, uses it).
@@ -136,6 +140,8 @@ struct WalAhead {
     file: std::fs::File,
     /// The file is written (by SQLite or by us) up to here.
     written: u64,
+    /// Where the frames of the last commit end (0 before the first).
+    frames_end: u64,
 }
 
 impl WalAhead {
@@ -144,13 +150,33 @@ impl WalAhead {
         name.push("-wal");
         let file = std::fs::OpenOptions::new().write(true).open(name).ok()?;
         let written = file.metadata().ok()?.len();
-        Some(WalAhead { file, written })
+        Some(WalAhead {
+            file,
+            written,
+            frames_end: 0,
+        })
+    }
+
+    /// Gives back the zeros written past the last commit's frames (when the
+    /// disk is short of space). Only the committing connection appends to
+    /// the WAL, and it is between commits, so nothing past that point is a
+    /// committed frame.
+    fn release(&mut self) -> std::io::Result<()> {
+        if self.frames_end > WAL_HEADER && self.file.metadata()?.len() > self.frames_end {
+            self.file.set_len(self.frames_end)?;
+        }
+        self.written = self.written.min(self.frames_end);
+        Ok(())
     }
 
     /// After a commit that left `frames` frames in the WAL.
-    fn keep_ahead(&mut self, frames: u64) -> std::io::Result<()> {
+    fn keep_ahead(&mut self, frames: u64, low_disk: bool) -> std::io::Result<()> {
         use std::os::unix::fs::FileExt;
         let end = WAL_HEADER + frames * (PAGE_SIZE + WAL_FRAME_HEADER);
+        self.frames_end = end;
+        if low_disk {
+            return self.release();
+        }
         if end + WAL_AHEAD_LOW <= self.written || self.written >= WAL_SIZE_LIMIT as u64 {
             return Ok(());
         }
@@ -201,6 +227,32 @@ const MAX_PASSES: usize = 5;
 /// webhook route's p99 went from ~5 ms to 8–41 ms (BENCHMARKS.md).
 const RESTART_FRAMES: i64 = if cfg!(test) { 64 } else { 262_144 };
 
+/// Below this much free space on the store's file system the WAL starts
+/// over at every checkpoint, so that it reuses its space instead of
+/// growing towards [`RESTART_FRAMES`] (which would fill a small disk and
+/// then refuse every commit), and nothing is written ahead. Under the
+/// heaviest stream measured the WAL grew ~200 MB between two checkpoints.
+const LOW_DISK: u64 = 256 * 1024 * 1024;
+
+/// With less than [`LOW_DISK`] free, the committing connection copies the
+/// WAL back itself (and it starts over) once it holds this many frames
+/// (4 MiB), rather than waiting for the checkpointer: a second of new
+/// webhooks can fill a small disk, and a WAL that has filled the disk can
+/// no longer be copied back (the database has no room left to grow into).
+const LOW_DISK_WAL_FRAMES: u64 = 1024;
+
+/// Whether the file system holding `path` has less than [`LOW_DISK`] free
+/// (no when that cannot be told).
+fn disk_is_low(path: &Path) -> bool {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    rustix::fs::statvfs(dir)
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize) < LOW_DISK)
+        .unwrap_or(false)
+}
+
 /// The thread that checkpoints the WAL beside the committing connection.
 struct Checkpointer {
     stop: Arc<AtomicBool>,
@@ -208,8 +260,13 @@ struct Checkpointer {
 }
 
 impl Checkpointer {
-    fn start(path: &Path, finish_wal: Arc<AtomicBool>) -> Result<Checkpointer, StoreError> {
+    fn start(
+        path: &Path,
+        finish_wal: Arc<AtomicBool>,
+        low_disk: Arc<AtomicBool>,
+    ) -> Result<Checkpointer, StoreError> {
         let conn = Connection::open(path).map_err(err)?;
+        let path = path.to_path_buf();
         conn.busy_timeout(Duration::from_millis(100)).map_err(err)?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -223,6 +280,18 @@ impl Checkpointer {
                     if flag.load(Ordering::Relaxed) {
                         break;
                     }
+                    let low = disk_is_low(&path);
+                    if low != low_disk.swap(low, Ordering::Relaxed) {
+                        tracing::warn!(
+                            "{} MiB or less free beside the store: the WAL {}",
+                            LOW_DISK >> 20,
+                            if low {
+                                "now starts over at every checkpoint"
+                            } else {
+                                "grows as usual again"
+                            }
+                        );
+                    }
                     // PASSIVE never blocks the writer. Each pass copies (and
                     // fsyncs) what was appended during the one before, so
                     // passes get shorter; once one is short, what is left
@@ -230,7 +299,7 @@ impl Checkpointer {
                     for pass in 0..MAX_PASSES {
                         let started = std::time::Instant::now();
                         match checkpoint(&conn) {
-                            Ok((log, _)) if log >= RESTART_FRAMES => {
+                            Ok((log, copied)) if log >= RESTART_FRAMES || (low && copied < log) => {
                                 // On a slow disk no pass may be short: the
                                 // last one hands over what is left anyway.
                                 if started.elapsed() <= SHORT_PASS || pass + 1 == MAX_PASSES {
@@ -361,7 +430,12 @@ impl SqliteStore {
         })?;
         let mut store = Self::init(Some(path.clone()), writer, durability)?;
         store._owner = Some(owner);
-        store.checkpointer = Some(Checkpointer::start(&path, store.finish_wal.clone())?);
+        store.low_disk.store(disk_is_low(&path), Ordering::Relaxed);
+        store.checkpointer = Some(Checkpointer::start(
+            &path,
+            store.finish_wal.clone(),
+            store.low_disk.clone(),
+        )?);
         Ok(store)
     }
 
@@ -414,6 +488,7 @@ impl SqliteStore {
             keys,
             _owner: None,
             finish_wal: Arc::new(AtomicBool::new(false)),
+            low_disk: Arc::new(AtomicBool::new(false)),
             checkpointer: None,
             wal_ahead: Mutex::new(None),
         })
@@ -438,14 +513,80 @@ impl SqliteStore {
         let Some(db) = &self.path else {
             return;
         };
+        let low_disk = self.low_disk.load(Ordering::Relaxed);
+        if low_disk && frames >= LOW_DISK_WAL_FRAMES {
+            self.finish_wal.store(true, Ordering::Relaxed);
+        }
         let mut ahead = lock(&self.wal_ahead);
         if ahead.is_none() {
             *ahead = WalAhead::open(db);
         }
         if let Some(a) = ahead.as_mut() {
-            if let Err(e) = a.keep_ahead(frames) {
+            if let Err(e) = a.keep_ahead(frames, low_disk) {
                 tracing::debug!("writing the WAL ahead: {e}");
                 *ahead = None;
+            }
+        }
+    }
+
+    /// Writes the batch in one transaction: each set's result, or the
+    /// error that rolled the whole transaction back.
+    fn write_batch(
+        &self,
+        conn: &mut Connection,
+        batch: &[Arc<Mutex<Queued>>],
+    ) -> rusqlite::Result<Vec<Result<(), CommitError>>> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(batch.len());
+        let mut written: std::collections::HashSet<String> = std::collections::HashSet::new();
+        {
+            let mut get = tx.prepare_cached(GET)?;
+            let mut put = tx.prepare_cached(PUT)?;
+            let mut delete = tx.prepare_cached(DELETE)?;
+            for queued in batch {
+                let q = lock(queued);
+                let mut conflict = None;
+                for w in &q.writes {
+                    // Sets earlier in this batch are not in the cache
+                    // yet: the database, inside this transaction, is
+                    // the truth for keys they wrote.
+                    let earlier = written.contains(w.key.as_str());
+                    let current: Option<Vec<u8>> = match self.cache.get(&w.key) {
+                        Some(v) if !earlier => v,
+                        _ if !earlier && !self.keys.may_contain(&w.key) => None,
+                        _ => get.query_row(params![w.key], |r| r.get(0)).optional()?,
+                    };
+                    if current != w.base {
+                        conflict = Some(w.key.clone());
+                        break;
+                    }
+                }
+                if let Some(key) = conflict {
+                    results.push(Err(CommitError::Conflict(key)));
+                    continue;
+                }
+                for w in &q.writes {
+                    match &w.value {
+                        Some(v) => put.execute(params![w.key, v])?,
+                        None => delete.execute(params![w.key])?,
+                    };
+                    written.insert(w.key.clone());
+                }
+                results.push(Ok(()));
+            }
+        }
+        // Before the keys become visible: a reader that finds a key
+        // absent from the filter must be right.
+        self.keys.add(written.iter().map(String::as_str));
+        tx.commit()?;
+        Ok(results)
+    }
+
+    /// Gives back the zeros written ahead of the WAL (see [`WalAhead::release`]).
+    fn release_wal_ahead(&self) {
+        if let Some(a) = lock(&self.wal_ahead).as_mut() {
+            if let Err(e) = a.release() {
+                tracing::debug!("giving back the WAL's space written ahead: {e}");
             }
         }
     }
@@ -453,53 +594,24 @@ impl SqliteStore {
     /// Commits every queued write set in one SQLite transaction. Runs with
     /// the writer lock held; each set is validated against the state the
     /// sets before it left, and a set that conflicts is left out.
+    /// On a full disk it frees what WAL space it can and tries once more.
     fn commit_batch(&self, conn: &mut Connection, batch: &[Arc<Mutex<Queued>>]) {
-        let outcome = (|| -> rusqlite::Result<Vec<Result<(), CommitError>>> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut results = Vec::with_capacity(batch.len());
-            let mut written: std::collections::HashSet<String> = std::collections::HashSet::new();
-            {
-                let mut get = tx.prepare_cached(GET)?;
-                let mut put = tx.prepare_cached(PUT)?;
-                let mut delete = tx.prepare_cached(DELETE)?;
-                for queued in batch {
-                    let q = lock(queued);
-                    let mut conflict = None;
-                    for w in &q.writes {
-                        // Sets earlier in this batch are not in the cache
-                        // yet: the database, inside this transaction, is
-                        // the truth for keys they wrote.
-                        let earlier = written.contains(w.key.as_str());
-                        let current: Option<Vec<u8>> = match self.cache.get(&w.key) {
-                            Some(v) if !earlier => v,
-                            _ if !earlier && !self.keys.may_contain(&w.key) => None,
-                            _ => get.query_row(params![w.key], |r| r.get(0)).optional()?,
-                        };
-                        if current != w.base {
-                            conflict = Some(w.key.clone());
-                            break;
-                        }
-                    }
-                    if let Some(key) = conflict {
-                        results.push(Err(CommitError::Conflict(key)));
-                        continue;
-                    }
-                    for w in &q.writes {
-                        match &w.value {
-                            Some(v) => put.execute(params![w.key, v])?,
-                            None => delete.execute(params![w.key])?,
-                        };
-                        written.insert(w.key.clone());
-                    }
-                    results.push(Ok(()));
-                }
+        let mut outcome = self.write_batch(conn, batch);
+        if matches!(&outcome, Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+        {
+            // Room may be found without anyone's help: the zeros written
+            // ahead of the WAL go first (room for the database to take the
+            // WAL's pages), then the WAL itself, copied back and cut to
+            // nothing. Then try once more; if the disk is still full, these
+            // calls fail and their webhooks are delivered again.
+            tracing::warn!("the disk holding the store is full: freeing WAL space and retrying");
+            self.release_wal_ahead();
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+                tracing::debug!("checkpoint on a full disk: {e}");
             }
-            // Before the keys become visible: a reader that finds a key
-            // absent from the filter must be right.
-            self.keys.add(written.iter().map(String::as_str));
-            tx.commit()?;
-            Ok(results)
-        })();
+            *lock(&self.wal_ahead) = None; // the file may be shorter now
+            outcome = self.write_batch(conn, batch);
+        }
         match outcome {
             Ok(results) => {
                 for (queued, r) in batch.iter().zip(results) {
