@@ -286,7 +286,7 @@ impl Checkpointer {
                             "{} MiB or less free beside the store: the WAL {}",
                             LOW_DISK >> 20,
                             if low {
-                                "now starts over at every checkpoint"
+                                "now starts over every 4 MiB"
                             } else {
                                 "grows as usual again"
                             }
@@ -430,7 +430,14 @@ impl SqliteStore {
         })?;
         let mut store = Self::init(Some(path.clone()), writer, durability)?;
         store._owner = Some(owner);
-        store.low_disk.store(disk_is_low(&path), Ordering::Relaxed);
+        if disk_is_low(&path) {
+            tracing::warn!(
+                "{} MiB or less free beside the store: the WAL starts over every {} MiB",
+                LOW_DISK >> 20,
+                (LOW_DISK_WAL_FRAMES * (PAGE_SIZE + WAL_FRAME_HEADER)) >> 20
+            );
+            store.low_disk.store(true, Ordering::Relaxed);
+        }
         store.checkpointer = Some(Checkpointer::start(
             &path,
             store.finish_wal.clone(),
