@@ -201,6 +201,24 @@ fn webhook(conversation: usize, seq: u64) -> (String, String) {
     (sign(KEY, now, body.as_bytes()), body)
 }
 
+/// Posts one webhook: `Some(true)` if acknowledged, `Some(false)` if
+/// refused with a 5xx (to be delivered again), `None` if serve did not answer.
+fn post(agent: &ureq::Agent, port: u16, conversation: usize, seq: u64) -> Option<bool> {
+    let (signature, body) = webhook(conversation, seq);
+    let r = agent
+        .post(&format!("http://127.0.0.1:{port}/webhooks/gradient-labs"))
+        .header("X-GradientLabs-Signature", &signature)
+        .header("Content-Type", "application/json")
+        .send(body.as_bytes())
+        .ok()?;
+    let status = r.status();
+    assert!(
+        status.is_success() || status.is_server_error(),
+        "a good webhook got {status}"
+    );
+    Some(status.is_success())
+}
+
 /// Posts until acknowledged (as the API redelivers); how many attempts it took.
 fn deliver(
     agent: &ureq::Agent,
@@ -212,20 +230,9 @@ fn deliver(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let (signature, body) = webhook(conversation, seq);
-        let r = agent
-            .post(&format!("http://127.0.0.1:{port}/webhooks/gradient-labs"))
-            .header("X-GradientLabs-Signature", &signature)
-            .header("Content-Type", "application/json")
-            .send(body.as_bytes());
-        match r {
-            Ok(r) if r.status().is_success() => return attempts,
-            Ok(r) => assert!(
-                r.status().is_server_error(),
-                "a good webhook got {}",
-                r.status()
-            ),
-            Err(_) => {} // serve is down: try again
+        // `None`: serve is down; try again.
+        if post(agent, port, conversation, seq) == Some(true) {
+            return attempts;
         }
         assert!(
             !stop.load(Ordering::Relaxed),
@@ -368,22 +375,11 @@ fn three_hundred_events_of_one_conversation_from_eight_senders_leave_in_order() 
 /// Posts `event` until it is acknowledged or `deadline` passes; whether it was.
 fn deliver_by(agent: &ureq::Agent, port: u16, event: (usize, u64), deadline: Instant) -> bool {
     while Instant::now() < deadline {
-        let (signature, body) = webhook(event.0, event.1);
-        let r = agent
-            .post(&format!("http://127.0.0.1:{port}/webhooks/gradient-labs"))
-            .header("X-GradientLabs-Signature", &signature)
-            .header("Content-Type", "application/json")
-            .send(body.as_bytes());
-        match r {
-            Ok(r) if r.status().is_success() => return true,
-            Ok(r) => assert!(
-                r.status().is_server_error(),
-                "a good webhook got {}",
-                r.status()
-            ),
-            Err(e) => panic!("serve stopped answering: {e}"),
+        match post(agent, port, event.0, event.1) {
+            Some(true) => return true,
+            Some(false) => std::thread::sleep(Duration::from_millis(5)),
+            None => panic!("serve stopped answering"),
         }
-        std::thread::sleep(Duration::from_millis(5));
     }
     false
 }
