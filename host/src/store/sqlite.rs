@@ -76,9 +76,10 @@ pub struct SqliteStore {
     /// Set by the checkpointer: the WAL is copied back but for a short
     /// tail, which the next group commit is to finish.
     finish_wal: Arc<AtomicBool>,
-    /// Set by the checkpointer while the store's file system has less than
-    /// [`LOW_DISK`] free: nothing is written ahead, and the WAL starts over
-    /// at every checkpoint rather than at [`RESTART_FRAMES`].
+    /// Set (at start, then by the checkpointer) while the store's file
+    /// system has less than [`LOW_DISK`] free: nothing is written ahead, and
+    /// the WAL starts over every [`LOW_DISK_WAL_FRAMES`] rather than at
+    /// [`RESTART_FRAMES`].
     low_disk: Arc<AtomicBool>,
     checkpointer: Option<Checkpointer>,
     /// Writes the WAL's next pages ahead of SQLite (only the committer,
@@ -228,10 +229,11 @@ const MAX_PASSES: usize = 5;
 const RESTART_FRAMES: i64 = if cfg!(test) { 64 } else { 262_144 };
 
 /// Below this much free space on the store's file system the WAL starts
-/// over at every checkpoint, so that it reuses its space instead of
-/// growing towards [`RESTART_FRAMES`] (which would fill a small disk and
+/// over every [`LOW_DISK_WAL_FRAMES`], so that it reuses its space instead
+/// of growing towards [`RESTART_FRAMES`] (which would fill a small disk and
 /// then refuse every commit), and nothing is written ahead. Under the
-/// heaviest stream measured the WAL grew ~200 MB between two checkpoints.
+/// heaviest stream measured the WAL grew ~200 MB between two checkpoints,
+/// the interval at which free space is looked at.
 const LOW_DISK: u64 = 256 * 1024 * 1024;
 
 /// With less than [`LOW_DISK`] free, the committing connection copies the
