@@ -243,6 +243,22 @@ const LOW_DISK: u64 = 256 * 1024 * 1024;
 /// no longer be copied back (the database has no room left to grow into).
 const LOW_DISK_WAL_FRAMES: u64 = 1024;
 
+/// Logs that the store's file system is (or is no longer) short of space.
+fn say_low_disk(low: bool) {
+    if low {
+        tracing::warn!(
+            "{} MiB or less free beside the store: the WAL starts over every {} MiB",
+            LOW_DISK >> 20,
+            (LOW_DISK_WAL_FRAMES * (PAGE_SIZE + WAL_FRAME_HEADER)) >> 20
+        );
+    } else {
+        tracing::warn!(
+            "more than {} MiB free beside the store again: the WAL grows as usual",
+            LOW_DISK >> 20
+        );
+    }
+}
+
 /// Whether the file system holding `path` has less than [`LOW_DISK`] free
 /// (no when that cannot be told).
 fn disk_is_low(path: &Path) -> bool {
@@ -284,15 +300,7 @@ impl Checkpointer {
                     }
                     let low = disk_is_low(&path);
                     if low != low_disk.swap(low, Ordering::Relaxed) {
-                        tracing::warn!(
-                            "{} MiB or less free beside the store: the WAL {}",
-                            LOW_DISK >> 20,
-                            if low {
-                                "now starts over every 4 MiB"
-                            } else {
-                                "grows as usual again"
-                            }
-                        );
+                        say_low_disk(low);
                     }
                     // PASSIVE never blocks the writer. Each pass copies (and
                     // fsyncs) what was appended during the one before, so
@@ -433,11 +441,7 @@ impl SqliteStore {
         let mut store = Self::init(Some(path.clone()), writer, durability)?;
         store._owner = Some(owner);
         if disk_is_low(&path) {
-            tracing::warn!(
-                "{} MiB or less free beside the store: the WAL starts over every {} MiB",
-                LOW_DISK >> 20,
-                (LOW_DISK_WAL_FRAMES * (PAGE_SIZE + WAL_FRAME_HEADER)) >> 20
-            );
+            say_low_disk(true);
             store.low_disk.store(true, Ordering::Relaxed);
         }
         store.checkpointer = Some(Checkpointer::start(
