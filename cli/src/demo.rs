@@ -266,8 +266,11 @@ pub fn play(out: &mut dyn Write) -> Result<()> {
         failures.push("in Chatwoot — handed off to a person");
     }
     writeln!(out)?;
-    service.stop();
+    // The Chatwoot stand-in first: stopping lets the events it is still
+    // posting to the bridge (e.g. for the private note just written)
+    // arrive, rather than meet a bridge that has gone.
     chatwoot.stop();
+    service.stop();
     std::fs::remove_dir_all(&dir).ok();
     if !failures.is_empty() {
         bail!(
