@@ -162,11 +162,16 @@ impl WalAhead {
     /// disk is short of space). Only the committing connection appends to
     /// the WAL, and it is between commits, so nothing past that point is a
     /// committed frame.
+    /// A no-op (no system call) unless something was written past them,
+    /// so that it costs nothing per commit while the disk stays low.
     fn release(&mut self) -> std::io::Result<()> {
-        if self.frames_end > WAL_HEADER && self.file.metadata()?.len() > self.frames_end {
+        if self.frames_end <= WAL_HEADER || self.written <= self.frames_end {
+            return Ok(());
+        }
+        if self.file.metadata()?.len() > self.frames_end {
             self.file.set_len(self.frames_end)?;
         }
-        self.written = self.written.min(self.frames_end);
+        self.written = self.frames_end;
         Ok(())
     }
 
