@@ -186,6 +186,7 @@ impl store::Host for HostState {
         let r = self
             .tx
             .lock(
+                &*self.env.store,
                 &self.env.locks,
                 &name,
                 self.env.lock_timeout,

@@ -39,5 +39,7 @@ pub use env::Env;
 pub use error::HostError;
 pub use runtime::{Bridge, BridgeOptions, ComponentSource, InstanceAllocator, EMBEDDED_COMPONENT};
 pub use session::{SequencerConfig, Session};
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
 pub use store::{Backend, Durability, MemoryStore, SqliteStore, Uncommitted};
 pub use transport::{ScriptedTransport, UreqTransport};

@@ -13,6 +13,8 @@ mod cache;
 mod keys;
 mod locks;
 mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod sqlite;
 mod tx;
 
@@ -20,6 +22,8 @@ use glbridge_guest::env::StoreError;
 
 pub use locks::Locks;
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
 pub use sqlite::{Durability, SqliteStore};
 pub use tx::Transaction;
 
@@ -46,12 +50,60 @@ impl std::fmt::Debug for Write {
     }
 }
 
+/// A lease a call's commit depends on: the commit applies only while
+/// `owner` still holds `lane` at `epoch` (fencing a holder whose lease
+/// expired and was taken over).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// The lane (e.g. `chatwoot/<conversation>`).
+    pub lane: String,
+    /// Who claimed it.
+    pub owner: String,
+    /// The claim's epoch: every new claim of the lane by another owner
+    /// raises it.
+    pub epoch: i64,
+}
+
+/// One call's writes and what its commit carries beside them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// The keys it wrote.
+    pub writes: Vec<Write>,
+    /// Conversations to wake (in every replica sharing the store) once the
+    /// writes are committed.
+    pub wake: Vec<String>,
+    /// Leases the writes depend on.
+    pub fences: Vec<Fence>,
+}
+
+impl From<Vec<Write>> for Changes {
+    fn from(writes: Vec<Write>) -> Self {
+        Changes {
+            writes,
+            ..Changes::default()
+        }
+    }
+}
+
+/// The key under which a shared backend keeps the version of the named
+/// lock `name`: calls that wrote under the same lock conflict on it, so
+/// exclusion holds across processes that cannot see each other's locks.
+pub(crate) fn lock_version_key(name: &str) -> String {
+    format!("{LOCK_VERSIONS}{name}")
+}
+
+/// Where lock versions live (no component key starts so).
+pub const LOCK_VERSIONS: &str = "glbridge-host/lock/";
+
 /// Why a commit did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommitError {
     /// Another call changed this key since the transaction read it.
     #[error("another call changed {0} first")]
     Conflict(String),
+    /// A lease the call depended on is no longer held by its owner.
+    #[error("the lease on {0} was lost")]
+    LeaseLost(String),
     /// The backing store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -73,6 +125,33 @@ pub trait Backend: Send + Sync {
     fn commit_all(&self, sets: Vec<Vec<Write>>) -> Vec<Result<(), CommitError>> {
         sets.into_iter().map(|w| self.commit(w)).collect()
     }
+
+    /// Whether other processes may commit to the same state (a database
+    /// server): then the named locks of one process do not exclude the
+    /// calls of another, and each call that writes also bumps the version
+    /// of every lock it held, so that two such calls conflict.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Commits several calls as [`Backend::commit_all`] does, each with its
+    /// wake-ups and fences. A backend without leases refuses fenced calls;
+    /// one without cross-process wake-ups ignores `wake` (the host wakes its
+    /// own waiters).
+    fn commit_changes(&self, sets: Vec<Changes>) -> Vec<Result<(), CommitError>> {
+        if let Some(fenced) = sets.iter().find_map(|c| c.fences.first()) {
+            let lane = fenced.lane.clone();
+            return sets
+                .iter()
+                .map(|_| {
+                    Err(CommitError::LeaseLost(format!(
+                        "{lane} (this store has no leases)"
+                    )))
+                })
+                .collect();
+        }
+        self.commit_all(sets.into_iter().map(|c| c.writes).collect())
+    }
 }
 
 impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
@@ -88,13 +167,19 @@ impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
     fn commit_all(&self, sets: Vec<Vec<Write>>) -> Vec<Result<(), CommitError>> {
         (**self).commit_all(sets)
     }
+    fn shared(&self) -> bool {
+        (**self).shared()
+    }
+    fn commit_changes(&self, sets: Vec<Changes>) -> Vec<Result<(), CommitError>> {
+        (**self).commit_changes(sets)
+    }
 }
 
 /// A call's writes and locks, not committed yet: what a deferred call
 /// ([`crate::Session::deferred`]) leaves, so that a service can commit many
 /// calls together. Dropping it discards the writes and releases the locks.
 pub struct Uncommitted {
-    writes: Vec<Write>,
+    changes: Changes,
     held: Vec<String>,
     store: std::sync::Arc<dyn Backend>,
     locks: std::sync::Arc<Locks>,
@@ -103,7 +188,7 @@ pub struct Uncommitted {
 impl std::fmt::Debug for Uncommitted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Uncommitted")
-            .field("writes", &self.writes)
+            .field("changes", &self.changes)
             .field("locks", &self.held)
             .finish()
     }
@@ -117,11 +202,24 @@ impl Uncommitted {
         locks: std::sync::Arc<Locks>,
     ) -> Self {
         Uncommitted {
-            writes,
+            changes: writes.into(),
             held,
             store,
             locks,
         }
+    }
+
+    /// Wakes `conversations` in every replica once this is committed (a
+    /// store shared between processes carries the signal, e.g. PostgreSQL's
+    /// `NOTIFY` in the committing transaction).
+    pub fn wake(&mut self, conversations: impl IntoIterator<Item = String>) {
+        self.changes.wake.extend(conversations);
+    }
+
+    /// Makes the commit depend on a lease: it fails with
+    /// [`CommitError::LeaseLost`] if `fence.owner` no longer holds it.
+    pub fn fence(&mut self, fence: Fence) {
+        self.changes.fences.push(fence);
     }
 
     /// Commits, then releases the call's locks.
@@ -148,10 +246,10 @@ impl Uncommitted {
                 .collect();
             let sets = same
                 .iter()
-                .map(|&i| std::mem::take(&mut batch[i].writes))
+                .map(|&i| std::mem::take(&mut batch[i].changes))
                 .collect();
             let store = batch[first].store.clone();
-            for (i, r) in same.iter().zip(store.commit_all(sets)) {
+            for (i, r) in same.iter().zip(store.commit_changes(sets)) {
                 results[*i] = Some(r);
                 done[*i] = true;
             }

@@ -761,6 +761,7 @@ impl Store for SqliteStore {
             Ok(()) => Ok(true),
             Err(CommitError::Conflict(_)) => Ok(false),
             Err(CommitError::Store(e)) => Err(e),
+            Err(e @ CommitError::LeaseLost(_)) => Err(StoreError(e.to_string())),
         }
     }
 

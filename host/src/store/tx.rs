@@ -22,6 +22,17 @@ pub struct Transaction {
     /// a read (the usual read-modify-write) needs no second look.
     read: BTreeMap<String, Option<Vec<u8>>>,
     locks: Vec<String>,
+    /// On a shared backend: each held lock's version key and the version
+    /// read when the lock was taken (see [`Backend::shared`]).
+    versions: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// The version after `base` (8 bytes, big-endian).
+fn next_version(base: Option<&[u8]>) -> Vec<u8> {
+    let n = base
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, u64::from_be_bytes);
+    n.wrapping_add(1).to_be_bytes().to_vec()
 }
 
 impl Transaction {
@@ -108,9 +119,11 @@ impl Transaction {
     }
 
     /// Takes the lock `name` for the rest of the call; a wait for another
-    /// holder runs through `blocking`.
+    /// holder runs through `blocking`. On a shared backend it also reads the
+    /// lock's version, which a call that writes bumps at commit.
     pub fn lock(
         &mut self,
+        backend: &dyn Backend,
         locks: &Locks,
         name: &str,
         timeout: Duration,
@@ -130,6 +143,17 @@ impl Transaction {
             )));
         }
         self.locks.push(name.to_owned());
+        if backend.shared() {
+            let key = super::lock_version_key(name);
+            match backend.get(&key) {
+                Ok(v) => self.versions.push((key, v)),
+                Err(e) => {
+                    locks.release(&[name.to_owned()]);
+                    self.locks.pop();
+                    return Err(e);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -149,7 +173,7 @@ impl Transaction {
     /// the next holder of a lock reads what this call wrote.
     pub fn take(&mut self) -> (Vec<Write>, Vec<String>) {
         self.read.clear();
-        let writes = std::mem::take(&mut self.writes)
+        let mut writes: Vec<Write> = std::mem::take(&mut self.writes)
             .into_iter()
             .filter(|(_, p)| p.base != p.value)
             .map(|(key, p)| Write {
@@ -158,6 +182,13 @@ impl Transaction {
                 value: p.value,
             })
             .collect();
+        let versions = std::mem::take(&mut self.versions);
+        if !writes.is_empty() {
+            for (key, base) in versions {
+                let value = Some(next_version(base.as_deref()));
+                writes.push(Write { key, base, value });
+            }
+        }
         (writes, std::mem::take(&mut self.locks))
     }
 
