@@ -75,13 +75,15 @@ pub struct HostState {
 
 impl HostState {
     pub(crate) fn new(env: Env, limits: crate::limits::Limits, guest_time_limit: Duration) -> Self {
+        let mut tx = Transaction::default();
+        tx.validate_reads(env.store.shared());
         HostState {
             env,
             limits,
             call_started: Instant::now(),
             in_imports: Duration::ZERO,
             guest_time_limit,
-            tx: Transaction::default(),
+            tx,
         }
     }
 
@@ -186,7 +188,6 @@ impl store::Host for HostState {
         let r = self
             .tx
             .lock(
-                &*self.env.store,
                 &self.env.locks,
                 &name,
                 self.env.lock_timeout,

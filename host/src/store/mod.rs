@@ -85,16 +85,6 @@ impl From<Vec<Write>> for Changes {
     }
 }
 
-/// The key under which a shared backend keeps the version of the named
-/// lock `name`: calls that wrote under the same lock conflict on it, so
-/// exclusion holds across processes that cannot see each other's locks.
-pub(crate) fn lock_version_key(name: &str) -> String {
-    format!("{LOCK_VERSIONS}{name}")
-}
-
-/// Where lock versions live (no component key starts so).
-pub const LOCK_VERSIONS: &str = "glbridge-host/lock/";
-
 /// Why a commit did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommitError {
@@ -128,8 +118,8 @@ pub trait Backend: Send + Sync {
 
     /// Whether other processes may commit to the same state (a database
     /// server): then the named locks of one process do not exclude the
-    /// calls of another, and each call that writes also bumps the version
-    /// of every lock it held, so that two such calls conflict.
+    /// calls of another, so each call that writes has what it read checked
+    /// at commit as well (see [`Transaction::take`]).
     fn shared(&self) -> bool {
         false
     }

@@ -22,17 +22,9 @@ pub struct Transaction {
     /// a read (the usual read-modify-write) needs no second look.
     read: BTreeMap<String, Option<Vec<u8>>>,
     locks: Vec<String>,
-    /// On a shared backend: each held lock's version key and the version
-    /// read when the lock was taken (see [`Backend::shared`]).
-    versions: Vec<(String, Option<Vec<u8>>)>,
-}
-
-/// The version after `base` (8 bytes, big-endian).
-fn next_version(base: Option<&[u8]>) -> Vec<u8> {
-    let n = base
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map_or(0, u64::from_be_bytes);
-    n.wrapping_add(1).to_be_bytes().to_vec()
+    /// Whether the backend is shared with other processes: then what the
+    /// call read is checked at commit too (see [`Transaction::take`]).
+    validate_reads: bool,
 }
 
 impl Transaction {
@@ -44,8 +36,9 @@ impl Transaction {
         self.committed(backend, key)
     }
 
-    /// The committed value of `key`, read once per call. Reads are not
-    /// validated at commit: what a call relies on it either writes or locks.
+    /// The committed value of `key`, read once per call. On a backend of
+    /// one process reads are not validated at commit (what a call relies
+    /// on it either writes or locks); on a shared one they are.
     fn committed(
         &mut self,
         backend: &dyn Backend,
@@ -119,11 +112,10 @@ impl Transaction {
     }
 
     /// Takes the lock `name` for the rest of the call; a wait for another
-    /// holder runs through `blocking`. On a shared backend it also reads the
-    /// lock's version, which a call that writes bumps at commit.
+    /// holder runs through `blocking`. The lock excludes the calls of this
+    /// process only.
     pub fn lock(
         &mut self,
-        backend: &dyn Backend,
         locks: &Locks,
         name: &str,
         timeout: Duration,
@@ -143,17 +135,6 @@ impl Transaction {
             )));
         }
         self.locks.push(name.to_owned());
-        if backend.shared() {
-            let key = super::lock_version_key(name);
-            match backend.get(&key) {
-                Ok(v) => self.versions.push((key, v)),
-                Err(e) => {
-                    locks.release(&[name.to_owned()]);
-                    self.locks.pop();
-                    return Err(e);
-                }
-            }
-        }
         Ok(())
     }
 
@@ -168,11 +149,24 @@ impl Transaction {
         self.writes.is_empty()
     }
 
+    /// Checks what the call reads at commit as well as what it writes: for
+    /// a backend shared with other processes, whose calls this process's
+    /// locks do not exclude (see [`Backend::shared`]).
+    pub fn validate_reads(&mut self, on: bool) {
+        self.validate_reads = on;
+    }
+
     /// Ends the transaction: its writes (those that change something) and
     /// its locks, which the caller commits and releases — in that order, so
     /// the next holder of a lock reads what this call wrote.
+    ///
+    /// When reads are validated and the call wrote something, every key it
+    /// read but did not write comes too, as a write that leaves the value
+    /// it read: the commit then fails if another process changed it
+    /// meanwhile (optimistic concurrency), and the call runs again on the
+    /// state that won. A call that writes nothing commits nothing.
     pub fn take(&mut self) -> (Vec<Write>, Vec<String>) {
-        self.read.clear();
+        let read = std::mem::take(&mut self.read);
         let mut writes: Vec<Write> = std::mem::take(&mut self.writes)
             .into_iter()
             .filter(|(_, p)| p.base != p.value)
@@ -182,12 +176,18 @@ impl Transaction {
                 value: p.value,
             })
             .collect();
-        let versions = std::mem::take(&mut self.versions);
-        if !writes.is_empty() {
-            for (key, base) in versions {
-                let value = Some(next_version(base.as_deref()));
-                writes.push(Write { key, base, value });
+        if self.validate_reads && !writes.is_empty() {
+            let unread = writes.len();
+            for (key, value) in read {
+                if writes[..unread].binary_search_by(|w| w.key.cmp(&key)).is_err() {
+                    writes.push(Write {
+                        key,
+                        base: value.clone(),
+                        value,
+                    });
+                }
             }
+            writes.sort_by(|a, b| a.key.cmp(&b.key));
         }
         (writes, std::mem::take(&mut self.locks))
     }
@@ -215,6 +215,41 @@ impl Transaction {
 mod tests {
     use super::*;
     use crate::store::MemoryStore;
+
+    #[test]
+    fn validated_reads_come_to_commit_as_unchanged_writes() {
+        let store = MemoryStore::default();
+        let locks = Locks::default();
+        let mut setup = Transaction::default();
+        assert!(setup.compare_and_swap(&store, "read", None, Some(b"r")).unwrap());
+        setup.finish(&store, &locks, true).unwrap();
+
+        let mut a = Transaction::default();
+        a.validate_reads(true);
+        assert_eq!(a.get(&store, "read").unwrap(), Some(b"r".to_vec()));
+        assert_eq!(a.get(&store, "absent").unwrap(), None);
+        assert!(a.compare_and_swap(&store, "w", None, Some(b"1")).unwrap());
+        // Another process changes what `a` read: `a` must not commit.
+        let mut b = Transaction::default();
+        assert!(b.compare_and_swap(&store, "read", Some(b"r"), Some(b"s")).unwrap());
+        b.finish(&store, &locks, true).unwrap();
+        assert_eq!(
+            a.finish(&store, &locks, true),
+            Err(CommitError::Conflict("read".into()))
+        );
+        assert_eq!(Backend::get(&store, "w").unwrap(), None);
+
+        // Reads alone commit nothing; reads with writes list every key once.
+        let mut c = Transaction::default();
+        c.validate_reads(true);
+        c.get(&store, "read").unwrap();
+        assert!(c.take().0.is_empty());
+        c.get(&store, "read").unwrap();
+        c.get(&store, "absent").unwrap();
+        assert!(c.compare_and_swap(&store, "read", Some(b"s"), Some(b"t")).unwrap());
+        let keys: Vec<String> = c.take().0.into_iter().map(|w| w.key).collect();
+        assert_eq!(keys, vec!["absent", "read"]);
+    }
 
     #[test]
     fn a_transaction_reads_its_writes_and_commits_all_or_nothing() {
