@@ -101,9 +101,26 @@ struct ServeArgs {
     /// Webhook signing key (required with --api-url).
     #[arg(long, env = "GLBRIDGE_WEBHOOK_SIGNING_KEY", hide_env_values = true)]
     webhook_signing_key: Option<String>,
-    /// SQLite file for the bridge's state [default: ./glbridge.db].
-    #[arg(long, env = "GLBRIDGE_STORE", value_name = "FILE")]
-    store: Option<PathBuf>,
+    /// Where the bridge's state is: a SQLite file, or a PostgreSQL URL
+    /// (postgres://user:password@host:port/db) that several replicas share
+    /// [default: ./glbridge.db].
+    #[arg(
+        long,
+        env = "GLBRIDGE_STORE",
+        value_name = "FILE|URL",
+        hide_env_values = true
+    )]
+    store: Option<String>,
+    /// With a PostgreSQL store: how long a replica's claim on a lane of
+    /// outbound work (a Chatwoot conversation's calls, the tick) lasts
+    /// unless extended; the longest a dead replica holds up its lanes
+    /// [default: 30s].
+    #[arg(long, env = "GLBRIDGE_LEASE_TTL", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    lease_ttl: Option<std::time::Duration>,
+    /// With a PostgreSQL store: this replica's name in the leases it takes
+    /// [default: host name, process id and a random part].
+    #[arg(long, env = "GLBRIDGE_REPLICA", value_name = "NAME")]
+    replica: Option<String>,
     /// How long a Gleap call waits for the agent's answer [default: 8s].
     #[arg(long, env = "GLBRIDGE_REPLY_WAIT", value_name = "DURATION", value_parser = humantime::parse_duration)]
     reply_wait: Option<std::time::Duration>,
@@ -650,7 +667,7 @@ fn sandbox(args: SandboxArgs) -> Result<ExitCode> {
 
 fn serve(args: ServeArgs) -> Result<ExitCode> {
     use glbridge_cli::serve::config::{actions, rest, FileConfig};
-    use glbridge_cli::serve::{ServeConfig, Service, Upstream};
+    use glbridge_cli::serve::{ServeConfig, Service, StoreLocation, Upstream};
     use glbridge_host::guest::client::Secret;
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
@@ -698,12 +715,31 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
             "no Gleap secret: set GLBRIDGE_GLEAP_SECRET (or --gleap-secret) to the Authorization header value configured in Gleap's custom API action, or pass --insecure-no-gleap-auth to accept unauthenticated calls"
         );
     }
+    let duration = |flag: Option<std::time::Duration>, file: Option<&str>, name: &str| {
+        flag.map(Ok)
+            .or_else(|| file.map(humantime::parse_duration))
+            .transpose()
+            .with_context(|| name.to_owned())
+    };
     let mut config = ServeConfig::new(
         upstream,
-        args.store
-            .or(file.store.clone())
-            .unwrap_or_else(|| PathBuf::from("glbridge.db")),
+        StoreLocation::parse(
+            &args
+                .store
+                .or(file.store.clone())
+                .unwrap_or_else(|| "glbridge.db".into()),
+        ),
     );
+    if let Some(ttl) = duration(args.lease_ttl, file.lease_ttl.as_deref(), "lease_ttl")? {
+        if ttl < std::time::Duration::from_secs(1) {
+            anyhow::bail!(
+                "--lease-ttl must be at least 1s, not {}",
+                humantime::format_duration(ttl)
+            );
+        }
+        config.lease_ttl = ttl;
+    }
+    config.replica = args.replica.or(file.replica.clone());
     config.listen = args.listen.or(file.listen).unwrap_or(config.listen);
     config.gleap_secret = gleap_secret.map(Secret::new);
     config.insecure_no_gleap_auth = insecure;
@@ -735,12 +771,6 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     if let Some(n) = args.workers.or(file.workers) {
         config.workers = n.max(1);
     }
-    let duration = |flag: Option<std::time::Duration>, file: Option<&str>, name: &str| {
-        flag.map(Ok)
-            .or_else(|| file.map(humantime::parse_duration))
-            .transpose()
-            .with_context(|| name.to_owned())
-    };
     if let Some(t) = duration(
         args.header_read_timeout,
         file.header_read_timeout.as_deref(),

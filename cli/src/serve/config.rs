@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -74,8 +74,12 @@ pub struct FileConfig {
     pub api_key: Option<String>,
     /// Webhook signing key.
     pub webhook_signing_key: Option<String>,
-    /// SQLite file.
-    pub store: Option<PathBuf>,
+    /// SQLite file, or PostgreSQL URL.
+    pub store: Option<String>,
+    /// Lease length on a PostgreSQL store, e.g. `30s`.
+    pub lease_ttl: Option<String>,
+    /// This replica's name in leases.
+    pub replica: Option<String>,
     /// Reply wait, e.g. `8s`.
     pub reply_wait: Option<String>,
     /// Settle window, e.g. `300ms`.

@@ -44,6 +44,16 @@ pub struct Metrics {
     pub guest_call_seconds: Family<NameLabels, Histogram>,
     /// Webhook calls committed together, per group commit.
     pub commit_group_calls: Histogram,
+    /// Calls whose commit lost to another call (of this replica or
+    /// another) and that ran again on the state that won.
+    pub store_conflicts: Counter,
+    /// Leased outbound work that stopped because another replica took its
+    /// lane over.
+    pub leases_lost: Counter,
+    /// Wake-ups heard from the shared store (PostgreSQL NOTIFY).
+    pub wakeups_heard: Counter,
+    /// 1 while the store answers, 0 while it does not.
+    pub store_ready: Gauge,
 }
 
 impl Default for Metrics {
@@ -59,6 +69,30 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.000_1, 2.0, 18))
         });
         let commit_group_calls = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        let store_conflicts = Counter::default();
+        let leases_lost = Counter::default();
+        let wakeups_heard = Counter::default();
+        let store_ready = Gauge::default();
+        registry.register(
+            "store_conflicts",
+            "Calls whose commit lost to another call and that ran again on the state that won",
+            store_conflicts.clone(),
+        );
+        registry.register(
+            "leases_lost",
+            "Leased outbound work stopped because another replica took its lane over",
+            leases_lost.clone(),
+        );
+        registry.register(
+            "wakeups_heard",
+            "Wake-ups heard from the shared store (PostgreSQL NOTIFY)",
+            wakeups_heard.clone(),
+        );
+        registry.register(
+            "store_ready",
+            "1 while the store answers, 0 while it does not",
+            store_ready.clone(),
+        );
         registry.register(
             "commit_group_calls",
             "Webhook calls committed together in one store transaction (group commit)",
@@ -109,6 +143,10 @@ impl Default for Metrics {
             gleap_waiting,
             guest_call_seconds,
             commit_group_calls,
+            store_conflicts,
+            leases_lost,
+            wakeups_heard,
+            store_ready,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod committer;
 pub mod config;
 mod drains;
 pub mod metrics;
+mod shared;
 pub mod wakeups;
 
 use std::net::SocketAddr;
@@ -29,8 +30,8 @@ use glbridge_guest::{Config, RetryPolicy};
 use glbridge_host::bindings::gleap::{Answer, Pending, Turn};
 use glbridge_host::store::CommitError;
 use glbridge_host::{
-    convert, Bridge, BridgeOptions, Durability, Env, HostError, Session, SqliteStore, SystemClock,
-    UreqTransport,
+    convert, Backend, Bridge, BridgeOptions, Durability, Env, HostError, PostgresStore, Session,
+    SqliteStore, SystemClock, UreqTransport,
 };
 use glbridge_sandbox::background::{BodyBudget, ConnectionLimits};
 use glbridge_sandbox::{Sandbox, SandboxConfig, Seed};
@@ -38,6 +39,7 @@ use glbridge_sandbox::{Sandbox, SandboxConfig, Seed};
 use committer::Committer;
 use drains::{Drained, Drains};
 use metrics::{Metrics, NameLabels, RequestLabels};
+use shared::Shared;
 use subtle::ConstantTimeEq;
 use wakeups::Wakeups;
 
@@ -49,8 +51,14 @@ pub const MAX_WEBHOOK_BODY: usize = 4 * 1024 * 1024;
 pub const MAX_CHATWOOT_BODY: usize = 1024 * 1024;
 /// Chatwoot conversations drained at once.
 const CONCURRENT_DRAINS: usize = 4;
-/// Times a webhook call is re-run when its commit lost to another call.
-const COMMIT_RETRIES: usize = 3;
+/// Times a call is re-run when its commit lost to another call.
+const COMMIT_RETRIES: usize = 8;
+/// On a shared store, how soon a drain looks again at a lane another
+/// replica was draining.
+const LANE_BUSY_RETRY_NS: i64 = 500_000_000;
+/// On a shared store, the longest a parked Gleap call goes without looking
+/// again: a wake-up lost on the way from another replica costs at most this.
+const FALLBACK_LOOK: Duration = Duration::from_secs(2);
 
 /// Where the AI-agent API is.
 #[derive(Clone)]
@@ -71,6 +79,42 @@ pub enum Upstream {
     },
 }
 
+/// Where the bridge keeps its state.
+#[derive(Clone)]
+pub enum StoreLocation {
+    /// A SQLite file: one process holds it.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (`postgres://…`): several replicas may share it.
+    Postgres(Secret),
+}
+
+impl StoreLocation {
+    /// A `postgres://` or `postgresql://` URL names a database; anything
+    /// else is a SQLite file's path.
+    pub fn parse(s: &str) -> Self {
+        if glbridge_host::store::postgres::is_url(s) {
+            StoreLocation::Postgres(Secret::new(s))
+        } else {
+            StoreLocation::Sqlite(PathBuf::from(s))
+        }
+    }
+}
+
+impl From<PathBuf> for StoreLocation {
+    fn from(path: PathBuf) -> Self {
+        StoreLocation::Sqlite(path)
+    }
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite(p) => write!(f, "Sqlite({})", p.display()),
+            StoreLocation::Postgres(_) => f.write_str("Postgres(..)"),
+        }
+    }
+}
+
 /// A resolved `glbridge serve` configuration.
 #[derive(Clone)]
 pub struct ServeConfig {
@@ -78,8 +122,16 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// The API.
     pub upstream: Upstream,
-    /// SQLite file for the bridge's state.
-    pub store: PathBuf,
+    /// Where the bridge's state is: a SQLite file, or a PostgreSQL
+    /// database that several replicas share.
+    pub store: StoreLocation,
+    /// On a shared store: how long a replica's claim on a lane of outbound
+    /// work (a Chatwoot conversation's calls, the tick) lasts unless
+    /// extended; a replica that dies holds its lanes this long at most.
+    pub lease_ttl: Duration,
+    /// This replica's name in the leases it takes (default: host name,
+    /// process id and a random suffix).
+    pub replica: Option<String>,
     /// Gleap's Authorization header value. With none, embedded mode makes
     /// one up unless `insecure_no_gleap_auth` is set.
     pub gleap_secret: Option<Secret>,
@@ -127,12 +179,14 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
-    /// Defaults around a store path and an upstream.
-    pub fn new(upstream: Upstream, store: PathBuf) -> Self {
+    /// Defaults around a store and an upstream.
+    pub fn new(upstream: Upstream, store: impl Into<StoreLocation>) -> Self {
         ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             upstream,
-            store,
+            store: store.into(),
+            lease_ttl: Duration::from_secs(30),
+            replica: None,
             gleap_secret: None,
             insecure_no_gleap_auth: false,
             gleap_enabled: true,
@@ -194,6 +248,8 @@ struct App {
     queue_depth: std::sync::atomic::AtomicI64,
     /// The Chatwoot conversations whose queued calls are being made.
     drains: Arc<Drains>,
+    /// The store shared with other replicas, if it is one.
+    shared: Option<Shared>,
 }
 
 /// A running service.
@@ -251,8 +307,12 @@ impl Service {
                 let sandbox = Sandbox::start(SandboxConfig {
                     webhook_url: Some(format!("http://{addr}/webhooks/gradient-labs")),
                     // Beside the bridge's store, so a restarted `serve`
-                    // still knows the conversations it is bridging.
-                    store: Some(sandbox_store(&config.store)),
+                    // still knows the conversations it is bridging (in
+                    // memory beside a database: it is for trying things).
+                    store: match &config.store {
+                        StoreLocation::Sqlite(path) => Some(sandbox_store(path)),
+                        StoreLocation::Postgres(_) => None,
+                    },
                     seed: seed.clone(),
                     ..SandboxConfig::default()
                 })?;
@@ -304,14 +364,26 @@ impl Service {
             });
 
         let bridge = Bridge::new(config.bridge_options.clone())?;
-        let store = SqliteStore::open_with(&config.store, config.durability)
-            .map_err(|e| anyhow::anyhow!("opening {}: {e}", config.store.display()))?;
+        let (store, shared): (Arc<dyn Backend>, Option<Arc<PostgresStore>>) = match &config.store {
+            StoreLocation::Sqlite(path) => {
+                let store = SqliteStore::open_with(path, config.durability)
+                    .map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
+                (Arc::new(store), None)
+            }
+            StoreLocation::Postgres(url) => {
+                let store = Arc::new(
+                    PostgresStore::open(url.expose())
+                        .map_err(|e| anyhow::anyhow!("opening the PostgreSQL store: {e}"))?,
+                );
+                tracing::info!(
+                    store = store.location(),
+                    "state kept in PostgreSQL, shared with any other replica on it"
+                );
+                (store.clone(), Some(store))
+            }
+        };
         let clock: Arc<dyn Clock + Send + Sync> = Arc::new(SystemClock);
-        let mut env = Env::new(
-            Arc::new(UreqTransport::new()),
-            clock.clone(),
-            Arc::new(store),
-        );
+        let mut env = Env::new(Arc::new(UreqTransport::new()), clock.clone(), store);
         // Component calls run on the runtime's worker threads; the imports
         // that wait let the runtime move its other work elsewhere meanwhile.
         env.blocking = |f| tokio::task::block_in_place(f);
@@ -338,7 +410,10 @@ impl Service {
             body_read_timeout: config.body_read_timeout,
             queue_depth: std::sync::atomic::AtomicI64::new(0),
             drains: Arc::new(Drains::new(CONCURRENT_DRAINS, now_ns)),
+            shared: shared
+                .map(|store| Shared::new(store, config.replica.clone(), config.lease_ttl)),
         });
+        app.metrics.store_ready.set(1);
         let weak = Arc::downgrade(&app);
         app.drains.set(Box::new(move |conversation| {
             let Some(app) = weak.upgrade() else {
@@ -365,6 +440,12 @@ impl Service {
             for c in &busy {
                 app.drains.schedule(c);
             }
+        }
+
+        if let Some(shared) = &app.shared {
+            let _inside = runtime.enter();
+            shared.listen(&app);
+            tokio::spawn(shared::scan_loop(app.clone()));
         }
 
         let mut router = Router::new();
@@ -456,8 +537,20 @@ async fn tick_loop(app: Arc<App>, every: Duration) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        match app.call(|s| s.gleap_tick()) {
-            Ok(r) => {
+        let ticked = match &app.shared {
+            None => app.call(|s| s.gleap_tick()).map(Some),
+            // One replica at a time releases held events and pushes late
+            // replies: the holder of the tick's lease.
+            Some(shared) => shared
+                .leased(&app, "tick", |s| s.gleap_tick(), |r| r.wake.clone())
+                .map(|l| match l {
+                    shared::Leased::Done(r, _) => Some(r),
+                    shared::Leased::Elsewhere => None,
+                }),
+        };
+        match ticked {
+            Ok(None) => {}
+            Ok(Some(r)) => {
                 app.queue_changed(r.queue_change);
                 for c in &r.wake {
                     app.wakeups.wake(c);
@@ -502,6 +595,12 @@ static INCIDENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::n
 /// words, and the incident number of the log line that has the details
 /// (a trap's wasm backtrace, a SQLite message) — never the details.
 fn internal_error(e: &anyhow::Error, incident: u64) -> Response {
+    if is_unavailable(e) {
+        return error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("the bridge's store is unavailable; nothing was kept; try again (incident {incident} in the service log)"),
+        );
+    }
     let what = match e.downcast_ref::<HostError>() {
         Some(HostError::Trap(_)) => {
             "the bridge's component failed on this request (it was stopped and replaced)"
@@ -533,8 +632,23 @@ fn error_response(status: StatusCode, message: &str) -> Response {
 }
 
 impl App {
-    /// Runs `f` on this thread's instance of the component (made on first use).
-    fn call<R>(&self, f: impl FnOnce(&mut Session) -> Result<R, HostError>) -> Result<R> {
+    /// Runs `f` on this thread's instance of the component (made on first
+    /// use); a call whose commit lost to another call (on a shared store,
+    /// maybe another replica's) runs again on the state that won.
+    fn call<R>(&self, mut f: impl FnMut(&mut Session) -> Result<R, HostError>) -> Result<R> {
+        let mut conflicts = 0;
+        loop {
+            match self.call_once(&mut f) {
+                Err(e) if is_conflict(&e) && conflicts < COMMIT_RETRIES => {
+                    conflicts += 1;
+                    self.metrics.store_conflicts.inc();
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn call_once<R>(&self, f: impl FnOnce(&mut Session) -> Result<R, HostError>) -> Result<R> {
         SESSIONS.with(|cell| {
             let mut sessions = cell.borrow_mut();
             let at = match sessions.iter().position(|(id, _)| *id == self.id) {
@@ -663,8 +777,47 @@ impl App {
     /// (each committed before the next is made), until none is left or the
     /// head failed and waits for its back-off.
     fn drain_chatwoot(&self, conversation: &str) -> Drained {
+        let lane = format!("chatwoot/{conversation}");
+        let mut held = None;
+        let drained = self.drain_chatwoot_leased(conversation, &lane, &mut held);
+        if let (Some(shared), Some(fence)) = (&self.shared, held) {
+            shared.release(&fence);
+        }
+        drained
+    }
+
+    /// Drains a conversation; on a shared store each call is made under
+    /// the lease on its lane (`held`: the last fence it was made under).
+    fn drain_chatwoot_leased(
+        &self,
+        conversation: &str,
+        lane: &str,
+        held: &mut Option<glbridge_host::store::Fence>,
+    ) -> Drained {
         loop {
-            let r = match self.call(|s| s.chatwoot_drain(conversation)) {
+            let made = match &self.shared {
+                None => self.call(|s| s.chatwoot_drain(conversation)),
+                Some(shared) => {
+                    match shared.leased(
+                        self,
+                        lane,
+                        |s| s.chatwoot_drain(conversation),
+                        |_| Vec::new(),
+                    ) {
+                        Ok(shared::Leased::Done(r, fence)) => {
+                            *held = Some(fence);
+                            Ok(r)
+                        }
+                        // Another replica is draining it: look again soon,
+                        // in case it let go just before this was queued.
+                        Ok(shared::Leased::Elsewhere) => {
+                            return Drained::Done(Some(now_ns() + LANE_BUSY_RETRY_NS))
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            let r = match made {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(conversation, "draining the Chatwoot queue: {e:#}");
@@ -722,7 +875,11 @@ impl App {
                 }
                 Turn::Pending(p) => pending = p,
             }
-            let wait = self.until(&pending);
+            let mut wait = self.until(&pending);
+            if self.shared.is_some() {
+                // A wake-up from another replica may be lost on the way.
+                wait = wait.min(FALLBACK_LOOK);
+            }
             tokio::select! {
                 () = &mut notified => {}
                 () = tokio::time::sleep(wait) => {}
@@ -807,14 +964,21 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
     let result = async {
         let mut tries = 0;
         loop {
-            let (answer, pending) = app.call(|s| {
+            let (answer, mut pending) = app.call(|s| {
                 Ok(s.deferred(|s| s.gleap_webhook(signature.as_deref(), token.as_deref(), &bytes)))
             })?;
             let answer = answer?;
+            // Replicas sharing the store hear of it from the commit itself.
+            if let Some(last) = pending.last_mut() {
+                last.wake(answer.wake.iter().cloned());
+            }
             match app.committer.commit(pending).await? {
                 Ok(()) => return Ok(answer),
                 // Nothing was kept: the call runs again on the state that won.
-                Err(CommitError::Conflict(_)) if tries < COMMIT_RETRIES => tries += 1,
+                Err(CommitError::Conflict(_)) if tries < COMMIT_RETRIES => {
+                    tries += 1;
+                    app.metrics.store_conflicts.inc();
+                }
                 Err(e) => return Err(anyhow::Error::from(e)),
             }
         }
@@ -893,12 +1057,54 @@ fn now_ns() -> i64 {
     SystemClock.now().0
 }
 
-async fn healthz(State(app): State<Arc<App>>) -> Response {
-    app.count_request("/healthz", StatusCode::OK);
-    json_response(
-        200,
-        serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}).to_string(),
+/// Whether a call failed because its commit lost to another call.
+fn is_conflict(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<HostError>(),
+        Some(HostError::Commit(CommitError::Conflict(_)))
+    ) || matches!(
+        e.downcast_ref::<CommitError>(),
+        Some(CommitError::Conflict(_))
     )
+}
+
+/// Whether a call failed because the store did not answer (nothing was
+/// kept; the sender should try again).
+fn is_unavailable(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<HostError>(),
+        Some(HostError::Commit(CommitError::Store(_)))
+    ) || matches!(e.downcast_ref::<CommitError>(), Some(CommitError::Store(_)))
+        || e.downcast_ref::<glbridge_guest::env::StoreError>()
+            .is_some()
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let store = match &app.shared {
+        None => Ok(()),
+        Some(shared) => {
+            let store = shared.store.clone();
+            tokio::task::spawn_blocking(move || store.check(Duration::from_secs(1)))
+                .await
+                .unwrap_or_else(|e| Err(glbridge_guest::env::StoreError(e.to_string())))
+        }
+    };
+    app.metrics.store_ready.set(i64::from(store.is_ok()));
+    let (status, body) = match store {
+        Ok(()) => (
+            StatusCode::OK,
+            serde_json::json!({"status": "ok", "store": "ready", "version": env!("CARGO_PKG_VERSION")}),
+        ),
+        Err(e) => {
+            tracing::warn!("/healthz: the store is not ready: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"status": "unavailable", "store": "not ready", "version": env!("CARGO_PKG_VERSION")}),
+            )
+        }
+    };
+    app.count_request("/healthz", status);
+    json_response(status.as_u16(), body.to_string())
 }
 
 async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {

@@ -262,7 +262,7 @@ impl ChatwootBridge {
             Ok(answer) => answer,
             Err(e) => {
                 io.store.rollback();
-                Answer::new(500, Outcome::StoreError, json!({"error": e.to_string()}))
+                Answer::new(503, Outcome::StoreError, json!({"error": e.to_string()}))
             }
         }
     }

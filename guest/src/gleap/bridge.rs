@@ -523,7 +523,7 @@ impl GleapBridge {
             Err(e) => return Turn::Answer(Answer::error(400, Outcome::BadRequest, e.0)),
         };
         if let Err(e) = state::lock(io.store, &conv_key(&call.conversation_id)) {
-            return Turn::Answer(Answer::error(500, Outcome::StoreError, e.to_string()));
+            return Turn::Answer(Answer::error(503, Outcome::StoreError, e.to_string()));
         }
         let started = io.clock.now();
         let position = match self
@@ -531,7 +531,7 @@ impl GleapBridge {
             .released_up_to(io.store, &call.conversation_id)
         {
             Ok(p) => p,
-            Err(e) => return Turn::Answer(Answer::error(500, Outcome::StoreError, e.to_string())),
+            Err(e) => return Turn::Answer(Answer::error(503, Outcome::StoreError, e.to_string())),
         };
         let after = match self.forward(io, &call) {
             Ok(true) => position,
@@ -555,7 +555,7 @@ impl GleapBridge {
         let marker = waiting_key(&call.conversation_id);
         if let Err(e) = state::update::<i64, _>(io.store, &marker, |d| *d = (*d).max(deadline.0)) {
             io.store.rollback();
-            return Turn::Answer(Answer::error(500, Outcome::StoreError, e.to_string()));
+            return Turn::Answer(Answer::error(503, Outcome::StoreError, e.to_string()));
         }
         Turn::Pending(Pending {
             conversation: call.conversation_id,
@@ -569,7 +569,7 @@ impl GleapBridge {
     /// over or the deadline has passed, else still pending.
     pub fn collect(&mut self, io: Io<'_>, pending: &Pending) -> Turn {
         if let Err(e) = state::lock(io.store, &conv_key(&pending.conversation)) {
-            return Turn::Answer(Answer::error(500, Outcome::StoreError, e.to_string()));
+            return Turn::Answer(Answer::error(503, Outcome::StoreError, e.to_string()));
         }
         self.turn(io, &pending.conversation, pending.deadline, pending.after)
     }
@@ -579,7 +579,7 @@ impl GleapBridge {
             Ok(t) => t,
             Err(e) => {
                 io.store.rollback();
-                Turn::Answer(Answer::error(500, Outcome::StoreError, e.to_string()))
+                Turn::Answer(Answer::error(503, Outcome::StoreError, e.to_string()))
             }
         }
     }
@@ -894,7 +894,7 @@ impl GleapBridge {
             Err(e) => {
                 // Not acknowledged, so the API delivers it again: keep nothing.
                 io.store.rollback();
-                return Answer::error(500, Outcome::StoreError, e.to_string());
+                return Answer::error(503, Outcome::StoreError, e.to_string());
             }
         };
         let mut answer = match action {

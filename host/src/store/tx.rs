@@ -179,7 +179,10 @@ impl Transaction {
         if self.validate_reads && !writes.is_empty() {
             let unread = writes.len();
             for (key, value) in read {
-                if writes[..unread].binary_search_by(|w| w.key.cmp(&key)).is_err() {
+                if writes[..unread]
+                    .binary_search_by(|w| w.key.cmp(&key))
+                    .is_err()
+                {
                     writes.push(Write {
                         key,
                         base: value.clone(),
@@ -221,7 +224,9 @@ mod tests {
         let store = MemoryStore::default();
         let locks = Locks::default();
         let mut setup = Transaction::default();
-        assert!(setup.compare_and_swap(&store, "read", None, Some(b"r")).unwrap());
+        assert!(setup
+            .compare_and_swap(&store, "read", None, Some(b"r"))
+            .unwrap());
         setup.finish(&store, &locks, true).unwrap();
 
         let mut a = Transaction::default();
@@ -231,7 +236,9 @@ mod tests {
         assert!(a.compare_and_swap(&store, "w", None, Some(b"1")).unwrap());
         // Another process changes what `a` read: `a` must not commit.
         let mut b = Transaction::default();
-        assert!(b.compare_and_swap(&store, "read", Some(b"r"), Some(b"s")).unwrap());
+        assert!(b
+            .compare_and_swap(&store, "read", Some(b"r"), Some(b"s"))
+            .unwrap());
         b.finish(&store, &locks, true).unwrap();
         assert_eq!(
             a.finish(&store, &locks, true),
@@ -246,7 +253,9 @@ mod tests {
         assert!(c.take().0.is_empty());
         c.get(&store, "read").unwrap();
         c.get(&store, "absent").unwrap();
-        assert!(c.compare_and_swap(&store, "read", Some(b"s"), Some(b"t")).unwrap());
+        assert!(c
+            .compare_and_swap(&store, "read", Some(b"s"), Some(b"t"))
+            .unwrap());
         let keys: Vec<String> = c.take().0.into_iter().map(|w| w.key).collect();
         assert_eq!(keys, vec!["absent", "read"]);
     }
