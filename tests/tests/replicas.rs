@@ -411,3 +411,142 @@ fn postgres_stopped_for_five_seconds_loses_nothing_and_the_replicas_recover_by_t
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["tags"], json!(["ai-handoff"]), "{answer}");
 }
+
+const CW_SECRET: &str = "cw_replica_secret";
+
+/// A signed Chatwoot `message_created` event of conversation `conv`.
+fn chatwoot_event(conv: u64, id: u64, content: &str) -> (String, String, Vec<u8>) {
+    let body = json!({
+        "event": "message_created", "id": id, "content": content,
+        "message_type": "incoming", "private": false,
+        "sender": {"id": 9, "name": "Sam", "type": "contact"},
+        "conversation": {"id": conv, "status": "pending", "inbox_id": 3, "channel": "Channel::WebWidget",
+                         "meta": {"sender": {"id": 9, "name": "Sam", "email": "sam@example.com"}}},
+        "account": {"id": 7}
+    })
+    .to_string()
+    .into_bytes();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let signature = glbridge_guest::chatwoot::sign(CW_SECRET, t, &body);
+    (t.to_string(), signature, body)
+}
+
+#[test]
+fn chatwoot_events_spread_over_two_replicas_are_each_answered_once_in_order() {
+    use glbridge_guest::chatwoot::bridge::Auth;
+    use glbridge_guest::chatwoot::Settings;
+    let pg = postgres();
+    let db = pg.database().unwrap();
+    let (forwarder, targets) = round_robin();
+    let sandbox = Sandbox::start(SandboxConfig {
+        webhook_url: Some(forwarder.url.clone()),
+        signing_key: SIGNING.into(),
+        seed: Some(glbridge_cli::demo::seed()),
+        retry_base: Duration::from_millis(20),
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let chatwoot = support::Receiver::start(|_| (200, "{}".into()));
+    let key = sandbox.config().integration_key.clone();
+    let start = |name: &str| {
+        let upstream = Upstream::Api {
+            url: sandbox.url(),
+            api_key: Secret::new(key.clone()),
+            signing_key: Secret::new(SIGNING),
+        };
+        let mut config = ServeConfig::new(upstream, StoreLocation::parse(&db));
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.gleap_secret = Some(Secret::new(SECRET));
+        config.tick = Duration::from_millis(100);
+        config.replica = Some(name.to_owned());
+        config.chatwoot = Some((
+            Settings {
+                base_url: chatwoot.url.trim_end_matches("/webhooks").to_owned(),
+                bot_token: "cw_token".into(),
+                teams: Default::default(),
+            },
+            Auth::Signature {
+                secret: Secret::new(CW_SECRET),
+                window_secs: 300,
+            },
+        ));
+        Service::start(config).unwrap()
+    };
+    let replicas = [start("a"), start("b")];
+    *targets.lock().unwrap() = replicas.iter().map(Service::url).collect();
+    let post_event = |replica: &Service, conv: u64, id: u64, content: &str| {
+        let (t, signature, body) = chatwoot_event(conv, id, content);
+        post(
+            &format!("{}/chatwoot/webhook", replica.url()),
+            &[
+                ("X-Chatwoot-Timestamp", &t),
+                ("X-Chatwoot-Signature", &signature),
+            ],
+            &body,
+        )
+        .0
+    };
+    let replies = |conv: u64| -> Vec<String> {
+        let path = format!("/api/v1/accounts/7/conversations/{conv}/messages");
+        chatwoot
+            .all()
+            .iter()
+            .filter(|r| r.target == path && r.json()["private"] == false)
+            .map(|r| r.json()["content"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    let conversations: Vec<u64> = (201..207).collect();
+    // Each question to one replica, its redelivery to the other.
+    for (i, conv) in conversations.iter().enumerate() {
+        let id = conv * 10;
+        assert_eq!(
+            post_event(&replicas[i % 2], *conv, id, "How long does delivery take?"),
+            200
+        );
+        assert_eq!(
+            post_event(
+                &replicas[(i + 1) % 2],
+                *conv,
+                id,
+                "How long does delivery take?"
+            ),
+            200
+        );
+    }
+    for conv in &conversations {
+        support::eventually(
+            &format!("the first reply in {conv}"),
+            Duration::from_secs(20),
+            || (!replies(*conv).is_empty()).then_some(()),
+        );
+    }
+    // The second question, to the other replica.
+    for (i, conv) in conversations.iter().enumerate() {
+        assert_eq!(
+            post_event(
+                &replicas[(i + 1) % 2],
+                *conv,
+                conv * 10 + 1,
+                "How do I return an item?"
+            ),
+            200
+        );
+    }
+    for conv in &conversations {
+        support::eventually(
+            &format!("the second reply in {conv}"),
+            Duration::from_secs(20),
+            || (replies(*conv).len() >= 2).then_some(()),
+        );
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    for conv in &conversations {
+        let got = replies(*conv);
+        assert_eq!(got.len(), 2, "{conv}: each reply once: {got:?}");
+        assert!(got[0].contains("working days"), "{conv}: in order: {got:?}");
+        assert!(got[1].contains("30 days"), "{conv}: in order: {got:?}");
+    }
+}
