@@ -11,7 +11,14 @@
 #   5. the Chatwoot route: signed `message_created` events of 100,000
 #      customer messages over 1,000 conversations, each planned and queued
 #      (committed) before its 200 (the queued calls then fail against a
-#      closed port and back off).
+#      closed port and back off);
+#   6. the webhook route on PostgreSQL (a throwaway server started by
+#      scripts/postgres.sh, default settings: fsync and synchronous_commit
+#      on): one replica, then two replicas each sent half the conversations
+#      by a wrk of their own (half the connections each), with commits per
+#      group and conflicts from /metrics;
+#   7. the cross-replica wake-up hop: a Gleap call parked on replica B
+#      answered by a webhook posted to replica A (bench/hop.py).
 # Prints requests/s, p50/p99 and peak RSS of each, and the webhook route's
 # ratio to the reference. Installs wrk (Debian/Ubuntu apt) if it is missing.
 #
@@ -120,10 +127,93 @@ echo "$(result "$work/chatwoot.wrk") peak_rss_mb=$(peak_rss_mb "$cw")" >"$work/c
 kill "$cw"; wait "$cw" 2>/dev/null || true
 cat "$work/chatwoot.res"
 
+echo "== PostgreSQL"
+pg_url=$(scripts/postgres.sh start 2>"$work/pg.txt")
+pg_dir=$(awk '{print $3}' "$work/pg.txt")
+trap 'scripts/postgres.sh stop "$pg_dir" 2>/dev/null || true; cleanup' EXIT
+database() { psql -q "$pg_url" -c "CREATE DATABASE $1" >/dev/null; echo "${pg_url%/*}/$1"; }
+metric_of() { # port name: a metric's value (summed over its labels)
+    python3 - "$1" "$2" <<'PY'
+import sys, urllib.request
+text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics").read().decode()
+print(sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.split("{")[0].split(" ")[0] == sys.argv[2]))
+PY
+}
+pg_serve() { # store label -> prints port, records pid
+    local port; port=$(free_port)
+    "$bin/glbridge" serve --listen "127.0.0.1:$port" --store "$1" \
+        --api-url http://127.0.0.1:9 --api-key unused --webhook-signing-key "$KEY" \
+        --insecure-no-gleap-auth >/dev/null 2>"$work/$2.log" &
+    echo "$! $port"
+}
+group_stats() { # port...: calls per group commit, conflicts
+    local calls=0 groups=0 conflicts=0 p
+    for p in "$@"; do
+        calls=$(python3 -c "print($calls + $(metric_of "$p" glbridge_commit_group_calls_sum))")
+        groups=$(python3 -c "print($groups + $(metric_of "$p" glbridge_commit_group_calls_count))")
+        conflicts=$(python3 -c "print($conflicts + $(metric_of "$p" glbridge_store_conflicts_total))")
+    done
+    python3 -c "print(f'calls_per_group={$calls / max($groups, 1):.1f} conflicts={int($conflicts)}')"
+}
+
+read -r p1 port1 < <(pg_serve "$(database w1)" pg1)
+pids+=("$p1"); wait_port "$port1"
+echo "== webhook route on PostgreSQL, one replica: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
+wrk_webhooks "$port1" "$work/pg1.wrk"
+echo "$(result "$work/pg1.wrk") peak_rss_mb=$(peak_rss_mb "$p1") $(group_stats "$port1")" >"$work/pg1.res"
+kill "$p1"; wait "$p1" 2>/dev/null || true
+cat "$work/pg1.res"
+
+db2=$(database w2)
+read -r pa porta < <(pg_serve "$db2" pg2a)
+read -r pb portb < <(pg_serve "$db2" pg2b)
+pids+=("$pa" "$pb"); wait_port "$porta"; wait_port "$portb"
+# Even conversations to one replica, odd to the other (line i is conversation i % 1000).
+awk 'NR % 2 == 1' "$work/requests.tsv" >"$work/requests-a.tsv"
+awk 'NR % 2 == 0' "$work/requests.tsv" >"$work/requests-b.tsv"
+half=$(( (CONNECTIONS + 1) / 2 ))
+echo "== webhook route on PostgreSQL, two replicas: 2 x wrk -t1 -c$half -d$DURATION"
+GLBRIDGE_REQUESTS="$work/requests-a.tsv" GLBRIDGE_WRK_THREADS=1 \
+    wrk -t1 -c"$half" -d"$DURATION" --latency -s bench/webhooks.lua "http://127.0.0.1:$porta" >"$work/pg2a.wrk" &
+wa=$!
+GLBRIDGE_REQUESTS="$work/requests-b.tsv" GLBRIDGE_WRK_THREADS=1 \
+    wrk -t1 -c"$half" -d"$DURATION" --latency -s bench/webhooks.lua "http://127.0.0.1:$portb" >"$work/pg2b.wrk"
+wait "$wa"
+python3 - "$(result "$work/pg2a.wrk")" "$(result "$work/pg2b.wrk")" "$(group_stats "$porta" "$portb")" >"$work/pg2.res" <<'PY'
+import sys
+a, b = (dict(kv.split("=") for kv in r.split()) for r in sys.argv[1:3])
+# p50/p99: the worse of the two replicas.
+print(f"rps={float(a['rps']) + float(b['rps']):.0f} p50_ms={max(float(a['p50_ms']), float(b['p50_ms']))} "
+      f"p99_ms={max(float(a['p99_ms']), float(b['p99_ms']))} non2xx={int(a['non2xx']) + int(b['non2xx'])} {sys.argv[3]}")
+PY
+echo "$(cat "$work/pg2.res") peak_rss_mb=$(( $(peak_rss_mb "$pa") + $(peak_rss_mb "$pb") ))" >"$work/pg2.res"
+kill "$pa" "$pb"; wait "$pa" "$pb" 2>/dev/null || true
+cat "$work/pg2.res"
+
+echo "== cross-replica wake-up hop (Gleap call on B, webhook to A)"
+sport=$(free_port)
+"$bin/glbridge" sandbox --listen "127.0.0.1:$sport" --integration-key sk_hop --signing-key "$KEY" \
+    --webhook-url http://127.0.0.1:9/unused >/dev/null 2>"$work/hop-sandbox.log" &
+sp=$!; pids+=("$sp"); wait_port "$sport"
+db3=$(database w3)
+hop_serve() {
+    local port; port=$(free_port)
+    "$bin/glbridge" serve --listen "127.0.0.1:$port" --store "$db3" \
+        --api-url "http://127.0.0.1:$sport" --api-key sk_hop --webhook-signing-key "$KEY" \
+        --gleap-secret "Bearer hop" >/dev/null 2>"$work/hop-$1.log" &
+    echo "$! $port"
+}
+read -r ha hporta < <(hop_serve a)
+read -r hb hportb < <(hop_serve b)
+pids+=("$ha" "$hb"); wait_port "$hporta"; wait_port "$hportb"
+python3 bench/hop.py "http://127.0.0.1:$hporta" "http://127.0.0.1:$hportb" "$KEY" "Bearer hop" "${HOP_SAMPLES:-200}" | grep '^RESULT' | sed 's/^RESULT //' >"$work/hop.res"
+kill "$ha" "$hb" "$sp"; wait "$ha" "$hb" "$sp" 2>/dev/null || true
+cat "$work/hop.res"
+
 echo
 echo "| run | requests/s | p50 | p99 | non-2xx | peak RSS |"
 echo "|---|---|---|---|---|---|"
-for r in webhooks webhooks-fsync reference gleap chatwoot; do
+for r in webhooks webhooks-fsync reference gleap chatwoot pg1 pg2; do
     line=$(cat "$work/$r.res")
     printf '| %s | %s | %s ms | %s ms | %s | %s MB |\n' "$r" "$(field "$line" rps)" \
         "$(field "$line" p50_ms)" "$(field "$line" p99_ms)" "$(field "$line" non2xx)" "$(field "$line" peak_rss_mb)"
@@ -135,3 +225,7 @@ serve, fsync, ref = map(float, sys.argv[1:])
 print(f"webhook route / native reference: {serve / ref:.2f}x (power-loss durability: {fsync / ref:.2f}x)")
 PY
 echo "Gleap outcomes: $(field "$(cat "$work/gleap.res")" outcomes)"
+for r in pg1 pg2; do
+    echo "PostgreSQL $r: $(field "$(cat "$work/$r.res")" calls_per_group) calls per group commit, $(field "$(cat "$work/$r.res")" conflicts) conflicts; / native reference: $(python3 -c "print(f'{$(field "$(cat "$work/$r.res")" rps) / $(field "$(cat "$work/reference.res")" rps):.2f}x')")"
+done
+echo "cross-replica wake-up hop: p50 $(field "$(cat "$work/hop.res")" hop_p50_ms) ms, p99 $(field "$(cat "$work/hop.res")" hop_p99_ms) ms, max $(field "$(cat "$work/hop.res")" hop_max_ms) ms ($(field "$(cat "$work/hop.res")" n) samples)"

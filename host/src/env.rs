@@ -94,8 +94,10 @@ impl HostState {
         self.tx.finish(&*env.store, &env.locks, commit)
     }
 
-    /// Starts the accounting of a new export call.
-    pub(crate) fn begin_call(&mut self) {
+    /// Starts the accounting of a new export call, reading through the
+    /// store's cache when `cached`.
+    pub(crate) fn begin_call(&mut self, cached: bool) {
+        self.tx.cached_reads(cached);
         self.call_started = Instant::now();
         self.in_imports = Duration::ZERO;
     }

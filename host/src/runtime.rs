@@ -191,7 +191,7 @@ impl Bridge {
             }
         });
         store.set_epoch_deadline(1);
-        store.data_mut().begin_call();
+        store.data_mut().begin_call(false);
         let bindings = self
             .inner
             .pre

@@ -11,6 +11,8 @@ use crate::convert::{wit_bridge_config, wit_config};
 use crate::env::{Env, HostState};
 use crate::error::HostError;
 use crate::runtime::Bridge;
+#[allow(unused_imports)] // named in the docs
+use crate::store::Backend;
 use crate::store::Uncommitted;
 use glbridge_guest::gleap::bridge as gb;
 
@@ -54,6 +56,8 @@ pub struct Session {
     live: Option<Live>,
     /// Inside [`Session::deferred`]: calls leave their writes here.
     deferring: Option<Vec<Uncommitted>>,
+    /// Inside [`Session::cached_reads`].
+    cached_reads: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -77,6 +81,7 @@ impl Session {
             gleap_config: None,
             live: None,
             deferring: None,
+            cached_reads: false,
         }
     }
 
@@ -103,7 +108,7 @@ impl Session {
         let Some(live) = self.live.as_mut() else {
             return Err(HostError::Load("instance vanished".into()));
         };
-        live.store.data_mut().begin_call();
+        live.store.data_mut().begin_call(self.cached_reads);
         let result = f(live);
         // One call, one transaction: what the call wrote is committed (or,
         // after a trap, discarded) before its result is handed back — or,
@@ -148,6 +153,20 @@ impl Session {
         let r = f(self);
         let pending = std::mem::replace(&mut self.deferring, outer).unwrap_or_default();
         (r, pending)
+    }
+
+    /// Runs `f` with its calls reading through the store's cache of
+    /// committed values ([`Backend::get_cached`]). On a store shared with
+    /// other processes a cached value may be stale, so every read such a
+    /// call made — also by a call that writes nothing — comes to its
+    /// commit to be checked, and a stale one fails it as a conflict: use it
+    /// for calls that are safe to run again and whose effects outside the
+    /// store are too (e.g. a webhook's, with commits deferred).
+    pub fn cached_reads<R>(&mut self, f: impl FnOnce(&mut Session) -> R) -> R {
+        let outer = std::mem::replace(&mut self.cached_reads, true);
+        let r = f(self);
+        self.cached_reads = outer;
+        r
     }
 
     /// Configures the API client that the client calls use. Validated by

@@ -208,6 +208,30 @@ fn two_postgres_stores_conflict_and_group_across_processes() {
 }
 
 #[test]
+fn a_stale_cached_read_fails_its_commit_and_is_forgotten() {
+    let pg = server();
+    let url = pg.database().unwrap();
+    let a = PostgresStore::open(&url).unwrap();
+    let b = PostgresStore::open(&url).unwrap();
+    a.commit(vec![w("k", None, Some("1"))]).unwrap();
+    assert_eq!(a.get_cached("k").unwrap(), Some(b"1".to_vec()));
+    // Another process changes it: this one's cache is stale ...
+    b.commit(vec![w("k", Some("1"), Some("2"))]).unwrap();
+    assert_eq!(a.get_cached("k").unwrap(), Some(b"1".to_vec()), "stale");
+    // ... so a commit that read it (an unchanged write) or wrote from it conflicts,
+    assert_eq!(
+        a.commit(vec![
+            w("k", Some("1"), Some("1")),
+            w("other", None, Some("x"))
+        ]),
+        Err(CommitError::Conflict("k".into()))
+    );
+    assert_eq!(a.get("other").unwrap(), None);
+    // and the stale value is forgotten.
+    assert_eq!(a.get_cached("k").unwrap(), Some(b"2".to_vec()));
+}
+
+#[test]
 fn a_lease_fences_its_holder_once_another_takes_the_lane_over() {
     let pg = server();
     let url = pg.database().unwrap();

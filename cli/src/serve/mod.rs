@@ -964,8 +964,12 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
     let result = async {
         let mut tries = 0;
         loop {
+            // Reads through the store's cache: on a shared store each one is
+            // checked when the group commits (a stale one runs the call again).
             let (answer, mut pending) = app.call(|s| {
-                Ok(s.deferred(|s| s.gleap_webhook(signature.as_deref(), token.as_deref(), &bytes)))
+                Ok(s.cached_reads(|s| {
+                    s.deferred(|s| s.gleap_webhook(signature.as_deref(), token.as_deref(), &bytes))
+                }))
             })?;
             let answer = answer?;
             // Replicas sharing the store hear of it from the commit itself.

@@ -1,7 +1,9 @@
-//! Committed values kept in memory, for a backend that is the only writer
-//! of its data (the SQLite store holds its file exclusively): every commit
-//! passes through it, so what it holds is never stale. Sharded, so calls on
-//! different keys do not contend; bounded, by dropping a shard when full.
+//! Committed values kept in memory. For a backend that is the only writer
+//! of its data (the SQLite store holds its file exclusively) every commit
+//! passes through it, so what it holds is never stale; a shared backend
+//! (PostgreSQL) checks what was read from it at commit instead. Sharded, so
+//! calls on different keys do not contend; bounded, by dropping a shard
+//! when full.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -63,6 +65,16 @@ impl ValueCache {
             return;
         }
         Self::insert(&mut shard, self.max_shard_bytes, key, value);
+    }
+
+    /// Forgets `key` (its cached value was found stale).
+    pub(crate) fn forget(&self, key: &str) {
+        let mut shard = self.shard(key);
+        if let Some(old) = shard.values.remove(key) {
+            shard.bytes = shard
+                .bytes
+                .saturating_sub(key.len() + old.map_or(0, |v| v.len()) + 64);
+        }
     }
 
     fn insert(shard: &mut Shard, max_shard_bytes: usize, key: &str, value: Option<&[u8]>) {

@@ -105,6 +105,14 @@ pub trait Backend: Send + Sync {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Committed keys starting with `prefix`, ascending.
     fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Reads a value, maybe from a cache of committed values. A backend
+    /// shared with other processes may answer a stale value: it must then
+    /// check every such read at commit ([`Backend::shared`]). By default the
+    /// same as [`Backend::get`].
+    fn get_cached(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(key)
+    }
     /// Applies `writes` atomically and durably if every key still holds its
     /// `base`; otherwise applies none of them.
     fn commit(&self, writes: Vec<Write>) -> Result<(), CommitError>;
@@ -150,6 +158,9 @@ impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
     }
     fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         (**self).list_keys(prefix)
+    }
+    fn get_cached(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get_cached(key)
     }
     fn commit(&self, writes: Vec<Write>) -> Result<(), CommitError> {
         (**self).commit(writes)

@@ -25,6 +25,8 @@ pub struct Transaction {
     /// Whether the backend is shared with other processes: then what the
     /// call read is checked at commit too (see [`Transaction::take`]).
     validate_reads: bool,
+    /// Whether reads go through the backend's cache ([`Backend::get_cached`]).
+    cached: bool,
 }
 
 impl Transaction {
@@ -47,7 +49,11 @@ impl Transaction {
         if let Some(v) = self.read.get(key) {
             return Ok(v.clone());
         }
-        let v = backend.get(key)?;
+        let v = if self.cached {
+            backend.get_cached(key)?
+        } else {
+            backend.get(key)?
+        };
         self.read.insert(key.to_owned(), v.clone());
         Ok(v)
     }
@@ -156,6 +162,13 @@ impl Transaction {
         self.validate_reads = on;
     }
 
+    /// Reads through the backend's cache for the rest of this call (set at
+    /// the start of each call). With validated reads, a cached read comes
+    /// to the commit even if the call writes nothing.
+    pub fn cached_reads(&mut self, on: bool) {
+        self.cached = on;
+    }
+
     /// Ends the transaction: its writes (those that change something) and
     /// its locks, which the caller commits and releases — in that order, so
     /// the next holder of a lock reads what this call wrote.
@@ -164,7 +177,9 @@ impl Transaction {
     /// read but did not write comes too, as a write that leaves the value
     /// it read: the commit then fails if another process changed it
     /// meanwhile (optimistic concurrency), and the call runs again on the
-    /// state that won. A call that writes nothing commits nothing.
+    /// state that won. A call that writes nothing commits nothing, unless
+    /// it read through the cache: then its reads are committed (checked)
+    /// alone.
     pub fn take(&mut self) -> (Vec<Write>, Vec<String>) {
         let read = std::mem::take(&mut self.read);
         let mut writes: Vec<Write> = std::mem::take(&mut self.writes)
@@ -176,7 +191,7 @@ impl Transaction {
                 value: p.value,
             })
             .collect();
-        if self.validate_reads && !writes.is_empty() {
+        if self.validate_reads && (!writes.is_empty() || (self.cached && !read.is_empty())) {
             let unread = writes.len();
             for (key, value) in read {
                 if writes[..unread]

@@ -27,6 +27,7 @@ use glbridge_guest::env::StoreError;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
+use super::cache::ValueCache;
 use super::{prefix_end, Backend, Changes, CommitError, Fence, Write};
 
 pub use listen::{Listener, Signal};
@@ -39,6 +40,8 @@ pub const WAKE_CHANNEL: &str = "glbridge_wake";
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections in the pool.
 const POOL_SIZE: usize = 16;
+/// Bytes of committed values kept in memory for cached reads.
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
 /// Times a group is run again after a deadlock, a serialization failure or
 /// a key inserted by another transaction meanwhile.
 const GROUP_RETRIES: usize = 5;
@@ -46,19 +49,28 @@ const GROUP_RETRIES: usize = 5;
 const GET: &str = "SELECT value FROM glbridge_kv WHERE key = $1";
 const LIST: &str = "SELECT key FROM glbridge_kv WHERE key >= $1 AND key < $2 ORDER BY key";
 const LIST_ALL: &str = "SELECT key FROM glbridge_kv WHERE key >= $1 ORDER BY key";
-/// The group's rows, locked in key order (so that two groups never wait
-/// on each other in a circle over them).
+/// The rows the group changes, locked in key order (so that two groups
+/// never wait on each other in a circle over them) ...
 const LOCK_ROWS: &str =
     "SELECT key, value FROM glbridge_kv WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE";
+/// ... and those its calls only read, held still (other groups that only
+/// read them go on).
+const SHARE_ROWS: &str =
+    "SELECT key, value FROM glbridge_kv WHERE key = ANY($1::text[]) ORDER BY key FOR SHARE";
 /// The leases the group's calls depend on, held still until it commits.
 const LOCK_LEASES: &str =
     "SELECT lane, lease_owner, epoch FROM glbridge_leases WHERE lane = ANY($1::text[]) FOR SHARE";
-/// Every row change of a group, and its wake-ups, in one statement.
+/// Every row change of a group, and its wake-ups, in one statement. New
+/// keys are plain inserts: a key another transaction inserted meanwhile is
+/// a unique violation, and the group runs again. Changed keys (their rows
+/// locked) are written through the primary key's index as upserts — an
+/// `UPDATE … FROM unnest(…)` join is planned as a scan of the whole table.
 const APPLY: &str = "WITH
     ins AS (INSERT INTO glbridge_kv (key, value)
             SELECT k, v FROM unnest($1::text[], $2::bytea[]) AS t(k, v)),
-    upd AS (UPDATE glbridge_kv AS kv SET value = u.v
-            FROM unnest($3::text[], $4::bytea[]) AS u(k, v) WHERE kv.key = u.k),
+    upd AS (INSERT INTO glbridge_kv (key, value)
+            SELECT k, v FROM unnest($3::text[], $4::bytea[]) AS u(k, v)
+            ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value),
     del AS (DELETE FROM glbridge_kv WHERE key = ANY($5::text[]))
     SELECT count(pg_notify('glbridge_wake', c)) FROM unnest($6::text[]) AS c";
 /// Extends a lane's lease held by `$2`, or takes one that expired (a new
@@ -97,6 +109,10 @@ struct Inner {
     ready: AtomicBool,
     /// Group retries after a deadlock or a concurrent insert.
     retries: AtomicU64,
+    /// Values as this process last read or committed them: possibly stale
+    /// (other processes commit too), so only for reads that are checked at
+    /// commit ([`Backend::get_cached`]).
+    cache: ValueCache,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -190,6 +206,7 @@ impl PostgresStore {
                 config,
                 ready: AtomicBool::new(false),
                 retries: AtomicU64::new(0),
+                cache: ValueCache::new(CACHE_BYTES),
             }),
             handle: runtime.handle().clone(),
             runtime: Some(runtime),
@@ -344,12 +361,20 @@ impl Inner {
         &self,
         sets: &[Changes],
     ) -> Result<Vec<Result<(), CommitError>>, tokio_postgres::Error> {
-        let keys: Vec<&str> = sets
+        // Keys some call changes, and keys calls only read (checked, kept).
+        let keys: BTreeSet<&str> = sets
+            .iter()
+            .flat_map(|c| c.writes.iter().filter(|w| w.base != w.value))
+            .map(|w| w.key.as_str())
+            .collect();
+        let read_only: Vec<&str> = sets
             .iter()
             .flat_map(|c| c.writes.iter().map(|w| w.key.as_str()))
+            .filter(|k| !keys.contains(k))
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        let keys: Vec<&str> = keys.into_iter().collect();
         let lanes: Vec<&str> = sets
             .iter()
             .flat_map(|c| c.fences.iter().map(|f| f.lane.as_str()))
@@ -379,22 +404,27 @@ impl Inner {
             unreachable!("just set")
         };
         let lock_rows = client.prepare_cached(LOCK_ROWS).await?;
+        let share_rows = client.prepare_cached(SHARE_ROWS).await?;
         let lock_leases = client.prepare_cached(LOCK_LEASES).await?;
         let apply = client.prepare_cached(APPLY).await?;
         let key_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&keys];
+        let read_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&read_only];
         let lane_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&lanes];
+        let query_if = |stmt, params, skip: bool| async move {
+            if skip {
+                Ok(Vec::new())
+            } else {
+                client.query(stmt, params).await
+            }
+        };
         let locked = async {
-            let (_, rows, leases) = tokio::try_join!(
+            let (_, mut rows, read, leases) = tokio::try_join!(
                 client.batch_execute("BEGIN"),
-                client.query(&lock_rows, &key_params),
-                async {
-                    if lanes.is_empty() {
-                        Ok(Vec::new())
-                    } else {
-                        client.query(&lock_leases, &lane_params).await
-                    }
-                },
+                query_if(&lock_rows, &key_params, keys.is_empty()),
+                query_if(&share_rows, &read_params, read_only.is_empty()),
+                query_if(&lock_leases, &lane_params, lanes.is_empty()),
             )?;
+            rows.extend(read);
             Ok::<_, tokio_postgres::Error>((rows, leases))
         }
         .await;
@@ -469,6 +499,21 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Keeps what committed calls left in the cache, and forgets the keys
+    /// of calls that lost (what they read may be stale).
+    fn remember(&self, sets: &[Vec<Write>], results: &[Result<(), CommitError>]) {
+        for (writes, result) in sets.iter().zip(results) {
+            for w in writes {
+                match result {
+                    Ok(()) => self.cache.put_committed(&w.key, w.value.as_deref()),
+                    Err(_) => self.cache.forget(&w.key),
+                }
+            }
+        }
+    }
+}
+
 /// A pooled connection inside a transaction: closed if dropped before
 /// [`Open::ended`].
 struct Open(Option<deadpool_postgres::Object>);
@@ -502,8 +547,17 @@ impl Backend for PostgresStore {
                 .query_opt(&get, &[&key])
                 .await
                 .map_err(|e| db_error("reading", &e))?;
-            Ok(row.map(|r| r.get(0)))
+            let value: Option<Vec<u8>> = row.map(|r| r.get(0));
+            inner.cache.put(&key, value.as_deref());
+            Ok(value)
         })
+    }
+
+    fn get_cached(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.inner.cache.get(key) {
+            Some(v) => Ok(v),
+            None => self.get(key),
+        }
     }
 
     fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -542,6 +596,7 @@ impl Backend for PostgresStore {
 
     fn commit_changes(&self, sets: Vec<Changes>) -> Vec<Result<(), CommitError>> {
         let n = sets.len();
+        let writes_of: Vec<Vec<Write>> = sets.iter().map(|c| c.writes.clone()).collect();
         let inner = self.inner.clone();
         let r = self.run("committing", async move {
             let mut tries = 0;
@@ -557,8 +612,16 @@ impl Backend for PostgresStore {
             }
         });
         match r {
-            Ok(results) => results,
-            Err(e) => (0..n).map(|_| Err(CommitError::Store(e.clone()))).collect(),
+            Ok(results) => {
+                self.inner.remember(&writes_of, &results);
+                results
+            }
+            Err(e) => {
+                for key in writes_of.iter().flatten() {
+                    self.inner.cache.forget(&key.key);
+                }
+                (0..n).map(|_| Err(CommitError::Store(e.clone()))).collect()
+            }
         }
     }
 }
