@@ -134,6 +134,11 @@ struct ServeArgs {
     /// [default: process].
     #[arg(long, env = "GLBRIDGE_DURABILITY", value_name = "LEVEL", value_parser = parse_durability)]
     durability: Option<glbridge_host::Durability>,
+    /// SQLite: the most disk the WAL file takes, e.g. `256MiB` (at least
+    /// 16MiB). It starts over at about half of it; a larger bound makes
+    /// that rarer (each time stalls commits briefly) [default: 256MiB].
+    #[arg(long, env = "GLBRIDGE_WAL_LIMIT", value_name = "SIZE", value_parser = parse_size)]
+    wal_limit: Option<usize>,
     /// Worker threads, each with its own instance of the component
     /// [default: two per core].
     #[arg(long, env = "GLBRIDGE_WORKERS", value_name = "N")]
@@ -763,6 +768,17 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
             .map(glbridge_cli::serve::config::parse_durability)
     }) {
         config.durability = d.context("durability")?;
+    }
+    if let Some(n) = args.wal_limit.map(Ok).or_else(|| {
+        file.wal_limit
+            .as_deref()
+            .map(glbridge_cli::serve::config::parse_size)
+    }) {
+        let n = n.context("wal_limit")? as u64;
+        if n < glbridge_host::store::MIN_WAL_LIMIT {
+            anyhow::bail!("--wal-limit must be at least 16MiB");
+        }
+        config.wal_limit = n;
     }
     config.metrics_token = args
         .metrics_token

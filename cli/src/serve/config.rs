@@ -86,6 +86,8 @@ pub struct FileConfig {
     pub settle: Option<String>,
     /// `process` or `power-loss`.
     pub durability: Option<String>,
+    /// SQLite: the WAL file's size bound, e.g. `256MiB`.
+    pub wal_limit: Option<String>,
     /// Worker threads.
     pub workers: Option<usize>,
     /// Gleap's Authorization header value.

@@ -149,6 +149,8 @@ pub struct ServeConfig {
     pub settle: Duration,
     /// What a commit survives.
     pub durability: Durability,
+    /// SQLite: the bound on the WAL file's size, bytes.
+    pub wal_limit: u64,
     /// Worker threads: each runs requests and owns one component instance;
     /// calls that wait (HTTP, another call's lock) hand their thread's other
     /// work to a spare thread meanwhile.
@@ -194,6 +196,7 @@ impl ServeConfig {
             reply_wait: Duration::from_secs(8),
             settle: Duration::from_millis(u64::from(DEFAULT_SETTLE_MS)),
             durability: Durability::default(),
+            wal_limit: glbridge_host::store::DEFAULT_WAL_LIMIT,
             // Twice the cores: a worker whose webhook waits for its group
             // commit leaves the core to another (measured: 2 workers on 2
             // cores 11.9k webhooks/s, 4 workers 18.7k; BENCHMARKS.md).
@@ -366,8 +369,9 @@ impl Service {
         let bridge = Bridge::new(config.bridge_options.clone())?;
         let (store, shared): (Arc<dyn Backend>, Option<Arc<PostgresStore>>) = match &config.store {
             StoreLocation::Sqlite(path) => {
-                let store = SqliteStore::open_with(path, config.durability)
-                    .map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
+                let store =
+                    SqliteStore::open_with_wal_limit(path, config.durability, config.wal_limit)
+                        .map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
                 (Arc::new(store), None)
             }
             StoreLocation::Postgres(url) => {

@@ -68,6 +68,7 @@ impl ValueCache {
     }
 
     /// Forgets `key` (its cached value was found stale).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn forget(&self, key: &str) {
         let mut shard = self.shard(key);
         if let Some(old) = shard.values.remove(key) {

@@ -24,7 +24,7 @@ pub use locks::Locks;
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
-pub use sqlite::{Durability, SqliteStore};
+pub use sqlite::{Durability, SqliteStore, DEFAULT_WAL_LIMIT, MIN_WAL_LIMIT};
 pub use tx::Transaction;
 
 /// One key a transaction wrote: the committed value it based the write on,

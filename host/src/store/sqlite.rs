@@ -79,21 +79,64 @@ pub struct SqliteStore {
     /// Set (at start, then by the checkpointer) while the store's file
     /// system has less than [`LOW_DISK`] free: nothing is written ahead, and
     /// the WAL starts over every [`LOW_DISK_WAL_FRAMES`] rather than at
-    /// [`RESTART_FRAMES`].
+    /// [`WalBounds::restart_frames`].
     low_disk: Arc<AtomicBool>,
     checkpointer: Option<Checkpointer>,
     /// Writes the WAL's next pages ahead of SQLite (only the committer,
     /// with `conn` held, uses it).
     wal_ahead: Mutex<Option<WalAhead>>,
+    /// The WAL's size bound.
+    wal: WalBounds,
+    /// Set after a commit that left the WAL past [`WalBounds::hard_frames`].
+    over_bound: AtomicBool,
 }
 
-/// What the WAL file is cut back to when it starts over, bytes: above what
-/// it grows to before starting over (`RESTART_FRAMES`), so its blocks are
-/// overwritten rather than freed and allocated again. Cutting a 1 GiB WAL
-/// back to 64 MiB stalled the commit after it for ~100 ms or more (the
-/// Chatwoot route's p99 went from 14–15 ms to 224 ms). The file is removed
-/// when the store is closed.
-const WAL_SIZE_LIMIT: i64 = 1280 * 1024 * 1024;
+/// The default bound on the WAL file's size, bytes (`--wal-limit`): the
+/// WAL starts over once it holds about half of it (the checkpointer hands
+/// its tail to the committer, [`WalBounds::restart_frames`]), and the
+/// committer copies it back itself before it can pass the bound
+/// ([`WalBounds::hard_frames`]). When it starts over the file is cut back
+/// to the bound, no further, so that its blocks are overwritten rather than
+/// freed and allocated again (cutting a 1 GiB WAL back to 64 MiB stalled
+/// the commit after it for ~100 ms). The file is removed when the store is
+/// closed. A larger bound makes starting over rarer (each time stalls the
+/// commits for a checkpoint of the tail) at the cost of disk: measured in
+/// BENCHMARKS.md.
+pub const DEFAULT_WAL_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// The smallest WAL bound accepted.
+pub const MIN_WAL_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// The WAL's size bound and the frame counts that keep it.
+#[derive(Debug, Clone, Copy)]
+struct WalBounds {
+    /// Bytes the WAL file may take.
+    limit: u64,
+    /// The checkpointer has the WAL start over once it holds this many
+    /// frames.
+    restart_frames: i64,
+    /// Past this many frames the committer copies the WAL back itself.
+    hard_frames: u64,
+}
+
+impl WalBounds {
+    fn new(limit: u64) -> Self {
+        let limit = limit.max(MIN_WAL_LIMIT);
+        let frame = PAGE_SIZE + WAL_FRAME_HEADER;
+        // Room above the hard mark for the zeros written ahead and for the
+        // largest group commit.
+        let room = WAL_AHEAD_HIGH + 4 * 1024 * 1024;
+        WalBounds {
+            limit,
+            restart_frames: if cfg!(test) {
+                64
+            } else {
+                i64::try_from(limit / 2 / frame).unwrap_or(i64::MAX)
+            },
+            hard_frames: limit.saturating_sub(room + WAL_HEADER) / frame,
+        }
+    }
+}
 
 /// Frames are a page plus this header.
 const WAL_FRAME_HEADER: u64 = 24;
@@ -143,10 +186,12 @@ struct WalAhead {
     written: u64,
     /// Where the frames of the last commit end (0 before the first).
     frames_end: u64,
+    /// Never written past: the WAL's bound.
+    limit: u64,
 }
 
 impl WalAhead {
-    fn open(db: &Path) -> Option<WalAhead> {
+    fn open(db: &Path, limit: u64) -> Option<WalAhead> {
         let mut name = db.as_os_str().to_owned();
         name.push("-wal");
         let file = std::fs::OpenOptions::new().write(true).open(name).ok()?;
@@ -155,6 +200,7 @@ impl WalAhead {
             file,
             written,
             frames_end: 0,
+            limit,
         })
     }
 
@@ -183,13 +229,13 @@ impl WalAhead {
         if low_disk {
             return self.release();
         }
-        if end + WAL_AHEAD_LOW <= self.written || self.written >= WAL_SIZE_LIMIT as u64 {
+        if end + WAL_AHEAD_LOW <= self.written || self.written >= self.limit {
             return Ok(());
         }
         // Someone else may have written past what we know (SQLite, when it
         // outran us): never write below the file's end.
         self.written = self.written.max(self.file.metadata()?.len());
-        let target = (end + WAL_AHEAD_HIGH).min(WAL_SIZE_LIMIT as u64);
+        let target = (end + WAL_AHEAD_HIGH).min(self.limit);
         static ZEROS: [u8; 256 * 1024] = [0; 256 * 1024];
         while self.written < target {
             // From the file's end to the next block boundary, then whole
@@ -224,18 +270,9 @@ const SHORT_PASS: Duration = Duration::from_millis(3);
 /// Most checkpoint passes in a row before the checkpointer waits again.
 const MAX_PASSES: usize = 5;
 
-/// Under a steady stream of commits the WAL is started over once it holds
-/// this many frames (pages; 1 GiB of 4 KiB pages), which bounds its size.
-/// Starting over stalls the commits for a checkpoint of the tail with its
-/// two fsyncs (19 and 114 ms here under a stream of new webhooks, measured
-/// while the file was still cut back to 64 MiB after it). Tried at
-/// 32 MiB to 256 MiB, those stalls came several times a second and the
-/// webhook route's p99 went from ~5 ms to 8–41 ms (BENCHMARKS.md).
-const RESTART_FRAMES: i64 = if cfg!(test) { 64 } else { 262_144 };
-
 /// Below this much free space on the store's file system the WAL starts
 /// over every [`LOW_DISK_WAL_FRAMES`], so that it reuses its space instead
-/// of growing towards [`RESTART_FRAMES`] (which would fill a small disk and
+/// of growing towards its bound (which would fill a small disk and
 /// then refuse every commit), and nothing is written ahead. Under the
 /// heaviest stream measured the WAL grew ~200 MB between two checkpoints,
 /// the interval at which free space is looked at.
@@ -285,6 +322,7 @@ struct Checkpointer {
 impl Checkpointer {
     fn start(
         path: &Path,
+        restart_frames: i64,
         finish_wal: Arc<AtomicBool>,
         low_disk: Arc<AtomicBool>,
     ) -> Result<Checkpointer, StoreError> {
@@ -314,7 +352,7 @@ impl Checkpointer {
                     for pass in 0..MAX_PASSES {
                         let started = std::time::Instant::now();
                         match checkpoint(&conn) {
-                            Ok((log, copied)) if log >= RESTART_FRAMES || (low && copied < log) => {
+                            Ok((log, copied)) if log >= restart_frames || (low && copied < log) => {
                                 // On a slow disk no pass may be short: the
                                 // last one hands over what is left anyway.
                                 if started.elapsed() <= SHORT_PASS || pass + 1 == MAX_PASSES {
@@ -433,6 +471,17 @@ impl SqliteStore {
 
     /// Opens the store at `path` with the given durability.
     pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, StoreError> {
+        Self::open_with_wal_limit(path, durability, DEFAULT_WAL_LIMIT)
+    }
+
+    /// Opens the store at `path` with the given durability, its WAL file
+    /// kept within `wal_limit` bytes (at least [`MIN_WAL_LIMIT`]; see
+    /// [`DEFAULT_WAL_LIMIT`]).
+    pub fn open_with_wal_limit(
+        path: impl AsRef<Path>,
+        durability: Durability,
+        wal_limit: u64,
+    ) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let writer = Connection::open(&path).map_err(err)?;
         let owner = std::fs::File::open(&path)
@@ -443,7 +492,7 @@ impl SqliteStore {
                 path.display()
             ))
         })?;
-        let mut store = Self::init(Some(path.clone()), writer, durability)?;
+        let mut store = Self::init(Some(path.clone()), writer, durability, wal_limit)?;
         store._owner = Some(owner);
         if disk_is_low(&path) {
             say_low_disk(true);
@@ -451,6 +500,7 @@ impl SqliteStore {
         }
         store.checkpointer = Some(Checkpointer::start(
             &path,
+            store.wal.restart_frames,
             store.finish_wal.clone(),
             store.low_disk.clone(),
         )?);
@@ -463,6 +513,7 @@ impl SqliteStore {
             None,
             Connection::open_in_memory().map_err(err)?,
             Durability::Process,
+            DEFAULT_WAL_LIMIT,
         )
     }
 
@@ -470,6 +521,7 @@ impl SqliteStore {
         path: Option<std::path::PathBuf>,
         conn: Connection,
         durability: Durability,
+        wal_limit: u64,
     ) -> Result<Self, StoreError> {
         conn.busy_timeout(Duration::from_millis(200)).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -490,8 +542,13 @@ impl SqliteStore {
         // grew under a burst is cut back to this size when it starts over.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(err)?;
-        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
-            .map_err(err)?;
+        let wal = WalBounds::new(wal_limit);
+        conn.pragma_update(
+            None,
+            "journal_size_limit",
+            i64::try_from(wal.limit).unwrap_or(i64::MAX),
+        )
+        .map_err(err)?;
         migrate(&conn)?;
         if path.is_some() {
             conn.wal_hook(Some(record_wal_frames));
@@ -509,6 +566,8 @@ impl SqliteStore {
             low_disk: Arc::new(AtomicBool::new(false)),
             checkpointer: None,
             wal_ahead: Mutex::new(None),
+            wal,
+            over_bound: AtomicBool::new(false),
         })
     }
 
@@ -532,12 +591,17 @@ impl SqliteStore {
             return;
         };
         let low_disk = self.low_disk.load(Ordering::Relaxed);
-        if low_disk && frames >= LOW_DISK_WAL_FRAMES {
+        if frames >= self.wal.hard_frames {
+            // The checkpointer did not keep up: this connection copies the
+            // WAL back after this commit, waiting for the checkpointer if
+            // it must, so that the WAL starts over within its bound.
+            self.over_bound.store(true, Ordering::Relaxed);
+        } else if low_disk && frames >= LOW_DISK_WAL_FRAMES {
             self.finish_wal.store(true, Ordering::Relaxed);
         }
         let mut ahead = lock(&self.wal_ahead);
         if ahead.is_none() {
-            *ahead = WalAhead::open(db);
+            *ahead = WalAhead::open(db, self.wal.limit);
         }
         if let Some(a) = ahead.as_mut() {
             if let Err(e) = a.keep_ahead(frames, low_disk) {
@@ -642,7 +706,15 @@ impl SqliteStore {
                     q.result = Some(r);
                 }
                 self.keep_wal_ahead();
-                if self.finish_wal.swap(false, Ordering::Relaxed) {
+                if self.over_bound.swap(false, Ordering::Relaxed) {
+                    self.finish_wal.store(false, Ordering::Relaxed);
+                    // RESTART: everything copied back, and the next commit
+                    // writes the WAL from its start.
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+                    {
+                        tracing::debug!("checkpoint of a WAL at its bound: {e}");
+                    }
+                } else if self.finish_wal.swap(false, Ordering::Relaxed) {
                     // The writer is this connection: nothing is appended
                     // while it copies the tail, so it reaches the end.
                     if let Err(e) = checkpoint(conn) {
@@ -847,10 +919,7 @@ mod tests {
             let bytes = std::fs::read(&wal).unwrap();
             let end = WAL_HEADER + valid_wal_frames(&bytes) * (PAGE_SIZE + WAL_FRAME_HEADER);
             let len = bytes.len() as u64;
-            assert!(
-                len <= WAL_SIZE_LIMIT as u64,
-                "the WAL file outgrew its limit"
-            );
+            assert!(len <= DEFAULT_WAL_LIMIT, "the WAL file outgrew its limit");
             if i == 4 {
                 // Long before the WAL can start over (and its file be
                 // written over): only writing ahead makes it this long.
@@ -977,7 +1046,7 @@ mod tests {
         };
         let (db, first) = round(2_000);
         assert!(db > 2_000_000, "checkpointed into the file: {db} bytes");
-        assert!(first <= WAL_SIZE_LIMIT as u64, "WAL of {first} bytes");
+        assert!(first <= DEFAULT_WAL_LIMIT, "WAL of {first} bytes");
         // The same again: the WAL is written over from its start, not
         // appended to.
         let (db, second) = round(2_000);
@@ -990,6 +1059,35 @@ mod tests {
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(Backend::list_keys(&store, "k/").unwrap().len(), 4_000);
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    }
+
+    #[test]
+    fn the_wal_file_never_outgrows_its_bound_under_a_burst() {
+        let path = temp_db("wal-bound");
+        let limit = MIN_WAL_LIMIT;
+        let store = SqliteStore::open_with_wal_limit(&path, Durability::Process, limit).unwrap();
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let mut largest = 0;
+        // 48 MiB of new values, far faster than the checkpointer looks.
+        for i in 0..768u32 {
+            let w = Write {
+                key: format!("big/{i:05}"),
+                base: None,
+                value: Some(i.to_be_bytes().repeat(16 * 1024)),
+            };
+            store.commit(vec![w]).unwrap();
+            largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        }
+        assert!(
+            largest <= limit,
+            "the WAL file reached {largest} bytes, over {limit}"
+        );
+        assert!(
+            largest > limit / 4,
+            "the burst never filled the WAL ({largest} bytes)"
+        );
+        assert_eq!(Backend::list_keys(&store, "big/").unwrap().len(), 768);
     }
 
     #[test]
