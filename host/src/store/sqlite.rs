@@ -379,6 +379,31 @@ impl Checkpointer {
     }
 }
 
+/// Copies the whole WAL back and has the next commit write it from its
+/// start (a RESTART checkpoint), by the committing connection with the
+/// writer held. A checkpoint the checkpointer is running makes it busy at
+/// once (the busy handler is not asked): it tries again every 2 ms for up
+/// to 400 ms — nothing is appended meanwhile, so that pass ends.
+fn restart_wal(conn: &Connection) {
+    let started = std::time::Instant::now();
+    loop {
+        match conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0)) {
+            Ok(0) => return,
+            Ok(_) if started.elapsed() < Duration::from_millis(400) => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Ok(_) => {
+                tracing::debug!("the WAL at its bound could not be copied back yet (busy)");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!("checkpoint of a WAL at its bound: {e}");
+                return;
+            }
+        }
+    }
+}
+
 /// A PASSIVE checkpoint on `conn`: the frames in the WAL, and how many of
 /// them are now copied back.
 fn checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
@@ -712,10 +737,7 @@ impl SqliteStore {
                     self.finish_wal.store(false, Ordering::Relaxed);
                     // RESTART: everything copied back, and the next commit
                     // writes the WAL from its start.
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
-                    {
-                        tracing::debug!("checkpoint of a WAL at its bound: {e}");
-                    }
+                    restart_wal(conn);
                 } else if self.finish_wal.swap(false, Ordering::Relaxed) {
                     // The writer is this connection: nothing is appended
                     // while it copies the tail, so it reaches the end.
