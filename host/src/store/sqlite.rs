@@ -125,8 +125,7 @@ impl WalBounds {
         let frame = PAGE_SIZE + WAL_FRAME_HEADER;
         // Room above the hard mark for the zeros written ahead, the largest
         // group commit, and the commits made while the copy waits for the
-        // checkpointer. (The bound is not yet strict: under 20 s of new
-        // events a 256 MiB bound peaked at 256–332 MB; BENCHMARKS.md.)
+        // checkpointer.
         let room = (WAL_AHEAD_HIGH + 4 * 1024 * 1024).max(limit / 8);
         WalBounds {
             limit,
