@@ -279,13 +279,14 @@ fn the_tick_lease_of_a_killed_replica_is_taken_over_when_it_expires() {
     let mut b = Replica::new("b", &url);
     a.start();
     let store = PostgresStore::open(&url).unwrap();
-    // A's tick holds the lease before B starts.
+    // A's tick holds the lease before B starts. (A probe that finds the
+    // lane free lets it go at once, so that A can take it.)
     let started = Instant::now();
-    while store
+    while let Some(probe) = store
         .claim("tick", "probe", Duration::from_secs(1))
         .unwrap()
-        .is_some()
     {
+        store.release(&probe).unwrap();
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "a never ticked"
