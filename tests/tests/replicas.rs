@@ -129,6 +129,19 @@ fn replica(store: &str, sandbox_url: &str, api_key: &str, name: &str) -> Service
     Service::start(config).unwrap()
 }
 
+/// The sandbox with the demo's help centre, delivering its webhooks to
+/// `webhook_url` and retrying them every `retry_ms` and more.
+fn sandbox(webhook_url: String, retry_ms: u64) -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        webhook_url: Some(webhook_url),
+        signing_key: SIGNING.into(),
+        seed: Some(glbridge_cli::demo::seed()),
+        retry_base: Duration::from_millis(retry_ms),
+        ..SandboxConfig::default()
+    })
+    .unwrap()
+}
+
 fn postgres() -> TempServer {
     TempServer::start().unwrap_or_else(|e| panic!("PostgreSQL did not start: {e}"))
 }
@@ -164,14 +177,10 @@ fn gleap_calls_on_one_replica_answer_with_replies_delivered_to_the_other() {
     let db = pg.database().unwrap();
     // The sandbox delivers every webhook to replica A ...
     let a_port = support::free_port();
-    let sandbox = Sandbox::start(SandboxConfig {
-        webhook_url: Some(format!("http://127.0.0.1:{a_port}/webhooks/gradient-labs")),
-        signing_key: SIGNING.into(),
-        seed: Some(glbridge_cli::demo::seed()),
-        retry_base: Duration::from_millis(20),
-        ..SandboxConfig::default()
-    })
-    .unwrap();
+    let sandbox = sandbox(
+        format!("http://127.0.0.1:{a_port}/webhooks/gradient-labs"),
+        20,
+    );
     let key = sandbox.config().integration_key.clone();
     let _a = {
         let upstream = Upstream::Api {
@@ -248,14 +257,7 @@ fn a_round_robin_split_of_everything_keeps_each_reply_once_and_in_order() {
     let db = pg.database().unwrap();
     // The sandbox's deliveries go through a forwarder that alternates.
     let (forwarder, targets) = round_robin();
-    let sandbox = Sandbox::start(SandboxConfig {
-        webhook_url: Some(forwarder.url.clone()),
-        signing_key: SIGNING.into(),
-        seed: Some(glbridge_cli::demo::seed()),
-        retry_base: Duration::from_millis(20),
-        ..SandboxConfig::default()
-    })
-    .unwrap();
+    let sandbox = sandbox(forwarder.url.clone(), 20);
     let key = sandbox.config().integration_key.clone();
     let replicas = [
         replica(&db, &sandbox.url(), &key, "a"),
@@ -330,14 +332,7 @@ fn postgres_stopped_for_five_seconds_loses_nothing_and_the_replicas_recover_by_t
     let pg = postgres();
     let db = pg.database().unwrap();
     let (forwarder, targets) = round_robin();
-    let sandbox = Sandbox::start(SandboxConfig {
-        webhook_url: Some(forwarder.url.clone()),
-        signing_key: SIGNING.into(),
-        seed: Some(glbridge_cli::demo::seed()),
-        retry_base: Duration::from_millis(50),
-        ..SandboxConfig::default()
-    })
-    .unwrap();
+    let sandbox = sandbox(forwarder.url.clone(), 50);
     let key = sandbox.config().integration_key.clone();
     let replicas = Arc::new([
         replica(&db, &sandbox.url(), &key, "a"),
@@ -441,14 +436,7 @@ fn chatwoot_events_spread_over_two_replicas_are_each_answered_once_in_order() {
     let pg = postgres();
     let db = pg.database().unwrap();
     let (forwarder, targets) = round_robin();
-    let sandbox = Sandbox::start(SandboxConfig {
-        webhook_url: Some(forwarder.url.clone()),
-        signing_key: SIGNING.into(),
-        seed: Some(glbridge_cli::demo::seed()),
-        retry_base: Duration::from_millis(20),
-        ..SandboxConfig::default()
-    })
-    .unwrap();
+    let sandbox = sandbox(forwarder.url.clone(), 20);
     let chatwoot = support::Receiver::start(|_| (200, "{}".into()));
     let key = sandbox.config().integration_key.clone();
     let start = |name: &str| {

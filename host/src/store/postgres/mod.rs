@@ -451,7 +451,7 @@ impl Inner {
                     .map(|f| f.lane.clone())
             })
             .collect();
-        let writes: Vec<Vec<Write>> = sets.iter().map(|c| c.writes.clone()).collect();
+        let writes: Vec<&[Write]> = sets.iter().map(|c| c.writes.as_slice()).collect();
         let (results, changes) = plan::plan(&writes, &lost, &current);
         let wake: Vec<&str> = sets
             .iter()
@@ -502,9 +502,9 @@ impl Inner {
 impl Inner {
     /// Keeps what committed calls left in the cache, and forgets the keys
     /// of calls that lost (what they read may be stale).
-    fn remember(&self, sets: &[Vec<Write>], results: &[Result<(), CommitError>]) {
-        for (writes, result) in sets.iter().zip(results) {
-            for w in writes {
+    fn remember(&self, sets: &[Changes], results: &[Result<(), CommitError>]) {
+        for (set, result) in sets.iter().zip(results) {
+            for w in &set.writes {
                 match result {
                     Ok(()) => self.cache.put_committed(&w.key, w.value.as_deref()),
                     Err(_) => self.cache.forget(&w.key),
@@ -596,33 +596,30 @@ impl Backend for PostgresStore {
 
     fn commit_changes(&self, sets: Vec<Changes>) -> Vec<Result<(), CommitError>> {
         let n = sets.len();
-        let writes_of: Vec<Vec<Write>> = sets.iter().map(|c| c.writes.clone()).collect();
         let inner = self.inner.clone();
         let r = self.run("committing", async move {
             let mut tries = 0;
             loop {
                 match inner.commit_group(&sets).await {
-                    Ok(results) => return Ok(results),
+                    Ok(results) => {
+                        inner.remember(&sets, &results);
+                        return Ok(results);
+                    }
                     Err(e) if retryable(&e) && tries < GROUP_RETRIES => {
                         tries += 1;
                         inner.retries.fetch_add(1, Ordering::Relaxed);
                     }
-                    Err(e) => return Err(db_error("committing", &e)),
+                    Err(e) => {
+                        // Whether it was kept is unknown: read them anew.
+                        for w in sets.iter().flat_map(|c| &c.writes) {
+                            inner.cache.forget(&w.key);
+                        }
+                        return Err(db_error("committing", &e));
+                    }
                 }
             }
         });
-        match r {
-            Ok(results) => {
-                self.inner.remember(&writes_of, &results);
-                results
-            }
-            Err(e) => {
-                for key in writes_of.iter().flatten() {
-                    self.inner.cache.forget(&key.key);
-                }
-                (0..n).map(|_| Err(CommitError::Store(e.clone()))).collect()
-            }
-        }
+        r.unwrap_or_else(|e| (0..n).map(|_| Err(CommitError::Store(e.clone()))).collect())
     }
 }
 

@@ -29,13 +29,13 @@ impl RowChanges {
 /// applies if each key it wrote still holds its base, as left by the calls
 /// before it in the group; `lost[i]` says the call's lease was lost.
 pub(super) fn plan(
-    sets: &[Vec<Write>],
+    sets: &[impl AsRef<[Write]>],
     lost: &[Option<String>],
     current: &HashMap<String, Vec<u8>>,
 ) -> (Vec<Result<(), CommitError>>, RowChanges) {
     let mut state: BTreeMap<&str, Option<&[u8]>> = BTreeMap::new();
     let mut results = Vec::with_capacity(sets.len());
-    for (i, writes) in sets.iter().enumerate() {
+    for (i, writes) in sets.iter().map(AsRef::as_ref).enumerate() {
         if let Some(lane) = lost.get(i).cloned().flatten() {
             results.push(Err(CommitError::LeaseLost(lane)));
             continue;
