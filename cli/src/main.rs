@@ -181,9 +181,12 @@ struct ServeArgs {
     /// [default: 30s].
     #[arg(long, env = "GLBRIDGE_BODY_READ_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
     body_read_timeout: Option<std::time::Duration>,
-    /// Most client connections open at once; more wait to be accepted until
-    /// one closes. Lowered to fit the open-file limit (ulimit -n) less 64
-    /// [default: 1024].
+    /// Most client connections open at once [default: the open-file limit
+    /// (ulimit -n, its soft limit raised to the hard one) less 64; never
+    /// more]. An eighth of them (8 to 1,024) is kept from Gleap calls, so
+    /// the agent's and Chatwoot's events always get in: past their share,
+    /// the oldest waiting Gleap call answers with what it has. At the cap,
+    /// the oldest idle connection is closed for a newcomer.
     #[arg(long, env = "GLBRIDGE_MAX_CONNECTIONS", value_name = "N")]
     max_connections: Option<usize>,
     /// Chatwoot's base URL, to bridge its agent bot too (events to
@@ -674,6 +677,11 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     use glbridge_cli::serve::config::{actions, rest, FileConfig};
     use glbridge_cli::serve::{ServeConfig, Service, StoreLocation, Upstream};
     use glbridge_host::guest::client::Secret;
+    // A server holding many connections wants every descriptor it may
+    // have: the soft open-file limit is raised to the hard one.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::debug!("the open-file limit stays as it is: {e}");
+    }
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),

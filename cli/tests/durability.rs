@@ -15,8 +15,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-#[path = "../../tests/tests/support/http1.rs"]
-mod http1;
+mod process;
+
+use process::support::http1;
+use process::{metric, silent_api};
 
 use glbridge_guest::webhook::sign;
 use glbridge_host::{Backend, SqliteStore};
@@ -447,48 +449,6 @@ fn a_store_on_a_small_disk_keeps_its_wal_small_and_takes_every_webhook() {
     );
     serve.kill9(); // `unshare` waits out a SIGTERM; a SIGKILL takes its child too
     std::fs::remove_dir_all(dir).ok();
-}
-
-/// A stand-in for the AI-agent API that accepts every call and never sends
-/// a webhook, so Gleap calls wait for the agent until their deadline.
-fn silent_api() -> (String, tokio::runtime::Runtime) {
-    use axum::http::Uri;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::Router::new().fallback(|uri: Uri| async move {
-        let path = uri.path().to_owned();
-        let body = if path.ends_with("/messages") {
-            r#"{"id":"m","body":"x","participant_id":"u","participant_type":"Customer"}"#
-        } else if path.contains("/resources/") {
-            "{}"
-        } else {
-            r#"{"id":"c","customer_id":"u","channel":"web","status":"active"}"#
-        };
-        ([("content-type", "application/json")], body)
-    });
-    runtime.spawn(async move { axum::serve(listener, app).await });
-    (url, runtime)
-}
-
-fn metric(port: u16, name: &str) -> f64 {
-    let text = ureq::get(&format!("http://127.0.0.1:{port}/metrics"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(name) && !l.starts_with('#'))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 fn threads(pid: u32) -> usize {

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
+
+use crate::connections::{Busy, Connection, Connections};
 
 /// What one connection may take of the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,9 +18,11 @@ pub struct ConnectionLimits {
     /// became ready for it; the same clock closes a keep-alive connection
     /// that stays idle this long between requests.
     pub header_read_timeout: Duration,
-    /// Most connections open at once. Beyond it, new connections wait in
-    /// the listen backlog until one closes, so the process never runs out
-    /// of descriptors ([`ConnectionLimits::fit_descriptors`]).
+    /// Most connections open at once ([`ConnectionLimits::FOLLOW_OPEN_FILES`]:
+    /// as many as the open-file limit allows). At the cap the oldest idle
+    /// connection is closed for a newcomer; with none idle, newcomers wait
+    /// in the listen backlog until one closes. Never more than the process
+    /// has descriptors for ([`ConnectionLimits::fit_descriptors`]).
     pub max_connections: usize,
 }
 
@@ -36,21 +39,35 @@ impl Default for ConnectionLimits {
 /// outgoing HTTP, the runtime's own).
 const SPARE_DESCRIPTORS: u64 = 64;
 
+/// The cap when the open-file limit cannot be read.
+const CAP_WITHOUT_OPEN_FILE_LIMIT: usize = 1_024;
+
 impl ConnectionLimits {
+    /// A `max_connections` that follows the open-file limit.
+    pub const FOLLOW_OPEN_FILES: usize = usize::MAX;
+
     /// The limits with `max_connections` lowered, if need be, below the
     /// process's open-file limit (less what the rest of the process needs).
     pub fn fit_descriptors(mut self) -> Self {
-        if let Some(open_files) = open_file_limit() {
-            let room = usize::try_from(open_files.saturating_sub(SPARE_DESCRIPTORS))
-                .unwrap_or(usize::MAX)
-                .max(1);
-            if room < self.max_connections {
-                tracing::warn!(
-                    "at most {room} connections at once (not {}): the open-file limit is {open_files}",
-                    self.max_connections
-                );
-                self.max_connections = room;
+        let follow = self.max_connections == Self::FOLLOW_OPEN_FILES;
+        match open_file_limit() {
+            Some(open_files) => {
+                let room = usize::try_from(open_files.saturating_sub(SPARE_DESCRIPTORS))
+                    .unwrap_or(usize::MAX)
+                    .max(1);
+                if follow {
+                    tracing::debug!("at most {room} connections at once (ulimit -n {open_files})");
+                    self.max_connections = room;
+                } else if room < self.max_connections {
+                    tracing::warn!(
+                        "at most {room} connections at once (not {}): the open-file limit is {open_files}",
+                        self.max_connections
+                    );
+                    self.max_connections = room;
+                }
             }
+            None if follow => self.max_connections = CAP_WITHOUT_OPEN_FILE_LIMIT,
+            None => {}
         }
         self
     }
@@ -162,8 +179,12 @@ pub fn announced_length(headers: &axum::http::HeaderMap) -> Option<u64> {
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, within `limits`.
-/// On shutdown it stops accepting, lets requests in flight finish for up to
-/// `grace`, then closes what is left.
+/// At the cap a newcomer is still taken in, and the oldest idle connection
+/// (one with no request in progress: a keep-alive connection between
+/// requests, or a client still short of a request head) is closed to make
+/// room for it; only when every connection is busy does it wait for one to
+/// close. On shutdown it stops accepting, lets requests in flight finish
+/// for up to `grace`, then closes what is left.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
@@ -172,6 +193,7 @@ pub async fn serve(
     grace: Duration,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let open = Arc::new(Connections::default());
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -179,13 +201,10 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
-        // A slot first: at the cap, connections wait in the backlog.
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(s) => s,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => Some(slot),
+            Err(tokio::sync::TryAcquireError::Closed) => break,
+            Err(tokio::sync::TryAcquireError::NoPermits) => None,
         };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -200,13 +219,35 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let slot = match slot {
+            Some(slot) => slot,
+            // At the cap: one descriptor over it while room is made.
+            None => tokio::select! {
+                slot = make_room(&open, &slots) => match slot {
+                    Some(slot) => slot,
+                    None => break,
+                },
+                () = &mut shutdown => break,
+            },
+        };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let (id, connection) = open.add();
+        let service = tracked(app.clone(), connection.clone());
+        let io = Watched {
+            io: TokioIo::new(stream),
+            connection: connection.clone(),
+        };
+        let serving = graceful.watch(http.serve_connection(io, service));
+        let open = open.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("connection: {e}");
+            tokio::select! {
+                served = serving => if let Err(e) = served {
+                    tracing::debug!("connection: {e}");
+                },
+                // Dropping it closes the socket: it had no request in progress.
+                () = connection.shed() => tracing::debug!("an idle connection was closed to make room"),
             }
+            open.remove(id);
             drop(slot);
         });
     }
@@ -216,6 +257,140 @@ pub async fn serve(
         .is_err()
     {
         tracing::debug!("connections still open after {grace:?} are closed");
+    }
+}
+
+/// A slot for one more connection, once the oldest idle one has gone (or,
+/// when none is idle, once any closes); `None` if the server is closing.
+async fn make_room(
+    open: &Connections,
+    slots: &Arc<tokio::sync::Semaphore>,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    loop {
+        open.shed_oldest_idle();
+        tokio::select! {
+            slot = slots.clone().acquire_owned() => return slot.ok(),
+            // A busy connection may have become idle meanwhile.
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
+}
+
+/// `app` as the service of one connection, which it marks busy from a
+/// request's start until its response's body is written.
+fn tracked(
+    app: axum::Router,
+    connection: Arc<Connection>,
+) -> impl hyper::service::Service<
+    axum::http::Request<hyper::body::Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send,
+> + Clone {
+    hyper::service::service_fn(move |request: axum::http::Request<hyper::body::Incoming>| {
+        let mut app = app.clone();
+        let busy = connection.begin();
+        async move {
+            let Some(busy) = busy else {
+                // Shed between its head and now: it is being closed.
+                return Ok(refuse_on_closing());
+            };
+            let response = tower::Service::call(&mut app, request).await?;
+            Ok(response.map(|body| axum::body::Body::new(Written { body, _busy: busy })))
+        }
+    })
+}
+
+fn refuse_on_closing() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        [(axum::http::header::CONNECTION, "close")],
+        "the connection is closing\n",
+    )
+        .into_response()
+}
+
+/// A connection's socket, whose reads tell its [`Connection`] whether the
+/// server waits on the client.
+struct Watched {
+    io: TokioIo<tokio::net::TcpStream>,
+    connection: Arc<Connection>,
+}
+
+impl hyper::rt::Read for Watched {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let read = std::pin::Pin::new(&mut this.io).poll_read(cx, buf);
+        this.connection.read_found_nothing(read.is_pending());
+        read
+    }
+}
+
+impl hyper::rt::Write for Watched {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+}
+
+/// A response body that keeps its connection busy until it has been
+/// written (hyper drops it then).
+struct Written {
+    body: axum::body::Body,
+    _busy: Busy,
+}
+
+impl hyper::body::Body for Written {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -13,6 +13,7 @@ pub mod api;
 pub mod background;
 pub mod catalog;
 pub mod chatwoot;
+mod connections;
 pub mod delivery;
 pub mod search;
 pub mod seed;

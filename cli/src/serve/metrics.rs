@@ -40,6 +40,9 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     /// Gleap calls parked, waiting for the agent.
     pub gleap_waiting: Gauge,
+    /// Gleap calls that answered before their turn was over, to leave
+    /// connections for the event routes (their replies stay queued).
+    pub gleap_answered_early: Counter,
     /// Time inside the component per call.
     pub guest_call_seconds: Family<NameLabels, Histogram>,
     /// Webhook calls committed together, per group commit.
@@ -65,6 +68,7 @@ impl Default for Metrics {
         let webhooks_screened = Counter::default();
         let queue_depth = Gauge::default();
         let gleap_waiting = Gauge::default();
+        let gleap_answered_early = Counter::default();
         let guest_call_seconds = Family::<NameLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.000_1, 2.0, 18))
         });
@@ -129,6 +133,11 @@ impl Default for Metrics {
             gleap_waiting.clone(),
         );
         registry.register(
+            "gleap_answered_early",
+            "Gleap calls answered before the agent's turn was over, to leave connections for the event routes",
+            gleap_answered_early.clone(),
+        );
+        registry.register(
             "guest_call_seconds",
             "Time spent in one component call (waiting for a reply included)",
             guest_call_seconds.clone(),
@@ -141,6 +150,7 @@ impl Default for Metrics {
             webhooks_screened,
             queue_depth,
             gleap_waiting,
+            gleap_answered_early,
             guest_call_seconds,
             commit_group_calls,
             store_conflicts,

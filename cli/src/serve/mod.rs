@@ -6,6 +6,7 @@ pub mod committer;
 pub mod config;
 mod drains;
 pub mod metrics;
+pub mod parking;
 mod shared;
 pub mod wakeups;
 
@@ -39,6 +40,7 @@ use glbridge_sandbox::{Sandbox, SandboxConfig, Seed};
 use committer::Committer;
 use drains::{Drained, Drains};
 use metrics::{Metrics, NameLabels, RequestLabels};
+use parking::{Parking, Ticket};
 use shared::Shared;
 use subtle::ConstantTimeEq;
 use wakeups::Wakeups;
@@ -216,7 +218,10 @@ impl ServeConfig {
                 max_retry_after_ms: 2_000,
                 jitter_seed: 0,
             },
-            limits: ConnectionLimits::default(),
+            limits: ConnectionLimits {
+                max_connections: ConnectionLimits::FOLLOW_OPEN_FILES,
+                ..ConnectionLimits::default()
+            },
             body_read_timeout: Duration::from_secs(30),
             max_buffered_body: 64 * 1024 * 1024,
             chatwoot: None,
@@ -253,6 +258,8 @@ struct App {
     drains: Arc<Drains>,
     /// The store shared with other replicas, if it is one.
     shared: Option<Shared>,
+    /// The Gleap calls holding connections, kept below the cap.
+    parking: Parking,
 }
 
 /// A running service.
@@ -398,6 +405,13 @@ impl Service {
         });
         static SERVICES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let service_metrics = Metrics::default();
+        let limits = config.limits.fit_descriptors();
+        let parking = Parking::for_cap(limits.max_connections);
+        tracing::info!(
+            "at most {} connections at once, {} of them for Gleap calls",
+            limits.max_connections,
+            parking.share()
+        );
         let app = Arc::new(App {
             id: SERVICES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             make_session,
@@ -416,6 +430,7 @@ impl Service {
             drains: Arc::new(Drains::new(CONCURRENT_DRAINS, now_ns)),
             shared: shared
                 .map(|store| Shared::new(store, config.replica.clone(), config.lease_ttl)),
+            parking,
         });
         app.metrics.store_ready.set(1);
         let weak = Arc::downgrade(&app);
@@ -467,7 +482,7 @@ impl Service {
             runtime,
             listener,
             router,
-            config.limits.fit_descriptors(),
+            limits,
             tick_loop(app.clone(), config.tick),
             Duration::from_secs(1),
         )?;
@@ -852,7 +867,7 @@ impl App {
     }
 
     /// Waits, holding no worker, until a pending Gleap call's turn is over.
-    async fn settle(&self, turn: Turn) -> Result<Answer, anyhow::Error> {
+    async fn settle(&self, turn: Turn, ticket: &Ticket<'_>) -> Result<Answer, anyhow::Error> {
         let mut pending = match turn {
             Turn::Answer(a) => return Ok(a),
             Turn::Pending(p) => p,
@@ -887,6 +902,12 @@ impl App {
             tokio::select! {
                 () = &mut notified => {}
                 () = tokio::time::sleep(wait) => {}
+                // Past the Gleap calls' share of connections: this, the
+                // oldest, answers with what it has.
+                () = ticket.answer_now() => {
+                    self.metrics.gleap_answered_early.inc();
+                    pending.deadline = self.clock.now().0;
+                }
             }
         }
     }
@@ -918,6 +939,8 @@ impl Drop for Parked<'_> {
 async fn gleap_action(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     const ROUTE: &str = "/gleap/action";
     let started = Instant::now();
+    // Counted from the start: the call holds its connection all along.
+    let (ticket, _) = app.parking.enter();
     let bytes = match app.body(ROUTE, &headers, body, MAX_GLEAP_BODY).await {
         Ok(b) => b,
         Err(response) => return response,
@@ -925,7 +948,7 @@ async fn gleap_action(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
     let auth = header_text(&headers, "authorization");
     let result = async {
         let turn = app.call(|s| s.gleap_action(auth.as_deref(), &bytes))?;
-        app.settle(turn).await
+        app.settle(turn, &ticket).await
     }
     .await;
     app.respond(ROUTE, started, result)
