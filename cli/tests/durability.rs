@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 mod process;
 
 use process::support::http1;
-use process::{metric, silent_api};
+use process::{gleap_call, metric, silent_api, wait_parked};
 
 use glbridge_guest::webhook::sign;
 use glbridge_host::{Backend, SqliteStore};
@@ -464,7 +464,7 @@ fn threads(pid: u32) -> usize {
 
 #[test]
 fn a_thousand_parked_gleap_calls_hold_no_threads_and_webhooks_still_answer_at_once() {
-    use std::io::{Read, Write};
+    use std::io::Read;
     const PARKED: usize = 1_000;
     let dir = tempdir("parked");
     let (api, _api_runtime) = silent_api();
@@ -474,27 +474,9 @@ fn a_thousand_parked_gleap_calls_hold_no_threads_and_webhooks_still_answer_at_on
     let pid = serve.child.as_ref().unwrap().id();
     let mut clients = Vec::with_capacity(PARKED);
     for i in 0..PARKED {
-        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let body = format!(
-            r#"{{"conversation":{{"id":"p{i}"}},"session":{{"userId":"u{i}"}},"comments":[{{"id":"c1","comment":"Hello?"}}]}}"#
-        );
-        write!(
-            c,
-            "POST /gleap/action HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        clients.push(c);
+        clients.push(gleap_call(port, i));
     }
-    let started = Instant::now();
-    while metric(port, "glbridge_gleap_waiting") < PARKED as f64 {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "only {} calls parked",
-            metric(port, "glbridge_gleap_waiting")
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_parked(port, PARKED, Duration::from_secs(120));
     // Forwarding 1,000 calls at once borrowed threads for their HTTP; once
     // they are all parked, none is held.
     let started = Instant::now();

@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use process::agent;
+use process::{agent, closed_within};
 use process::{
     peak_rss, scratch, serve_args, spawn, spawn_with_nofile, stop, strs, support, wait_up,
 };
@@ -58,24 +58,6 @@ fn status_of(s: &mut TcpStream) -> Option<u16> {
     }
     let line = String::from_utf8_lossy(&got);
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Whether the server closed `s` within `within` (rather than keeping it).
-fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
-    s.set_read_timeout(Some(within)).unwrap();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) => {
-                return !matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                )
-            }
-        }
-    }
 }
 
 #[test]

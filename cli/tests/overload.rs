@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use glbridge_guest::webhook::sign;
 use process::{
-    agent, metric, scratch, serve_args, silent_api, spawn_with_nofile, stop, strs, support, wait_up,
+    agent, closed_within, gleap_call, metric, scratch, serve_args, silent_api, spawn_with_nofile,
+    stop, strs, support, wait_parked, wait_up,
 };
 use serde_json::json;
 
@@ -31,21 +32,6 @@ fn alone() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Opens a connection and sends a Gleap call for conversation `p<i>`.
-fn gleap_call(port: u16, i: usize) -> TcpStream {
-    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let body = format!(
-        r#"{{"conversation":{{"id":"p{i}"}},"session":{{"userId":"u{i}"}},"comments":[{{"id":"c1","comment":"Hello?"}}]}}"#
-    );
-    write!(
-        c,
-        "POST /gleap/action HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    c
 }
 
 /// One whole answer on `c` (head and `Content-Length` body), or what came
@@ -79,24 +65,6 @@ fn answer(c: &mut TcpStream, within: Duration) -> String {
     String::from_utf8_lossy(&got).into_owned()
 }
 
-/// Whether the server closed `s` within `within`.
-fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
-    s.set_read_timeout(Some(within)).unwrap();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) => {
-                return !matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                )
-            }
-        }
-    }
-}
-
 /// Whether an answer has come on `c` (looking for at most 2 ms).
 fn answered(c: &mut TcpStream) -> bool {
     c.set_read_timeout(Some(Duration::from_millis(2))).unwrap();
@@ -127,19 +95,6 @@ fn reply(agent: &ureq::Agent, port: u16, i: usize, seq: u64) -> Duration {
     let took = sent.elapsed();
     assert_eq!(r.status(), 200, "webhook for p{i}");
     took
-}
-
-/// Waits until `glbridge_gleap_waiting` reaches `n`.
-fn wait_parked(port: u16, n: usize) {
-    let started = Instant::now();
-    while metric(port, "glbridge_gleap_waiting") < n as f64 {
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "only {} of {n} calls parked",
-            metric(port, "glbridge_gleap_waiting")
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// 100 webhooks from 4 senders, half of them replies to the parked calls
@@ -201,7 +156,7 @@ fn two_thousand_parked_gleap_calls_leave_room_for_webhooks_and_each_woken_call_a
     wait_up(&format!("http://127.0.0.1:{port}/healthz"));
 
     let mut calls: Vec<TcpStream> = (0..PARKED).map(|i| gleap_call(port, i)).collect();
-    wait_parked(port, PARKED);
+    wait_parked(port, PARKED, Duration::from_secs(180));
 
     let wake: Vec<usize> = (0..50).map(|k| k * 40 + 3).collect();
     let took = webhooks_beside(port, &wake);
@@ -250,7 +205,7 @@ fn past_their_share_the_oldest_gleap_calls_answer_early_and_webhooks_still_get_i
     wait_up(&format!("http://127.0.0.1:{port}/healthz"));
 
     let mut calls: Vec<TcpStream> = (0..CALLS).map(|i| gleap_call(port, i)).collect();
-    wait_parked(port, SHARE);
+    wait_parked(port, SHARE, Duration::from_secs(180));
     let started = Instant::now();
     while metric(port, "glbridge_gleap_answered_early_total") < (CALLS - SHARE) as f64 {
         assert!(

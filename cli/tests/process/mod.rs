@@ -219,3 +219,52 @@ pub fn metric(port: u16, name: &str) -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0)
 }
+
+/// Opens a connection and sends a Gleap call for conversation `p<i>` (user
+/// `u<i>`, one comment); the connection is left to the caller to read.
+pub fn gleap_call(port: u16, i: usize) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let body = format!(
+        r#"{{"conversation":{{"id":"p{i}"}},"session":{{"userId":"u{i}"}},"comments":[{{"id":"c1","comment":"Hello?"}}]}}"#
+    );
+    write!(
+        c,
+        "POST /gleap/action HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    c
+}
+
+/// Waits until `glbridge_gleap_waiting` reaches `n`, for at most `within`.
+pub fn wait_parked(port: u16, n: usize, within: Duration) {
+    let started = Instant::now();
+    while metric(port, "glbridge_gleap_waiting") < n as f64 {
+        assert!(
+            started.elapsed() < within,
+            "only {} of {n} calls parked",
+            metric(port, "glbridge_gleap_waiting")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether the server closed `s` within `within` (rather than keeping it).
+pub fn closed_within(s: &mut std::net::TcpStream, within: Duration) -> bool {
+    use std::io::Read;
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) => {
+                return !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                )
+            }
+        }
+    }
+}
