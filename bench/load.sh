@@ -132,28 +132,12 @@ pg_url=$(scripts/postgres.sh start 2>"$work/pg.txt")
 pg_dir=$(awk '{print $3}' "$work/pg.txt")
 trap 'scripts/postgres.sh stop "$pg_dir" 2>/dev/null || true; cleanup' EXIT
 database() { psql -q "$pg_url" -c "CREATE DATABASE $1" >/dev/null; echo "${pg_url%/*}/$1"; }
-metric_of() { # port name: a metric's value (summed over its labels)
-    python3 - "$1" "$2" <<'PY'
-import sys, urllib.request
-text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics").read().decode()
-print(sum(float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l.split("{")[0].split(" ")[0] == sys.argv[2]))
-PY
-}
 pg_serve() { # store label -> prints port, records pid
     local port; port=$(free_port)
     "$bin/glbridge" serve --listen "127.0.0.1:$port" --store "$1" \
         --api-url http://127.0.0.1:9 --api-key unused --webhook-signing-key "$KEY" \
         --insecure-no-gleap-auth >/dev/null 2>"$work/$2.log" &
     echo "$! $port"
-}
-group_stats() { # port...: calls per group commit, conflicts
-    local calls=0 groups=0 conflicts=0 p
-    for p in "$@"; do
-        calls=$(python3 -c "print($calls + $(metric_of "$p" glbridge_commit_group_calls_sum))")
-        groups=$(python3 -c "print($groups + $(metric_of "$p" glbridge_commit_group_calls_count))")
-        conflicts=$(python3 -c "print($conflicts + $(metric_of "$p" glbridge_store_conflicts_total))")
-    done
-    python3 -c "print(f'calls_per_group={$calls / max($groups, 1):.1f} conflicts={int($conflicts)}')"
 }
 
 read -r p1 port1 < <(pg_serve "$(database w1)" pg1)

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-4}; shift || true
 cargo build --release -q -p glbridge-cli --bin glbridge --example webhook_requests
 . bench/common.sh
-url=$(scripts/postgres.sh start 2>"$work/pg.txt")
+url=$(scripts/postgres.sh start 2>"$work/pg.txt")${GLBRIDGE_BENCH_URL_SUFFIX:-}
 pg_dir=$(awk '{print $3}' "$work/pg.txt")
 trap 'scripts/postgres.sh stop "$pg_dir" 2>/dev/null || true; cleanup' EXIT
 target/release/examples/webhook_requests "$work/req.tsv" 200000 1000 whsec_load
@@ -24,4 +24,7 @@ out=$(GLBRIDGE_REQUESTS="$work/req.tsv" GLBRIDGE_WRK_THREADS=2 wrk -t2 -c32 -d"$
 s1=$(cpu "$spid"); p1=$(pg_cpu)
 echo "$out"
 n=$(echo "$out" | tr ' ' '\n' | awk -F= '$1 == "requests" { print $2 }')
-echo "serve_us_per_request=$(( (s1 - s0) * 10000 / n )) postgres_us_per_request=$(( (p1 - p0) * 10000 / n ))"
+echo "serve_us_per_request=$(( (s1 - s0) * 10000 / n )) postgres_us_per_request=$(( (p1 - p0) * 10000 / n )) $(group_stats "$port")"
+# What the store holds: one outbox item per agent message accepted.
+bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+echo "outbox_rows=$("$bin/psql" -qtA "$url" -c "SELECT count(*) FROM glbridge_kv WHERE key LIKE 'gleap/out/%'")"

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use glbridge_host::store::postgres::{Signal, TempServer};
-use glbridge_host::store::{Backend, Changes, CommitError, Fence, Write};
+use glbridge_host::store::{Backend, Changes, CommitError, Fence, Transaction, Write};
 use glbridge_host::{MemoryStore, PostgresStore, SqliteStore};
 
 fn w(key: &str, base: Option<&str>, value: Option<&str>) -> Write {
@@ -229,6 +229,40 @@ fn a_stale_cached_read_fails_its_commit_and_is_forgotten() {
     assert_eq!(a.get("other").unwrap(), None);
     // and the stale value is forgotten.
     assert_eq!(a.get_cached("k").unwrap(), Some(b"2".to_vec()));
+}
+
+#[test]
+fn an_insert_taken_as_new_without_a_read_conflicts_once_then_sees_the_key() {
+    let pg = server();
+    let url = pg.database().unwrap();
+    let a = PostgresStore::open(&url).unwrap();
+    let b = PostgresStore::open(&url).unwrap();
+    // Another process (or this one before a restart) recorded an event.
+    b.commit(vec![w("seen/e1", None, Some("1"))]).unwrap();
+    // A webhook's call: reads through the cache, every read checked at commit.
+    let run = || {
+        let mut tx = Transaction::default();
+        tx.validate_reads(true);
+        tx.cached_reads(true);
+        let fresh = tx
+            .compare_and_swap(&a, "seen/e1", None, Some(b"1"))
+            .unwrap();
+        (fresh, tx.take().0)
+    };
+    // `a` knows nothing of the key, so the insert is taken as new without
+    // asking the database (a read would have found it) ...
+    let (fresh, writes) = run();
+    assert!(fresh, "taken as new");
+    assert_eq!(
+        a.commit(writes),
+        Err(CommitError::Conflict("seen/e1".into()))
+    );
+    // ... and the conflict taught `a` the truth: the call's next run sees
+    // the key, and commits (its read checked).
+    let (fresh, writes) = run();
+    assert!(!fresh, "a duplicate the second time");
+    assert_eq!(a.commit(writes), Ok(()));
+    assert_eq!(get(&a, "seen/e1").as_deref(), Some("1"));
 }
 
 #[test]

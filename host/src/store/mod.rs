@@ -113,6 +113,16 @@ pub trait Backend: Send + Sync {
     fn get_cached(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(key)
     }
+    /// The base of a write that inserts `key` (a compare-and-swap expecting
+    /// it absent) that no read of the call came before, in a call that
+    /// reads through the cache on a shared backend. Such a base is checked
+    /// at commit like any cached read, so a backend may guess it rather
+    /// than ask; a wrong guess costs the call a conflict, and the backend
+    /// must then know better when the call runs again. By default
+    /// [`Backend::get_cached`].
+    fn base_for_insert(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get_cached(key)
+    }
     /// Applies `writes` atomically and durably if every key still holds its
     /// `base`; otherwise applies none of them.
     fn commit(&self, writes: Vec<Write>) -> Result<(), CommitError>;
@@ -161,6 +171,9 @@ impl<T: Backend + ?Sized> Backend for std::sync::Arc<T> {
     }
     fn get_cached(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         (**self).get_cached(key)
+    }
+    fn base_for_insert(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).base_for_insert(key)
     }
     fn commit(&self, writes: Vec<Write>) -> Result<(), CommitError> {
         (**self).commit(writes)

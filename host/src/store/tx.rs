@@ -74,7 +74,16 @@ impl Transaction {
             p.value = new.map(<[u8]>::to_vec);
             return Ok(true);
         }
-        let base = self.committed(backend, key)?;
+        let base = match self.read.get(key) {
+            // An insert with no read before it, in a call whose reads are
+            // all checked at commit: the backend may guess its base.
+            None if expected.is_none() && self.cached && self.validate_reads => {
+                let base = backend.base_for_insert(key)?;
+                self.read.insert(key.to_owned(), base.clone());
+                base
+            }
+            _ => self.committed(backend, key)?,
+        };
         if base.as_deref() != expected {
             return Ok(false);
         }

@@ -360,7 +360,7 @@ impl Inner {
     async fn commit_group(
         &self,
         sets: &[Changes],
-    ) -> Result<Vec<Result<(), CommitError>>, tokio_postgres::Error> {
+    ) -> Result<(Vec<Result<(), CommitError>>, plan::Learned), tokio_postgres::Error> {
         // Keys some call changes, and keys calls only read (checked, kept).
         let keys: BTreeSet<&str> = sets
             .iter()
@@ -385,7 +385,7 @@ impl Inner {
             Ok(c) => c,
             Err(deadpool_postgres::PoolError::Backend(e)) => return Err(e),
             Err(e) => {
-                return Ok(sets
+                let failed = sets
                     .iter()
                     .map(|_| {
                         Err(CommitError::Store(StoreError(format!(
@@ -393,7 +393,8 @@ impl Inner {
                             self.shown
                         ))))
                     })
-                    .collect())
+                    .collect();
+                return Ok((failed, Vec::new()));
             }
         };
         // Until the transaction has ended, dropping the connection (a
@@ -452,7 +453,7 @@ impl Inner {
             })
             .collect();
         let writes: Vec<&[Write]> = sets.iter().map(|c| c.writes.as_slice()).collect();
-        let (results, changes) = plan::plan(&writes, &lost, &current);
+        let (results, changes, learned) = plan::plan(&writes, &lost, &current);
         let wake: Vec<&str> = sets
             .iter()
             .zip(&results)
@@ -464,7 +465,7 @@ impl Inner {
         if changes.is_empty() && wake.is_empty() {
             client.batch_execute("COMMIT").await?;
             open.ended();
-            return Ok(results);
+            return Ok((results, learned));
         }
         let (ins_k, ins_v): (Vec<&str>, Vec<&[u8]>) = changes
             .inserts
@@ -487,7 +488,7 @@ impl Inner {
         match applied {
             Ok(_) => {
                 open.ended();
-                Ok(results)
+                Ok((results, learned))
             }
             Err(e) => {
                 if client.batch_execute("ROLLBACK").await.is_ok() {
@@ -501,8 +502,15 @@ impl Inner {
 
 impl Inner {
     /// Keeps what committed calls left in the cache, and forgets the keys
-    /// of calls that lost (what they read may be stale).
-    fn remember(&self, sets: &[Changes], results: &[Result<(), CommitError>]) {
+    /// of calls that lost (what they read may be stale) — but for those
+    /// that conflicted, whose keys' values the group saw: those are kept,
+    /// so that the call's next run starts from them.
+    fn remember(
+        &self,
+        sets: &[Changes],
+        results: &[Result<(), CommitError>],
+        learned: &plan::Learned,
+    ) {
         for (set, result) in sets.iter().zip(results) {
             for w in &set.writes {
                 match result {
@@ -510,6 +518,9 @@ impl Inner {
                     Err(_) => self.cache.forget(&w.key),
                 }
             }
+        }
+        for (key, value) in learned {
+            self.cache.put(key, value.as_deref());
         }
     }
 }
@@ -560,6 +571,15 @@ impl Backend for PostgresStore {
         }
     }
 
+    /// What the cache holds, or absent without asking: a key a call
+    /// inserts blindly is nearly always new (an outbox item, an event id),
+    /// and the commit checks the guess — a key that was there fails the
+    /// call as a conflict and is learnt ([`Inner::remember`]), so the call's
+    /// next run sees it.
+    fn base_for_insert(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.inner.cache.get(key).flatten())
+    }
+
     fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let inner = self.inner.clone();
         let prefix = prefix.to_owned();
@@ -601,8 +621,8 @@ impl Backend for PostgresStore {
             let mut tries = 0;
             loop {
                 match inner.commit_group(&sets).await {
-                    Ok(results) => {
-                        inner.remember(&sets, &results);
+                    Ok((results, learned)) => {
+                        inner.remember(&sets, &results, &learned);
                         return Ok(results);
                     }
                     Err(e) if retryable(&e) && tries < GROUP_RETRIES => {

@@ -28,11 +28,15 @@ impl RowChanges {
 /// of every key the group writes; absent keys are missing from it). A call
 /// applies if each key it wrote still holds its base, as left by the calls
 /// before it in the group; `lost[i]` says the call's lease was lost.
+///
+/// Also returns, for every key of a call that conflicted, the value the
+/// group leaves it with: the truth the call's next run should start from
+/// (its base may have been a guess, see [`super::super::Backend::base_for_insert`]).
 pub(super) fn plan(
     sets: &[impl AsRef<[Write]>],
     lost: &[Option<String>],
     current: &HashMap<String, Vec<u8>>,
-) -> (Vec<Result<(), CommitError>>, RowChanges) {
+) -> (Vec<Result<(), CommitError>>, RowChanges, Learned) {
     let mut state: BTreeMap<&str, Option<&[u8]>> = BTreeMap::new();
     let mut results = Vec::with_capacity(sets.len());
     for (i, writes) in sets.iter().map(AsRef::as_ref).enumerate() {
@@ -55,6 +59,18 @@ pub(super) fn plan(
         }
         results.push(Ok(()));
     }
+    let mut learned = Vec::new();
+    for (writes, result) in sets.iter().map(AsRef::as_ref).zip(&results) {
+        if matches!(result, Err(CommitError::Conflict(_))) {
+            for w in writes {
+                let after = match state.get(w.key.as_str()) {
+                    Some(v) => v.map(<[u8]>::to_vec),
+                    None => current.get(&w.key).cloned(),
+                };
+                learned.push((w.key.clone(), after));
+            }
+        }
+    }
     let mut rows = RowChanges::default();
     for (key, value) in state {
         match (current.get(key), value) {
@@ -66,8 +82,11 @@ pub(super) fn plan(
             _ => {}
         }
     }
-    (results, rows)
+    (results, rows, learned)
 }
+
+/// Keys and the values a group left them with (`None`: absent).
+pub(super) type Learned = Vec<(String, Option<Vec<u8>>)>;
 
 #[cfg(test)]
 mod tests {
@@ -96,7 +115,7 @@ mod tests {
             vec![w("b", None, Some("b"))],
         ];
         let lost = vec![None, None, None, Some("lane".to_owned())];
-        let (results, rows) = plan(&sets, &lost, &current);
+        let (results, rows, learned) = plan(&sets, &lost, &current);
         assert_eq!(
             results,
             vec![
@@ -114,6 +133,14 @@ mod tests {
                 deletes: vec!["gone".into()],
             }
         );
+        // The call that conflicted learns what the group left.
+        assert_eq!(
+            learned,
+            vec![
+                ("a".to_owned(), Some(b"4".to_vec())),
+                ("other".to_owned(), None)
+            ]
+        );
     }
 
     #[test]
@@ -123,7 +150,7 @@ mod tests {
             vec![w("a", Some("1"), Some("2")), w("t", None, Some("t"))],
             vec![w("a", Some("2"), Some("1")), w("t", Some("t"), None)],
         ];
-        let (results, rows) = plan(&sets, &[None, None], &current);
+        let (results, rows, _) = plan(&sets, &[None, None], &current);
         assert!(results.iter().all(Result::is_ok));
         assert!(rows.is_empty(), "{rows:?}");
     }
