@@ -14,7 +14,9 @@
 #      closed port and back off);
 #   6. the webhook route on PostgreSQL (a throwaway server started by
 #      scripts/postgres.sh, default settings: fsync and synchronous_commit
-#      on): one replica, then two replicas each sent half the conversations
+#      on; first warmed with 512 MB of WAL and a checkpoint, so that it has
+#      WAL segments to reuse as a server that has run a while does — unless
+#      GLBRIDGE_BENCH_COLD is set): one replica, then two replicas each sent half the conversations
 #      by a wrk of their own (half the connections each), with commits per
 #      group and conflicts from /metrics;
 #   7. the cross-replica wake-up hop: a Gleap call parked on replica B
@@ -65,6 +67,7 @@ serve_webhooks() { # label durability
     local pid=$!
     pids+=("$pid")
     wait_port "$port"
+    sync  # each run starts with the last one's writes on disk, not still being flushed
     echo "== webhook route, durability $2: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
     wrk_webhooks "$port" "$work/$1.wrk"
     echo "$(result "$work/$1.wrk") peak_rss_mb=$(peak_rss_mb "$pid") db_mb=$(du -m "$work/$1.db" | cut -f1)" >"$work/$1.res"
@@ -80,6 +83,7 @@ port=$(free_port)
 ref=$!
 pids+=("$ref")
 wait_port "$port"
+sync  # each run starts with the last one's writes on disk, not still being flushed
 echo "== native reference handler: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
 wrk_webhooks "$port" "$work/reference.wrk"
 echo "$(result "$work/reference.wrk") peak_rss_mb=$(peak_rss_mb "$ref")" >"$work/reference.res"
@@ -92,6 +96,7 @@ port=$(free_port)
 gleap=$!
 pids+=("$gleap")
 wait_port "$port"
+sync  # each run starts with the last one's writes on disk, not still being flushed
 echo "== Gleap route (embedded sandbox): wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
 GLBRIDGE_RUN=$$ wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/gleap.lua \
     --timeout 20s "http://127.0.0.1:$port" >"$work/gleap.wrk"
@@ -119,6 +124,7 @@ port=$(free_port)
 cw=$!
 pids+=("$cw")
 wait_port "$port"
+sync  # each run starts with the last one's writes on disk, not still being flushed
 echo "== Chatwoot route: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
 GLBRIDGE_REQUESTS="$work/chatwoot.tsv" GLBRIDGE_WRK_THREADS=$THREADS \
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/chatwoot.lua \
@@ -131,6 +137,7 @@ echo "== PostgreSQL"
 pg_url=$(scripts/postgres.sh start 2>"$work/pg.txt")
 pg_dir=$(awk '{print $3}' "$work/pg.txt")
 trap 'scripts/postgres.sh stop "$pg_dir" 2>/dev/null || true; cleanup' EXIT
+[ -n "${GLBRIDGE_BENCH_COLD:-}" ] || scripts/postgres.sh warm "$pg_url"
 database() { psql -q "$pg_url" -c "CREATE DATABASE $1" >/dev/null; echo "${pg_url%/*}/$1"; }
 pg_serve() { # store label -> prints port, records pid
     local port; port=$(free_port)
@@ -142,6 +149,7 @@ pg_serve() { # store label -> prints port, records pid
 
 read -r p1 port1 < <(pg_serve "$(database w1)" pg1)
 pids+=("$p1"); wait_port "$port1"
+sync  # each run starts with the last one's writes on disk, not still being flushed
 echo "== webhook route on PostgreSQL, one replica: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
 wrk_webhooks "$port1" "$work/pg1.wrk"
 echo "$(result "$work/pg1.wrk") peak_rss_mb=$(peak_rss_mb "$p1") $(group_stats "$port1")" >"$work/pg1.res"
@@ -156,6 +164,7 @@ pids+=("$pa" "$pb"); wait_port "$porta"; wait_port "$portb"
 awk 'NR % 2 == 1' "$work/requests.tsv" >"$work/requests-a.tsv"
 awk 'NR % 2 == 0' "$work/requests.tsv" >"$work/requests-b.tsv"
 half=$(( (CONNECTIONS + 1) / 2 ))
+sync  # each run starts with the last one's writes on disk, not still being flushed
 echo "== webhook route on PostgreSQL, two replicas: 2 x wrk -t1 -c$half -d$DURATION"
 GLBRIDGE_REQUESTS="$work/requests-a.tsv" GLBRIDGE_WRK_THREADS=1 \
     wrk -t1 -c"$half" -d"$DURATION" --latency -s bench/webhooks.lua "http://127.0.0.1:$porta" >"$work/pg2a.wrk" &

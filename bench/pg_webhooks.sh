@@ -12,6 +12,7 @@ cargo build --release -q -p glbridge-cli --bin glbridge --example webhook_reques
 url=$(scripts/postgres.sh start 2>"$work/pg.txt")${GLBRIDGE_BENCH_URL_SUFFIX:-}
 pg_dir=$(awk '{print $3}' "$work/pg.txt")
 trap 'scripts/postgres.sh stop "$pg_dir" 2>/dev/null || true; cleanup' EXIT
+[ -n "${GLBRIDGE_BENCH_COLD:-}" ] || scripts/postgres.sh warm "$url"
 target/release/examples/webhook_requests "$work/req.tsv" 200000 1000 whsec_load
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 pg_cpu() { local t=0 p; for p in $(pgrep -u "$(stat -c %U "$pg_dir")" postgres); do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }

@@ -5,6 +5,13 @@
 #
 #   scripts/postgres.sh start [PORT]   # prints postgres://postgres@127.0.0.1:PORT/postgres
 #   scripts/postgres.sh stop DIR       # DIR is printed by start (stderr)
+#   scripts/postgres.sh warm URL [MB]  # default 512: see below
+#
+# `warm` writes MB of WAL and checkpoints, so that the server keeps that
+# much in WAL segments to reuse, as a server does once it has run under a
+# load for a while. A new cluster has none: under a stream of commits each
+# new 16 MiB segment is first written with zeros and fsynced by whichever
+# commit needs it, which only a server's first minutes see.
 #
 # Uses Debian's server binaries (/usr/lib/postgresql/<version>/bin; installs
 # the `postgresql` package when there are none). initdb refuses to run as
@@ -30,13 +37,22 @@ start)
     echo "PostgreSQL in $dir (stop: $0 stop $dir)" >&2
     echo "postgres://postgres@127.0.0.1:$port/postgres"
     ;;
+warm)
+    url=${2:?usage: $0 warm URL [MB]}
+    mb=${3:-512}
+    "$bin/psql" -qtA "$url" >/dev/null <<SQL
+CREATE TABLE glbridge_warm AS SELECT repeat('w', 1000) AS filler FROM generate_series(1, $mb * 1000);
+DROP TABLE glbridge_warm;
+CHECKPOINT;
+SQL
+    ;;
 stop)
     dir=${2:?usage: $0 stop DIR}
     as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
     rm -rf "$dir"
     ;;
 *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
