@@ -12,7 +12,7 @@ cargo build --release -q -p glbridge-cli --bin glbridge --example webhook_reques
 target/release/examples/webhook_requests "$work/req.tsv" 600000 1000 whsec_load
 port=$(free_port)
 target/release/glbridge serve --listen "127.0.0.1:$port" --store "$work/s.db" --api-url http://127.0.0.1:9 \
-    --api-key unused --webhook-signing-key whsec_load --insecure-no-gleap-auth --wal-limit "$limit" >/dev/null 2>"$work/serve.log" &
+    --api-key unused --webhook-signing-key whsec_load --insecure-no-gleap-auth --wal-limit "$limit" >/dev/null 2>"${GLBRIDGE_SERVE_LOG:-$work/serve.log}" &
 spid=$!; pids+=("$spid"); wait_port "$port"
 ( while kill -0 "$spid" 2>/dev/null; do stat -c %s "$work/s.db-wal" 2>/dev/null || echo 0; sleep 0.2; done ) >"$work/wal" &
 pids+=("$!")
