@@ -19,6 +19,10 @@ wait_port() {
     exit 1
 }
 
+# Before each measured run: the runs before it have their writes on disk,
+# not still being flushed beside this one.
+settle_disk() { sync; }
+
 metric_of() { # port name: a metric's value (summed over its labels)
     python3 - "$1" "$2" <<'PY'
 import sys, urllib.request

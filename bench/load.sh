@@ -15,13 +15,14 @@
 #   6. the webhook route on PostgreSQL (a throwaway server started by
 #      scripts/postgres.sh, default settings: fsync and synchronous_commit
 #      on; first warmed with 512 MB of WAL and a checkpoint, so that it has
-#      WAL segments to reuse as a server that has run a while does — unless
-#      GLBRIDGE_BENCH_COLD is set): one replica, then two replicas each sent half the conversations
-#      by a wrk of their own (half the connections each), with commits per
+#      WAL segments to reuse as a server that has run a while does, unless
+#      GLBRIDGE_BENCH_COLD is set): one replica, then two replicas each sent
+#      half the conversations by a wrk of their own (half the connections each), with commits per
 #      group and conflicts from /metrics;
 #   7. the cross-replica wake-up hop: a Gleap call parked on replica B
 #      answered by a webhook posted to replica A (bench/hop.py).
-# Prints requests/s, p50/p99 and peak RSS of each, and the webhook route's
+# Each run starts after a `sync` (settle_disk). Prints requests/s, p50/p99
+# and peak RSS of each, and the webhook route's
 # ratio to the reference. Installs wrk (Debian/Ubuntu apt) if it is missing.
 #
 #   bench/load.sh                       # DURATION=15s CONNECTIONS=32 THREADS=2
@@ -67,7 +68,7 @@ serve_webhooks() { # label durability
     local pid=$!
     pids+=("$pid")
     wait_port "$port"
-    sync  # each run starts with the last one's writes on disk, not still being flushed
+    settle_disk
     echo "== webhook route, durability $2: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
     wrk_webhooks "$port" "$work/$1.wrk"
     echo "$(result "$work/$1.wrk") peak_rss_mb=$(peak_rss_mb "$pid") db_mb=$(du -m "$work/$1.db" | cut -f1)" >"$work/$1.res"
@@ -83,7 +84,7 @@ port=$(free_port)
 ref=$!
 pids+=("$ref")
 wait_port "$port"
-sync  # each run starts with the last one's writes on disk, not still being flushed
+settle_disk
 echo "== native reference handler: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
 wrk_webhooks "$port" "$work/reference.wrk"
 echo "$(result "$work/reference.wrk") peak_rss_mb=$(peak_rss_mb "$ref")" >"$work/reference.res"
@@ -96,7 +97,7 @@ port=$(free_port)
 gleap=$!
 pids+=("$gleap")
 wait_port "$port"
-sync  # each run starts with the last one's writes on disk, not still being flushed
+settle_disk
 echo "== Gleap route (embedded sandbox): wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
 GLBRIDGE_RUN=$$ wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/gleap.lua \
     --timeout 20s "http://127.0.0.1:$port" >"$work/gleap.wrk"
@@ -124,7 +125,7 @@ port=$(free_port)
 cw=$!
 pids+=("$cw")
 wait_port "$port"
-sync  # each run starts with the last one's writes on disk, not still being flushed
+settle_disk
 echo "== Chatwoot route: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
 GLBRIDGE_REQUESTS="$work/chatwoot.tsv" GLBRIDGE_WRK_THREADS=$THREADS \
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/chatwoot.lua \
@@ -149,7 +150,7 @@ pg_serve() { # store label -> prints port, records pid
 
 read -r p1 port1 < <(pg_serve "$(database w1)" pg1)
 pids+=("$p1"); wait_port "$port1"
-sync  # each run starts with the last one's writes on disk, not still being flushed
+settle_disk
 echo "== webhook route on PostgreSQL, one replica: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
 wrk_webhooks "$port1" "$work/pg1.wrk"
 echo "$(result "$work/pg1.wrk") peak_rss_mb=$(peak_rss_mb "$p1") $(group_stats "$port1")" >"$work/pg1.res"
@@ -164,7 +165,7 @@ pids+=("$pa" "$pb"); wait_port "$porta"; wait_port "$portb"
 awk 'NR % 2 == 1' "$work/requests.tsv" >"$work/requests-a.tsv"
 awk 'NR % 2 == 0' "$work/requests.tsv" >"$work/requests-b.tsv"
 half=$(( (CONNECTIONS + 1) / 2 ))
-sync  # each run starts with the last one's writes on disk, not still being flushed
+settle_disk
 echo "== webhook route on PostgreSQL, two replicas: 2 x wrk -t1 -c$half -d$DURATION"
 GLBRIDGE_REQUESTS="$work/requests-a.tsv" GLBRIDGE_WRK_THREADS=1 \
     wrk -t1 -c"$half" -d"$DURATION" --latency -s bench/webhooks.lua "http://127.0.0.1:$porta" >"$work/pg2a.wrk" &

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # New webhooks only, on a PostgreSQL store, one replica: requests/s, p99,
-# and CPU per request of `serve` and of PostgreSQL (from /proc), on a
-# throwaway server (scripts/postgres.sh).
+# CPU per request of `serve` and of PostgreSQL (from /proc), calls per
+# group commit, conflicts and the outbox rows written, on a throwaway
+# server (scripts/postgres.sh), warmed first.
 #
 #   bench/pg_webhooks.sh [SECONDS] [extra serve flags...]    # default 4 s
+#
+# GLBRIDGE_BENCH_COLD=1 skips the warming; GLBRIDGE_BENCH_URL_SUFFIX is
+# appended to the store URL (e.g. '?options=-c%20synchronous_commit%3Doff',
+# to see what the commit's WAL flush costs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-4}; shift || true
@@ -27,5 +32,4 @@ echo "$out"
 n=$(echo "$out" | tr ' ' '\n' | awk -F= '$1 == "requests" { print $2 }')
 echo "serve_us_per_request=$(( (s1 - s0) * 10000 / n )) postgres_us_per_request=$(( (p1 - p0) * 10000 / n )) $(group_stats "$port")"
 # What the store holds: one outbox item per agent message accepted.
-bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-echo "outbox_rows=$("$bin/psql" -qtA "$url" -c "SELECT count(*) FROM glbridge_kv WHERE key LIKE 'gleap/out/%'")"
+echo "outbox_rows=$(psql -qtA "$url" -c "SELECT count(*) FROM glbridge_kv WHERE key LIKE 'gleap/out/%'")"

@@ -4,6 +4,8 @@
 # (sampled every 200 ms) and its size at the end.
 #
 #   bench/wal.sh [LIMIT]     # default 256MiB
+#
+# GLBRIDGE_SERVE_LOG=FILE keeps the service's log there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 limit=${1:-256MiB}

@@ -163,6 +163,16 @@ fn server() -> TempServer {
     TempServer::start().unwrap_or_else(|e| panic!("PostgreSQL did not start: {e}"))
 }
 
+/// Two processes' stores on one new database (the server lives as long as
+/// the first of the three).
+fn two_stores() -> (TempServer, PostgresStore, PostgresStore) {
+    let pg = server();
+    let url = pg.database().unwrap();
+    let a = PostgresStore::open(&url).unwrap();
+    let b = PostgresStore::open(&url).unwrap();
+    (pg, a, b)
+}
+
 #[test]
 fn the_postgres_store_keeps_the_contract_and_its_schema_is_versioned() {
     let pg = server();
@@ -209,10 +219,7 @@ fn two_postgres_stores_conflict_and_group_across_processes() {
 
 #[test]
 fn a_stale_cached_read_fails_its_commit_and_is_forgotten() {
-    let pg = server();
-    let url = pg.database().unwrap();
-    let a = PostgresStore::open(&url).unwrap();
-    let b = PostgresStore::open(&url).unwrap();
+    let (_pg, a, b) = two_stores();
     a.commit(vec![w("k", None, Some("1"))]).unwrap();
     assert_eq!(a.get_cached("k").unwrap(), Some(b"1".to_vec()));
     // Another process changes it: this one's cache is stale ...
@@ -233,10 +240,7 @@ fn a_stale_cached_read_fails_its_commit_and_is_forgotten() {
 
 #[test]
 fn an_insert_taken_as_new_without_a_read_conflicts_once_then_sees_the_key() {
-    let pg = server();
-    let url = pg.database().unwrap();
-    let a = PostgresStore::open(&url).unwrap();
-    let b = PostgresStore::open(&url).unwrap();
+    let (_pg, a, b) = two_stores();
     // Another process (or this one before a restart) recorded an event.
     b.commit(vec![w("seen/e1", None, Some("1"))]).unwrap();
     // A webhook's call: reads through the cache, every read checked at commit.
@@ -319,10 +323,7 @@ fn a_lease_fences_its_holder_once_another_takes_the_lane_over() {
 
 #[test]
 fn a_commit_wakes_listeners_in_every_process_and_a_reconnect_is_said() {
-    let pg = server();
-    let url = pg.database().unwrap();
-    let a = PostgresStore::open(&url).unwrap();
-    let b = PostgresStore::open(&url).unwrap();
+    let (pg, a, b) = two_stores();
     let heard = Arc::new(Mutex::new(Vec::<String>::new()));
     let _listener = {
         let heard = heard.clone();

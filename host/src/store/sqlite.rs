@@ -637,7 +637,8 @@ impl SqliteStore {
         // WAL reach its bound, and the committer then copied it all back
         // with the writer held (150–370 ms, twice a second).
         let long = frames >= u64::try_from(self.wal.restart_frames).unwrap_or(u64::MAX);
-        if long != self.woke_checkpointer.swap(long, Ordering::Relaxed) && long {
+        let woken = self.woke_checkpointer.swap(long, Ordering::Relaxed);
+        if long && !woken {
             if let Some(c) = &self.checkpointer {
                 c.wake();
             }

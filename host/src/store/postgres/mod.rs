@@ -501,10 +501,10 @@ impl Inner {
 }
 
 impl Inner {
-    /// Keeps what committed calls left in the cache, and forgets the keys
-    /// of calls that lost (what they read may be stale) — but for those
-    /// that conflicted, whose keys' values the group saw: those are kept,
-    /// so that the call's next run starts from them.
+    /// Keeps what committed calls left in the cache, and what the group
+    /// saw of the keys of calls that conflicted (`learned`), so that their
+    /// next run starts from it; forgets the keys of calls that lost their
+    /// lease (what they read may be stale).
     fn remember(
         &self,
         sets: &[Changes],
@@ -515,6 +515,7 @@ impl Inner {
             for w in &set.writes {
                 match result {
                     Ok(()) => self.cache.put_committed(&w.key, w.value.as_deref()),
+                    Err(CommitError::Conflict(_)) => {} // in `learned`
                     Err(_) => self.cache.forget(&w.key),
                 }
             }
