@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
             "inbox": {"id": 1, "name": "Website"}
         })
         .to_string();
-        let signature = glbridge_guest::chatwoot::sign(&secret, now, body.as_bytes());
+        let signature = glbridge_guest::helpdesk::chatwoot::sign(&secret, now, body.as_bytes());
         writeln!(file, "{now}\t{signature}\t{body}")?;
     }
     file.flush()?;

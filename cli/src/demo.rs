@@ -5,10 +5,10 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use glbridge_guest::chatwoot::bridge::Auth as ChatwootAuth;
-use glbridge_guest::chatwoot::Settings as ChatwootSettings;
+use glbridge_guest::bridge::ActionEndpoint;
 use glbridge_guest::client::Secret;
-use glbridge_guest::gleap::bridge::ActionEndpoint;
+use glbridge_guest::helpdesk::chatwoot::adapter::Auth as ChatwootAuth;
+use glbridge_guest::helpdesk::chatwoot::Settings as ChatwootSettings;
 use glbridge_guest::model::knowledge::{PublicationStatus, Visibility};
 use glbridge_sandbox::chatwoot::{ChatwootStandIn, StandInConfig};
 use glbridge_sandbox::seed::{ActionRule, Seed, SeedArticle, SeedTarget};

@@ -165,7 +165,7 @@ struct ServeArgs {
     gleap_api_url: Option<String>,
     /// An action endpoint, NAME=URL (repeatable; headers via the TOML file).
     #[arg(long = "action", value_name = "NAME=URL", value_parser = parse_action)]
-    actions: Vec<glbridge_host::guest::gleap::bridge::ActionEndpoint>,
+    actions: Vec<glbridge_host::guest::bridge::ActionEndpoint>,
     /// Answered when the agent has not replied in time.
     #[arg(long, env = "GLBRIDGE_HOLDING_TEXT")]
     holding_text: Option<String>,
@@ -226,7 +226,7 @@ fn parse_durability(s: &str) -> Result<glbridge_host::Durability, String> {
     glbridge_cli::serve::config::parse_durability(s).map_err(|e| e.to_string())
 }
 
-fn parse_action(s: &str) -> Result<glbridge_host::guest::gleap::bridge::ActionEndpoint, String> {
+fn parse_action(s: &str) -> Result<glbridge_host::guest::bridge::ActionEndpoint, String> {
     glbridge_cli::serve::config::parse_action_flag(s).map_err(|e| e.to_string())
 }
 

@@ -624,7 +624,8 @@ fn chatwoot_events_acknowledged_before_a_kill_9_are_each_answered_and_reach_the_
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap()
                     .as_secs() as i64;
-                let signature = glbridge_guest::chatwoot::sign(SECRET, t, body.as_bytes());
+                let signature =
+                    glbridge_guest::helpdesk::chatwoot::sign(SECRET, t, body.as_bytes());
                 let answer = agent
                     .post(&format!("http://127.0.0.1:{port}/chatwoot/webhook"))
                     .header("X-Chatwoot-Timestamp", &t.to_string())

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let timestamp = parts.next().map(String::from_utf8_lossy);
     let signature = parts.next().map(String::from_utf8_lossy);
     let body = parts.next().unwrap_or_default();
-    let _ = glbridge_guest::chatwoot::verify(
+    let _ = glbridge_guest::helpdesk::chatwoot::verify(
         "cw_fuzz",
         timestamp.as_deref(),
         signature.as_deref(),
@@ -21,8 +21,10 @@ fuzz_target!(|data: &[u8]| {
     );
     let mut world = glbridge_fuzz::World::new();
     let (bridge, io) = world.parts();
-    let answer = bridge.handle_chatwoot(io, None, None, None, data);
+    let answer = glbridge_guest::helpdesk::chatwoot::adapter::handle_event(
+        bridge, io, None, None, None, data,
+    );
     for conversation in answer.work {
-        let _ = bridge.drain_chatwoot(io, &conversation);
+        let _ = bridge.drain(io, &conversation);
     }
 });

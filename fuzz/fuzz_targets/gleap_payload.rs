@@ -7,5 +7,10 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let mut world = glbridge_fuzz::World::new();
     let (bridge, io) = world.parts();
-    let _ = bridge.handle_action(io, Some(glbridge_fuzz::GLEAP), data);
+    let _ = glbridge_guest::helpdesk::gleap::adapter::handle_action(
+        bridge,
+        io,
+        Some(glbridge_fuzz::GLEAP),
+        data,
+    );
 });

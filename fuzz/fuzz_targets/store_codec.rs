@@ -31,10 +31,15 @@ fuzz_target!(|data: &[u8]| {
     let _ = bridge.handle_webhook(io, Some(&header), None, body);
     let call = br#"{"conversation":{"id":"c1"},"session":{"userId":"u"},"comments":[{"id":"k1","comment":"hi"}]}"#;
     let (bridge, io) = world.parts();
-    if let glbridge_guest::gleap::bridge::Turn::Pending(p) =
-        bridge.handle_action(io, Some(glbridge_fuzz::GLEAP), call)
+    if let glbridge_guest::helpdesk::gleap::adapter::Turn::Pending(p) =
+        glbridge_guest::helpdesk::gleap::adapter::handle_action(
+            bridge,
+            io,
+            Some(glbridge_fuzz::GLEAP),
+            call,
+        )
     {
-        let _ = bridge.collect(io, &p);
+        let _ = glbridge_guest::helpdesk::gleap::adapter::collect(bridge, io, &p);
     }
     world.clock.advance(30 * 3_600 * 1_000_000_000);
     let (bridge, io) = world.parts();

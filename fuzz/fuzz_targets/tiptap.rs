@@ -1,7 +1,7 @@
 //! TipTap documents (Gleap's rich text), flattened to plain text; any JSON.
 #![no_main]
 
-use glbridge_guest::gleap::tiptap;
+use glbridge_guest::helpdesk::gleap::tiptap;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,8 @@
 //! What the fuzz targets share: a Gleap bridge (with Chatwoot) over in-memory imports.
 
+use glbridge_guest::bridge::{Bridge, Io};
 use glbridge_guest::client::Secret;
-use glbridge_guest::gleap::bridge::{BridgeConfig, GleapBridge, Io};
+use glbridge_guest::helpdesk::BridgeConfig;
 use glbridge_guest::testing::{FakeClock, MemoryStore, ScriptedTransport};
 use glbridge_guest::{Config, RetryPolicy, Timestamp};
 
@@ -21,7 +22,7 @@ pub struct World {
     /// State.
     pub store: MemoryStore,
     /// The bridge.
-    pub bridge: GleapBridge,
+    pub bridge: Bridge,
 }
 
 impl World {
@@ -33,23 +34,24 @@ impl World {
             ..RetryPolicy::default()
         };
         let mut config = BridgeConfig::new(client, KEY);
-        config.gleap_secret = Some(Secret::new(GLEAP));
-        config.reply_wait_ms = 1_000;
+        config.gleap.gleap_secret = Some(Secret::new(GLEAP));
+        config.gleap.reply_wait_ms = 1_000;
         // Chatwoot too, unauthenticated, so every input reaches its parser.
-        config.chatwoot = Some(glbridge_guest::chatwoot::bridge::ChatwootConfig {
-            client: config.client.clone(),
-            settings: glbridge_guest::chatwoot::Settings {
-                base_url: "https://chat.example.test".into(),
-                bot_token: "bot".into(),
-                teams: Default::default(),
+        config.chatwoot = Some(
+            glbridge_guest::helpdesk::chatwoot::adapter::ChatwootConfig {
+                settings: glbridge_guest::helpdesk::chatwoot::Settings {
+                    base_url: "https://chat.example.test".into(),
+                    bot_token: "bot".into(),
+                    teams: Default::default(),
+                },
+                auth: glbridge_guest::helpdesk::chatwoot::adapter::Auth::Insecure,
             },
-            auth: glbridge_guest::chatwoot::bridge::Auth::Insecure,
-        });
+        );
         World {
             http: ScriptedTransport::default(),
             clock: FakeClock::new(Timestamp::from_secs(T0)),
             store: MemoryStore::default(),
-            bridge: GleapBridge::new(config).expect("a valid configuration"),
+            bridge: config.open().expect("a valid configuration"),
         }
     }
 
@@ -63,7 +65,7 @@ impl World {
     }
 
     /// The bridge and the imports at once (disjoint borrows).
-    pub fn parts(&mut self) -> (&mut GleapBridge, Io<'_>) {
+    pub fn parts(&mut self) -> (&mut Bridge, Io<'_>) {
         let World {
             http,
             clock,

@@ -19,11 +19,11 @@
     )
 )]
 
-pub mod chatwoot;
+pub mod bridge;
 pub mod client;
 pub mod env;
 pub mod error;
-pub mod gleap;
+pub mod helpdesk;
 pub mod http;
 pub mod mac;
 pub mod model;

@@ -119,7 +119,7 @@ pub fn is_transient(response: &HttpResponse) -> bool {
 }
 
 /// `Retry-After` in delta-seconds. (HTTP-date values fall back to back-off.)
-fn parse_retry_after_secs(value: &str) -> Option<u64> {
+pub(crate) fn parse_retry_after_secs(value: &str) -> Option<u64> {
     value.trim().parse().ok()
 }
 

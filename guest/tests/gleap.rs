@@ -6,10 +6,11 @@
     clippy::indexing_slicing
 )]
 
+use glbridge_guest::bridge::{ActionEndpoint, Answer, Bridge, Io, Outcome};
 use glbridge_guest::env::{Clock, Store};
-use glbridge_guest::gleap::bridge::{
-    ActionEndpoint, Answer, BridgeConfig, GleapBridge, Io, Outcome, Pending, RestConfig, Turn,
-};
+use glbridge_guest::helpdesk::chatwoot::adapter as chatwoot;
+use glbridge_guest::helpdesk::gleap::adapter::{self as gleap, Pending, RestConfig, Turn};
+use glbridge_guest::helpdesk::BridgeConfig;
 use glbridge_guest::http::HttpResponse;
 use glbridge_guest::testing::{FakeClock, MemoryStore, ScriptedTransport};
 use glbridge_guest::webhook::sign;
@@ -23,7 +24,7 @@ struct World {
     http: ScriptedTransport,
     clock: FakeClock,
     store: MemoryStore,
-    bridge: GleapBridge,
+    bridge: Bridge,
 }
 
 impl World {
@@ -34,17 +35,17 @@ impl World {
             ..RetryPolicy::default()
         };
         let mut config = BridgeConfig::new(client, KEY);
-        config.gleap_secret = Some(Secret::new("Bearer gleap-shared"));
-        config.reply_wait_ms = 2_000;
+        config.gleap.gleap_secret = Some(Secret::new("Bearer gleap-shared"));
+        config.gleap.reply_wait_ms = 2_000;
         tweak(&mut config);
         World {
             http: ScriptedTransport::default(),
             clock: FakeClock::new(Timestamp::from_secs(T0)),
             store: MemoryStore::default(),
-            bridge: GleapBridge::new(config).unwrap(),
+            bridge: config.open().unwrap(),
         }
     }
-    fn tick(&mut self) -> glbridge_guest::gleap::bridge::TickReport {
+    fn tick(&mut self) -> glbridge_guest::bridge::TickReport {
         let io = Io {
             http: &self.http,
             clock: &self.clock,
@@ -59,8 +60,7 @@ impl World {
             clock: &self.clock,
             store: &self.store,
         };
-        self.bridge
-            .handle_action(io, auth, body.to_string().as_bytes())
+        gleap::handle_action(&mut self.bridge, io, auth, body.to_string().as_bytes())
     }
     fn collect(&mut self, pending: &Pending) -> Turn {
         let io = Io {
@@ -68,7 +68,7 @@ impl World {
             clock: &self.clock,
             store: &self.store,
         };
-        self.bridge.collect(io, pending)
+        gleap::collect(&mut self.bridge, io, pending)
     }
     /// Moves the fake clock forward to `t` (never back).
     fn advance_to(&self, t: Timestamp) {
@@ -199,7 +199,7 @@ fn first_call_starts_forwards_and_holds_then_a_replay_delivers_the_queued_reply_
 
 #[test]
 fn out_of_order_webhooks_are_answered_in_order_and_holding_messages_once() {
-    let mut w = World::new(|c| c.reply_wait_ms = 500);
+    let mut w = World::new(|c| c.gleap.reply_wait_ms = 500);
     for r in [ok(CONV), ok("{}"), ok(MSG)] {
         w.http.push(r);
     }
@@ -214,7 +214,7 @@ fn out_of_order_webhooks_are_answered_in_order_and_holding_messages_once() {
 
 #[test]
 fn a_hand_off_answers_the_configured_text_with_tags_and_attributes() {
-    let mut w = World::new(|c| c.hand_off_text = "A human will take over.".into());
+    let mut w = World::new(|c| c.gleap.hand_off_text = "A human will take over.".into());
     for r in [ok(CONV), ok("{}"), ok(MSG)] {
         w.http.push(r);
     }
@@ -294,7 +294,7 @@ fn forged_webhooks_are_refused_and_nothing_is_stored() {
 #[test]
 fn actions_are_forwarded_once_and_unconfigured_ones_refused() {
     let mut w = World::new(|c| {
-        c.actions.push(ActionEndpoint {
+        c.core.actions.push(ActionEndpoint {
             name: "order-status".into(),
             url: "https://shop.example.test/status".into(),
             headers: vec![("X-Shop-Key".into(), "k".into())],
@@ -330,7 +330,7 @@ fn actions_are_forwarded_once_and_unconfigured_ones_refused() {
 #[test]
 fn late_replies_go_out_through_gleaps_rest_api_on_tick() {
     let mut w = World::new(|c| {
-        c.rest = Some(RestConfig {
+        c.gleap.rest = Some(RestConfig {
             base_url: "https://gleap.example.test/v3".into(),
             api_key: Secret::new("gk"),
             project_id: "p1".into(),
@@ -398,8 +398,8 @@ const MS: i64 = 1_000_000;
 /// A world whose first Gleap call has forwarded "hi" and is pending.
 fn pending_call(settle_ms: u32) -> (World, Pending) {
     let mut w = World::new(|c| {
-        c.reply_wait_ms = 8_000;
-        c.settle_ms = settle_ms;
+        c.gleap.reply_wait_ms = 8_000;
+        c.gleap.settle_ms = settle_ms;
     });
     for r in [ok(CONV), ok("{}"), ok(MSG)] {
         w.http.push(r);
@@ -586,12 +586,12 @@ fn a_finish_after_the_answer_was_written_is_delivered_with_the_next_answer() {
 #[test]
 fn with_gleap_rest_a_late_hand_off_is_pushed_and_a_late_finish_waits_for_the_next_answer() {
     let mut w = World::new(|c| {
-        c.rest = Some(RestConfig {
+        c.gleap.rest = Some(RestConfig {
             base_url: "https://gleap.example.test/v3".into(),
             api_key: Secret::new("gk"),
             project_id: "p1".into(),
         });
-        c.hand_off_text = "A human will take over.".into();
+        c.gleap.hand_off_text = "A human will take over.".into();
     });
     for r in [ok(CONV), ok("{}"), ok(MSG)] {
         w.http.push(r);
@@ -626,19 +626,19 @@ fn secrets_stay_out_of_debug_output() {
     let mut client = Config::new("https://api.example.test", "sk_live_apikey");
     client.retry.max_attempts = 1;
     let mut config = BridgeConfig::new(client, "whsec_signing");
-    config.gleap_secret = Some(Secret::new("Bearer gleap-shared"));
-    config.actions.push(ActionEndpoint {
+    config.gleap.gleap_secret = Some(Secret::new("Bearer gleap-shared"));
+    config.core.actions.push(ActionEndpoint {
         name: "a".into(),
         url: "https://x.test".into(),
         headers: vec![("Authorization".into(), "Bearer action-cred".into())],
         timeout_ms: 1,
     });
-    config.rest = Some(RestConfig {
+    config.gleap.rest = Some(RestConfig {
         base_url: "https://g.test".into(),
         api_key: Secret::new("gleap-rest-key"),
         project_id: "p".into(),
     });
-    let text = format!("{config:?} {:?}", GleapBridge::new(config.clone()).unwrap());
+    let text = format!("{config:?} {:?}", config.clone().open().unwrap());
     for secret in [
         "sk_live_apikey",
         "whsec_signing",
@@ -776,11 +776,10 @@ fn forwarded_comments_are_one_set_written_once_and_older_markers_fold_into_it() 
 
 #[test]
 fn with_chatwoot_bridged_too_its_conversations_events_go_to_its_queue_not_gleaps() {
-    use glbridge_guest::chatwoot::bridge::{Auth, ChatwootConfig};
-    use glbridge_guest::chatwoot::Settings;
+    use glbridge_guest::helpdesk::chatwoot::adapter::{Auth, ChatwootConfig};
+    use glbridge_guest::helpdesk::chatwoot::Settings;
     let mut w = World::new(|c| {
         c.chatwoot = Some(ChatwootConfig {
-            client: c.client.clone(),
             settings: Settings {
                 base_url: "https://chat.example.com".into(),
                 bot_token: "bot-token".into(),
@@ -802,17 +801,12 @@ fn with_chatwoot_bridged_too_its_conversations_events_go_to_its_queue_not_gleaps
         clock: &w.clock,
         store: &w.store,
     };
-    let a = w
-        .bridge
-        .handle_chatwoot(io, None, None, None, event.as_bytes());
+    let a = chatwoot::handle_event(&mut w.bridge, io, None, None, None, event.as_bytes());
     assert_eq!(
         (a.status, a.work.clone()),
         (200, vec!["chatwoot-7-101".to_owned()])
     );
-    assert_eq!(
-        w.bridge.chatwoot_busy(&w.store).unwrap(),
-        ["chatwoot-7-101"]
-    );
+    assert_eq!(w.bridge.busy(&w.store).unwrap(), ["chatwoot-7-101"]);
     // The agent answers: the webhook queues a Chatwoot call, not a Gleap reply.
     let reply = json!({
         "id": "webhook_1", "type": "agent.message", "sequence_number": 1,
@@ -828,17 +822,11 @@ fn with_chatwoot_bridged_too_its_conversations_events_go_to_its_queue_not_gleaps
         store: &w.store,
     };
     // One call per drain.
-    assert_eq!(
-        w.bridge.drain_chatwoot(io, "chatwoot-7-101").unwrap().left,
-        1
-    );
-    assert_eq!(
-        w.bridge.drain_chatwoot(io, "chatwoot-7-101").unwrap().left,
-        0
-    );
+    assert_eq!(w.bridge.drain(io, "chatwoot-7-101").unwrap().left, 1);
+    assert_eq!(w.bridge.drain(io, "chatwoot-7-101").unwrap().left, 0);
     let a = w.webhook(&reply);
     assert_eq!(a.status, 200);
-    assert_eq!(a.chatwoot_work, ["chatwoot-7-101"]);
+    assert_eq!(a.work, ["chatwoot-7-101"]);
     assert!(a.wake.is_empty(), "nothing for a Gleap call");
     assert_eq!(a.queue_change, 0);
     w.http.push(Ok(HttpResponse::json(200, "{}")));
@@ -847,27 +835,21 @@ fn with_chatwoot_bridged_too_its_conversations_events_go_to_its_queue_not_gleaps
         clock: &w.clock,
         store: &w.store,
     };
-    assert_eq!(
-        w.bridge.drain_chatwoot(io, "chatwoot-7-101").unwrap().done,
-        1
-    );
+    assert_eq!(w.bridge.drain(io, "chatwoot-7-101").unwrap().done, 1);
     let sent = w.http.sent();
     assert_eq!(
         sent.last().unwrap().url,
         "https://chat.example.com/api/v1/accounts/7/conversations/101/messages"
     );
     // Without Chatwoot configured, its route is 404.
-    let plain = World::new(|_| {});
+    let mut plain = World::new(|_| {});
     let io = Io {
         http: &plain.http,
         clock: &plain.clock,
         store: &plain.store,
     };
     assert_eq!(
-        plain
-            .bridge
-            .handle_chatwoot(io, None, None, None, b"{}")
-            .status,
+        chatwoot::handle_event(&mut plain.bridge, io, None, None, None, b"{}").status,
         404
     );
 }

@@ -7,7 +7,7 @@
     clippy::indexing_slicing
 )]
 
-use glbridge_guest::gleap::parse_action;
+use glbridge_guest::helpdesk::gleap::parse_action;
 use glbridge_guest::webhook::{parse, sign, verify, WebhookError};
 use proptest::prelude::*;
 

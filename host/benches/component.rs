@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use glbridge_guest::gleap::bridge::BridgeConfig;
+use glbridge_guest::helpdesk::BridgeConfig;
 use glbridge_guest::http::HttpResponse;
 use glbridge_guest::Timestamp;
 use glbridge_host::{
@@ -107,7 +107,7 @@ fn benches(c: &mut Criterion) {
         let mut client = glbridge_guest::Config::new("https://api.example.test", "sk");
         client.retry.max_attempts = 1;
         let mut config = BridgeConfig::new(client, KEY);
-        config.reply_wait_ms = 0;
+        config.gleap.reply_wait_ms = 0;
         b.iter(|| {
             n += 1;
             let http = Arc::new(ScriptedTransport::new([

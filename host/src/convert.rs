@@ -1,7 +1,7 @@
 //! Every conversion between the WIT bindings' types and the guest library's
 //! (and the host's) types, in one place.
 
-use glbridge_guest::gleap::bridge as gb;
+use glbridge_guest::helpdesk::BridgeConfig;
 use glbridge_guest::http::Method;
 use glbridge_guest::webhook::WebhookError;
 
@@ -27,15 +27,16 @@ pub(crate) fn wit_config(c: &glbridge_guest::Config) -> client::Config {
 }
 
 /// The WIT form of a Gleap bridge configuration.
-pub(crate) fn wit_bridge_config(c: &gb::BridgeConfig) -> gleap::BridgeConfig {
+pub(crate) fn wit_bridge_config(config: &BridgeConfig) -> gleap::BridgeConfig {
+    let (c, g) = (&config.core, &config.gleap);
     gleap::BridgeConfig {
         client: wit_config(&c.client),
         signing_key: c.signing_key.expose().to_owned(),
-        gleap_secret: c.gleap_secret.as_ref().map(|s| s.expose().to_owned()),
-        reply_wait_ms: c.reply_wait_ms,
-        settle_ms: c.settle_ms,
-        holding_text: c.holding_text.clone(),
-        hand_off_text: c.hand_off_text.clone(),
+        gleap_secret: g.gleap_secret.as_ref().map(|s| s.expose().to_owned()),
+        reply_wait_ms: g.reply_wait_ms,
+        settle_ms: g.settle_ms,
+        holding_text: g.holding_text.clone(),
+        hand_off_text: g.hand_off_text.clone(),
         actions: c
             .actions
             .iter()
@@ -46,23 +47,23 @@ pub(crate) fn wit_bridge_config(c: &gb::BridgeConfig) -> gleap::BridgeConfig {
                 timeout_ms: a.timeout_ms,
             })
             .collect(),
-        rest: c.rest.as_ref().map(|r| gleap::RestConfig {
+        rest: g.rest.as_ref().map(|r| gleap::RestConfig {
             base_url: r.base_url.clone(),
             api_key: r.api_key.expose().to_owned(),
             project_id: r.project_id.clone(),
         }),
         max_hold_ms: c.max_hold_ms,
         leeway_secs: c.leeway_secs,
-        chatwoot: c.chatwoot.as_ref().map(wit_chatwoot_config),
+        chatwoot: config.chatwoot.as_ref().map(wit_chatwoot_config),
     }
 }
 
 /// The WIT form of the Chatwoot side of a bridge configuration (the client
 /// is the bridge's own).
 fn wit_chatwoot_config(
-    c: &glbridge_guest::chatwoot::bridge::ChatwootConfig,
+    c: &glbridge_guest::helpdesk::chatwoot::adapter::ChatwootConfig,
 ) -> chatwoot::BridgeConfig {
-    use glbridge_guest::chatwoot::bridge::Auth;
+    use glbridge_guest::helpdesk::chatwoot::adapter::Auth;
     chatwoot::BridgeConfig {
         settings: chatwoot::Settings {
             base_url: c.settings.base_url.clone(),
@@ -166,8 +167,8 @@ impl From<webhooks::WebhookError> for HostError {
 }
 
 /// The library's form of a component outcome.
-pub fn outcome(o: gleap::Outcome) -> gb::Outcome {
-    use gb::Outcome as O;
+pub fn outcome(o: gleap::Outcome) -> glbridge_guest::bridge::Outcome {
+    use glbridge_guest::bridge::Outcome as O;
     use gleap::Outcome as W;
     match o {
         W::Replied => O::Replied,

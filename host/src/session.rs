@@ -14,7 +14,7 @@ use crate::runtime::Bridge;
 #[allow(unused_imports)] // named in the docs
 use crate::store::Backend;
 use crate::store::Uncommitted;
-use glbridge_guest::gleap::bridge as gb;
+use glbridge_guest::helpdesk::BridgeConfig;
 
 /// How a webhook sequencer is set up (see the WIT `sequencer`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -425,7 +425,7 @@ impl Session {
 
     /// Configures the Gleap bridge this session's `gleap_*` calls use;
     /// validated by the component at once.
-    pub fn open_gleap(&mut self, config: &gb::BridgeConfig) -> Result<(), HostError> {
+    pub fn open_gleap(&mut self, config: &BridgeConfig) -> Result<(), HostError> {
         let wit = wit_bridge_config(config);
         let opened = self.guard(|live| {
             if let Some(old) = live.gleap.take() {

@@ -236,7 +236,7 @@ fn deliver(shared: &Arc<Shared>, conversation: u64, event: Value) {
         let body = event.to_string();
         let t = now().secs();
         let signature =
-            glbridge_guest::chatwoot::sign(&shared.config.bot_secret, t, body.as_bytes());
+            glbridge_guest::helpdesk::chatwoot::sign(&shared.config.bot_secret, t, body.as_bytes());
         let answer = shared
             .http
             .post(&url)

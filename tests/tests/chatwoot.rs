@@ -43,7 +43,7 @@ fn an_event_is_verified_planned_and_answered_through_the_component() {
     ));
     let body = event();
     let t = T.to_string();
-    let signature = glbridge_guest::chatwoot::sign(SECRET, T, &body);
+    let signature = glbridge_guest::helpdesk::chatwoot::sign(SECRET, T, &body);
 
     // Signed: accepted now, stale 301 s later (on the component's clock).
     assert!(matches!(
@@ -144,8 +144,8 @@ fn an_event_is_verified_planned_and_answered_through_the_component() {
 
 #[test]
 fn the_bridge_queues_drains_and_answers_chatwoot_through_the_component() {
-    use glbridge_guest::chatwoot::bridge::{Auth, ChatwootConfig};
-    use glbridge_guest::gleap::bridge::BridgeConfig;
+    use glbridge_guest::helpdesk::chatwoot::adapter::{Auth, ChatwootConfig};
+    use glbridge_guest::helpdesk::BridgeConfig;
     use glbridge_guest::http::HttpResponse;
     use glbridge_guest::RetryPolicy;
 
@@ -164,8 +164,7 @@ fn the_bridge_queues_drains_and_answers_chatwoot_through_the_component() {
     };
     let mut config = BridgeConfig::new(client.clone(), "whsec_cw");
     config.chatwoot = Some(ChatwootConfig {
-        client,
-        settings: glbridge_guest::chatwoot::Settings {
+        settings: glbridge_guest::helpdesk::chatwoot::Settings {
             base_url: "https://chat.example.com".into(),
             bot_token: "bot-token".into(),
             teams: Default::default(),
@@ -178,7 +177,7 @@ fn the_bridge_queues_drains_and_answers_chatwoot_through_the_component() {
     s.open_gleap(&config).unwrap();
 
     let body = event();
-    let signature = glbridge_guest::chatwoot::sign(SECRET, T, &body);
+    let signature = glbridge_guest::helpdesk::chatwoot::sign(SECRET, T, &body);
     let t = T.to_string();
     let answer = s
         .chatwoot_event(Some(&t), Some(&signature), None, &body)

@@ -557,8 +557,8 @@ fn the_host_api_never_prints_a_secret_through_debug() {
     let mut config = Config::new("http://127.0.0.1:1/api", "sk_live_do_not_print");
     config.retry.max_attempts = 1;
     let mut gleap =
-        glbridge_guest::gleap::bridge::BridgeConfig::new(config.clone(), "whsec_do_not_print");
-    gleap.gleap_secret = Some(glbridge_guest::client::Secret::new(
+        glbridge_guest::helpdesk::BridgeConfig::new(config.clone(), "whsec_do_not_print");
+    gleap.gleap.gleap_secret = Some(glbridge_guest::client::Secret::new(
         "Bearer gleap_do_not_print",
     ));
     let mut s = bridge().session(env.clone());

@@ -425,14 +425,14 @@ fn chatwoot_event(conv: u64, id: u64, content: &str) -> (String, String, Vec<u8>
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let signature = glbridge_guest::chatwoot::sign(CW_SECRET, t, &body);
+    let signature = glbridge_guest::helpdesk::chatwoot::sign(CW_SECRET, t, &body);
     (t.to_string(), signature, body)
 }
 
 #[test]
 fn chatwoot_events_spread_over_two_replicas_are_each_answered_once_in_order() {
-    use glbridge_guest::chatwoot::bridge::Auth;
-    use glbridge_guest::chatwoot::Settings;
+    use glbridge_guest::helpdesk::chatwoot::adapter::Auth;
+    use glbridge_guest::helpdesk::chatwoot::Settings;
     let pg = postgres();
     let db = pg.database().unwrap();
     let (forwarder, targets) = round_robin();

@@ -14,8 +14,8 @@ mod support;
 use std::time::Duration;
 
 use glbridge_cli::serve::{ServeConfig, Service, Upstream};
+use glbridge_guest::bridge::ActionEndpoint;
 use glbridge_guest::client::Secret;
-use glbridge_guest::gleap::bridge::ActionEndpoint;
 use glbridge_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{json, Value};
 

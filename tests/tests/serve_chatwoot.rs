@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use glbridge_cli::serve::{ServeConfig, Service, Upstream};
-use glbridge_guest::chatwoot::bridge::Auth;
-use glbridge_guest::chatwoot::Settings;
 use glbridge_guest::client::Secret;
+use glbridge_guest::helpdesk::chatwoot::adapter::Auth;
+use glbridge_guest::helpdesk::chatwoot::Settings;
 use glbridge_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{json, Value};
 use support::{Received, Receiver};
@@ -119,7 +119,7 @@ impl Bridge {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs() as i64;
-        let signature = glbridge_guest::chatwoot::sign(CW_SECRET, t, body);
+        let signature = glbridge_guest::helpdesk::chatwoot::sign(CW_SECRET, t, body);
         let started = Instant::now();
         let mut r = self
             .http
@@ -244,7 +244,7 @@ fn a_customer_question_is_answered_in_chatwoot_once_even_when_redelivered() {
         .header("X-Chatwoot-Timestamp", "1000000000")
         .header(
             "X-Chatwoot-Signature",
-            &glbridge_guest::chatwoot::sign(CW_SECRET, 1_000_000_000, &question),
+            &glbridge_guest::helpdesk::chatwoot::sign(CW_SECRET, 1_000_000_000, &question),
         )
         .send(&question[..])
         .unwrap();

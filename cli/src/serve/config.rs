@@ -7,10 +7,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use glbridge_guest::chatwoot::bridge::Auth;
-use glbridge_guest::chatwoot::{Settings, DEFAULT_WINDOW_SECS};
+use glbridge_guest::bridge::ActionEndpoint;
 use glbridge_guest::client::Secret;
-use glbridge_guest::gleap::bridge::{ActionEndpoint, RestConfig};
+use glbridge_guest::helpdesk::chatwoot::adapter::Auth;
+use glbridge_guest::helpdesk::chatwoot::{Settings, DEFAULT_WINDOW_SECS};
+use glbridge_guest::helpdesk::gleap::adapter::RestConfig;
 use glbridge_host::Durability;
 use serde::Deserialize;
 

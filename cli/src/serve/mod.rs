@@ -22,11 +22,13 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use glbridge_guest::chatwoot::bridge::{Auth as ChatwootAuth, ChatwootConfig};
-use glbridge_guest::chatwoot::Settings as ChatwootSettings;
+use glbridge_guest::bridge::ActionEndpoint;
 use glbridge_guest::client::Secret;
 use glbridge_guest::env::Clock;
-use glbridge_guest::gleap::bridge::{ActionEndpoint, BridgeConfig, RestConfig, DEFAULT_SETTLE_MS};
+use glbridge_guest::helpdesk::chatwoot::adapter::{Auth as ChatwootAuth, ChatwootConfig};
+use glbridge_guest::helpdesk::chatwoot::Settings as ChatwootSettings;
+use glbridge_guest::helpdesk::gleap::adapter::{RestConfig, DEFAULT_SETTLE_MS};
+use glbridge_guest::helpdesk::BridgeConfig;
 use glbridge_guest::{Config, RetryPolicy};
 use glbridge_host::bindings::gleap::{Answer, Pending, Turn};
 use glbridge_host::store::CommitError;
@@ -347,17 +349,18 @@ impl Service {
             ..config.retry
         };
         let mut gleap = BridgeConfig::new(client, signing_key.expose());
-        gleap.gleap_secret = gleap_secret;
-        gleap.reply_wait_ms = u32::try_from(config.reply_wait.as_millis()).unwrap_or(u32::MAX);
-        gleap.settle_ms = u32::try_from(config.settle.as_millis()).unwrap_or(u32::MAX);
+        gleap.gleap.gleap_secret = gleap_secret;
+        gleap.gleap.reply_wait_ms =
+            u32::try_from(config.reply_wait.as_millis()).unwrap_or(u32::MAX);
+        gleap.gleap.settle_ms = u32::try_from(config.settle.as_millis()).unwrap_or(u32::MAX);
         if let Some(t) = &config.holding_text {
-            gleap.holding_text.clone_from(t);
+            gleap.gleap.holding_text.clone_from(t);
         }
         if let Some(t) = &config.hand_off_text {
-            gleap.hand_off_text.clone_from(t);
+            gleap.gleap.hand_off_text.clone_from(t);
         }
-        gleap.actions.clone_from(&config.actions);
-        gleap.rest.clone_from(&config.rest);
+        gleap.core.actions.clone_from(&config.actions);
+        gleap.gleap.rest.clone_from(&config.rest);
         gleap.chatwoot = config
             .chatwoot
             .clone()
@@ -366,11 +369,7 @@ impl Service {
                 if auth == ChatwootAuth::Insecure {
                     tracing::warn!("Chatwoot events are not authenticated (--insecure-no-chatwoot-auth)");
                 }
-                ChatwootConfig {
-                    client: gleap.client.clone(),
-                    settings,
-                    auth,
-                }
+                ChatwootConfig { settings, auth }
             });
 
         let bridge = Bridge::new(config.bridge_options.clone())?;

@@ -1076,44 +1076,51 @@ impl wproto::Guest for Component {
 
 // ---------------------------------------------------------------- gleap
 
-use crate::gleap::bridge as gb;
+use crate::bridge as core;
+use crate::helpdesk::gleap::adapter as gb;
 use exports::gradient_labs::bridge::gleap as wgleap;
 
-fn bridge_config(c: wgleap::BridgeConfig) -> gb::BridgeConfig {
-    let client_config = config(c.client);
-    gb::BridgeConfig {
-        client: client_config.clone(),
+/// The bridge a `gleap.bridge-config` describes: the core, the Gleap
+/// adapter, and the Chatwoot adapter when it is configured.
+fn open_bridge(c: wgleap::BridgeConfig) -> crate::Result<core::Bridge> {
+    let core_config = core::Config {
+        client: config(c.client),
         signing_key: crate::client::Secret::new(c.signing_key),
-        gleap_secret: c.gleap_secret.map(crate::client::Secret::new),
-        reply_wait_ms: c.reply_wait_ms,
-        settle_ms: c.settle_ms,
-        holding_text: c.holding_text,
-        hand_off_text: c.hand_off_text,
         actions: c
             .actions
             .into_iter()
-            .map(|a| gb::ActionEndpoint {
+            .map(|a| core::ActionEndpoint {
                 name: a.name,
                 url: a.url,
                 headers: a.headers,
                 timeout_ms: a.timeout_ms,
             })
             .collect(),
+        max_hold_ms: c.max_hold_ms,
+        leeway_secs: c.leeway_secs,
+    };
+    let gleap = gb::GleapConfig {
+        gleap_secret: c.gleap_secret.map(crate::client::Secret::new),
+        reply_wait_ms: c.reply_wait_ms,
+        settle_ms: c.settle_ms,
+        holding_text: c.holding_text,
+        hand_off_text: c.hand_off_text,
         rest: c.rest.map(|r| gb::RestConfig {
             base_url: r.base_url,
             api_key: crate::client::Secret::new(r.api_key),
             project_id: r.project_id,
         }),
-        max_hold_ms: c.max_hold_ms,
-        leeway_secs: c.leeway_secs,
-        chatwoot: c
-            .chatwoot
-            .map(|cw| chatwoot_config(client_config.clone(), cw)),
+    };
+    crate::helpdesk::BridgeConfig {
+        core: core_config,
+        gleap,
+        chatwoot: c.chatwoot.map(chatwoot_config),
     }
+    .open()
 }
 
-fn outcome_out(o: gb::Outcome) -> wgleap::Outcome {
-    use gb::Outcome as O;
+fn outcome_out(o: core::Outcome) -> wgleap::Outcome {
+    use core::Outcome as O;
     use wgleap::Outcome as W;
     match o {
         O::Replied => W::Replied,
@@ -1134,14 +1141,14 @@ fn outcome_out(o: gb::Outcome) -> wgleap::Outcome {
     }
 }
 
-fn answer_out(a: gb::Answer) -> wgleap::Answer {
+fn answer_out(a: core::Answer) -> wgleap::Answer {
     wgleap::Answer {
         status: a.status,
         body: json_out(&a.body),
         outcome: outcome_out(a.outcome),
         wake: a.wake,
         queue_change: a.queue_change,
-        chatwoot_work: a.chatwoot_work,
+        chatwoot_work: a.work,
     }
 }
 
@@ -1157,14 +1164,14 @@ fn turn_out(t: gb::Turn) -> wgleap::Turn {
     }
 }
 
-const IO: gb::Io<'static> = gb::Io {
+const IO: core::Io<'static> = core::Io {
     http: &Imports,
     clock: &Imports,
     store: &Imports,
 };
 
 /// The exported `gleap.bridge` resource.
-pub struct BridgeResource(RefCell<gb::GleapBridge>);
+pub struct BridgeResource(RefCell<core::Bridge>);
 
 impl wgleap::Guest for Component {
     type Bridge = BridgeResource;
@@ -1172,16 +1179,17 @@ impl wgleap::Guest for Component {
 
 impl wgleap::GuestBridge for BridgeResource {
     fn open(c: wgleap::BridgeConfig) -> Result<wgleap::Bridge, wt::Error> {
-        let bridge = gb::GleapBridge::new(bridge_config(c)).map_err(error)?;
+        let bridge = open_bridge(c).map_err(error)?;
         Ok(wgleap::Bridge::new(BridgeResource(RefCell::new(bridge))))
     }
 
     fn handle_action(&self, authorization: Option<String>, body: Vec<u8>) -> wgleap::Turn {
-        turn_out(
-            self.0
-                .borrow_mut()
-                .handle_action(IO, authorization.as_deref(), &body),
-        )
+        turn_out(gb::handle_action(
+            &mut self.0.borrow_mut(),
+            IO,
+            authorization.as_deref(),
+            &body,
+        ))
     }
 
     fn collect(&self, p: wgleap::Pending) -> wgleap::Turn {
@@ -1191,7 +1199,7 @@ impl wgleap::GuestBridge for BridgeResource {
             after: p.after,
             wake_at: Timestamp(p.wake_at),
         };
-        turn_out(self.0.borrow_mut().collect(IO, &pending))
+        turn_out(gb::collect(&mut self.0.borrow_mut(), IO, &pending))
     }
 
     fn screen_webhook(&self, signature: Option<String>) -> Option<wgleap::Answer> {
@@ -1223,7 +1231,7 @@ impl wgleap::GuestBridge for BridgeResource {
             failed: r.failed,
             wake: r.wake,
             queue_change: r.queue_change,
-            chatwoot_work: r.chatwoot_work,
+            chatwoot_work: r.work,
         })
     }
 
@@ -1238,7 +1246,8 @@ impl wgleap::GuestBridge for BridgeResource {
         url_token: Option<String>,
         body: Vec<u8>,
     ) -> wcw::Answer {
-        let a = self.0.borrow().handle_chatwoot(
+        let a = cw::adapter::handle_event(
+            &mut self.0.borrow_mut(),
             IO,
             timestamp.as_deref(),
             signature.as_deref(),
@@ -1257,7 +1266,7 @@ impl wgleap::GuestBridge for BridgeResource {
         let r = self
             .0
             .borrow_mut()
-            .drain_chatwoot(IO, &conversation)
+            .drain(IO, &conversation)
             .map_err(error)?;
         Ok(wcw::DrainReport {
             done: r.done,
@@ -1268,13 +1277,13 @@ impl wgleap::GuestBridge for BridgeResource {
     }
 
     fn chatwoot_busy(&self) -> Result<Vec<String>, wt::Error> {
-        self.0.borrow().chatwoot_busy(&Imports).map_err(error)
+        self.0.borrow().busy(&Imports).map_err(error)
     }
 }
 
 // ---------------------------------------------------------------- chatwoot
 
-use crate::chatwoot as cw;
+use crate::helpdesk::chatwoot as cw;
 use exports::gradient_labs::bridge::chatwoot as wcw;
 
 fn phase_in(p: wcw::Phase) -> cw::Phase {
@@ -1309,10 +1318,9 @@ fn bad_event(e: impl std::fmt::Display) -> wcw::EventError {
     wcw::EventError::BadEvent(e.to_string())
 }
 
-fn chatwoot_config(client: crate::Config, c: wcw::BridgeConfig) -> cw::bridge::ChatwootConfig {
-    use cw::bridge::Auth;
-    cw::bridge::ChatwootConfig {
-        client,
+fn chatwoot_config(c: wcw::BridgeConfig) -> cw::adapter::ChatwootConfig {
+    use cw::adapter::Auth;
+    cw::adapter::ChatwootConfig {
         settings: settings_in(c.settings),
         auth: match c.auth {
             wcw::Auth::Signature(s) => Auth::Signature {
@@ -1333,8 +1341,8 @@ fn settings_in(s: wcw::Settings) -> cw::Settings {
     }
 }
 
-fn chatwoot_outcome(o: cw::bridge::Outcome) -> wcw::Outcome {
-    use cw::bridge::Outcome as O;
+fn chatwoot_outcome(o: cw::adapter::Outcome) -> wcw::Outcome {
+    use cw::adapter::Outcome as O;
     match o {
         O::Accepted => wcw::Outcome::Accepted,
         O::Duplicate => wcw::Outcome::Duplicate,

@@ -1,12 +1,15 @@
-//! The Chatwoot bridge on the fake clock, scripted HTTP and a memory store.
+//! The Chatwoot adapter on the core, on the fake clock, scripted HTTP and a
+//! memory store.
 
 use serde_json::json;
+use std::cell::RefCell;
 
-use super::bridge::*;
+use super::adapter::*;
 use super::plan::Settings;
+use crate::bridge::{self, outbound, Bridge, DrainReport, Effect, Helpdesk, Io};
 use crate::client::{Config, Secret};
-use crate::env::Clock;
-use crate::gleap::bridge::Io;
+use crate::env::{Clock, Store};
+use crate::helpdesk::Kind;
 use crate::http::{HttpResponse, TransportError};
 use crate::testing::{FakeClock, MemoryStore, ScriptedTransport};
 use crate::Timestamp;
@@ -62,9 +65,55 @@ fn drain_all(b: &mut ChatwootBridge, w: &World, conversation: &str) -> DrainRepo
     }
 }
 
+/// A bridge serving Chatwoot only, as the tests drive it.
+struct ChatwootBridge(RefCell<Bridge>);
+
+impl ChatwootBridge {
+    fn handle_event(
+        &self,
+        io: Io<'_>,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+        url_token: Option<&str>,
+        body: &[u8],
+    ) -> Answer {
+        handle_event(
+            &mut self.0.borrow_mut(),
+            io,
+            timestamp,
+            signature,
+            url_token,
+            body,
+        )
+    }
+    fn drain(&mut self, io: Io<'_>, conversation: &str) -> crate::Result<DrainReport> {
+        self.0.borrow_mut().drain(io, conversation)
+    }
+    /// What the core does with an agent event of a Chatwoot conversation.
+    fn enqueue_agent_event(
+        &self,
+        store: &dyn Store,
+        now: Timestamp,
+        event: &crate::webhook::WebhookEvent,
+    ) -> crate::Result<bool> {
+        let mut b = self.0.borrow_mut();
+        let (_, chatwoot) = b.helpdesk::<Chatwoot>().unwrap();
+        let Effect::Calls(calls) = chatwoot.on_agent_event(store, now, event)? else {
+            panic!("Chatwoot's events become calls");
+        };
+        let any = !calls.is_empty();
+        let conversation = event.conversation_id.clone().unwrap();
+        outbound::append(store, Kind::Chatwoot, &conversation, now, calls)?;
+        Ok(any)
+    }
+    fn busy_conversations(store: &dyn Store) -> crate::Result<Vec<String>> {
+        outbound::busy(store, Kind::Chatwoot)
+    }
+}
+
 fn bridge(auth: Auth) -> ChatwootBridge {
-    ChatwootBridge::new(ChatwootConfig {
-        client: Config::new("https://api.example/v1", "sk_test"),
+    let core = bridge::Config::new(Config::new("https://api.example/v1", "sk_test"), "whsec_cw");
+    let chatwoot = Chatwoot::new(ChatwootConfig {
         settings: Settings {
             base_url: "https://chat.example.com".into(),
             bot_token: TOKEN.into(),
@@ -72,7 +121,8 @@ fn bridge(auth: Auth) -> ChatwootBridge {
         },
         auth,
     })
-    .unwrap()
+    .unwrap();
+    ChatwootBridge(RefCell::new(Bridge::new(core).unwrap().with(chatwoot)))
 }
 
 fn signed() -> ChatwootBridge {

@@ -1,7 +1,7 @@
 //! Gleap, the first helpdesk: its custom-API-action payload, its TipTap
 //! documents, and the bridge between it and the AI agent.
 
-pub mod bridge;
+pub mod adapter;
 pub mod tiptap;
 
 use serde_json::Value;

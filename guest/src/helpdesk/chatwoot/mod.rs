@@ -3,13 +3,13 @@
 //! answers back. Pure functions; the bridge around them keeps the phase of
 //! each conversation and the queue of calls in the store.
 
-pub mod bridge;
+pub mod adapter;
 pub mod event;
 pub mod plan;
 pub mod signature;
 
 #[cfg(test)]
-mod bridge_tests;
+mod adapter_tests;
 #[cfg(test)]
 mod tests;
 
