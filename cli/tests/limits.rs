@@ -268,6 +268,78 @@ fn a_small_webhook_with_a_bad_signature_header_is_refused_before_its_body() {
 }
 
 #[test]
+fn a_chatwoot_event_with_a_bad_signature_header_is_refused_before_its_body() {
+    let dir = scratch("glbridge-limits-chatwoot-screen");
+    let port = support::free_port();
+    let args = serve_args(
+        port,
+        &dir.join("db"),
+        KEY,
+        &[
+            "--body-read-timeout",
+            "60s",
+            "--chatwoot-url",
+            "http://127.0.0.1:9",
+            "--chatwoot-bot-token",
+            "unused",
+            "--chatwoot-secret",
+            "cw_screen",
+        ],
+    );
+    let running = spawn(&strs(&args), &[]);
+    wait_up(&format!("http://127.0.0.1:{port}/healthz"));
+    let head = |headers: &str| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let head = format!(
+            "POST /chatwoot/webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1024\r\n{headers}\r\n"
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let well_formed = format!("sha256={}", "ab".repeat(32));
+    for headers in [
+        String::new(),
+        format!("X-Chatwoot-Timestamp: {now}\r\nX-Chatwoot-Signature: oops\r\n"),
+        format!("X-Chatwoot-Timestamp: 1000000000\r\nX-Chatwoot-Signature: {well_formed}\r\n"),
+    ] {
+        // 1 KiB announced, not a byte of it sent: the answer comes anyway.
+        let started = Instant::now();
+        let mut s = head(&headers);
+        assert_eq!(status_of(&mut s), Some(401), "{headers:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{headers:?} took {:?}",
+            started.elapsed()
+        );
+    }
+    // Well-formed, fresh headers are waited on: the body is read, then its
+    // MAC checked.
+    let mut s = head(&format!(
+        "X-Chatwoot-Timestamp: {now}\r\nX-Chatwoot-Signature: {well_formed}\r\n"
+    ));
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(&[b' '; 1024]).unwrap();
+    assert_eq!(status_of(&mut s), Some(401), "read, then refused");
+    let metrics = agent()
+        .get(&format!("http://127.0.0.1:{port}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        metrics.contains("glbridge_webhooks_screened_total 4\n"),
+        "three bad headers and one slow body were screened: {metrics}"
+    );
+    stop(running);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn the_sandbox_keeps_its_bodies_in_memory_within_its_budget() {
     let port = support::free_port();
     let running = spawn(

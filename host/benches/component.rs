@@ -116,7 +116,7 @@ fn benches(c: &mut Criterion) {
                 Ok(HttpResponse::json(200, r#"{"id":"m","body":"b","participant_id":"u","participant_type":"Customer"}"#)),
             ]));
             let mut s = bridge.session(Env::new(http, Arc::new(FakeClock::default()), Arc::new(MemoryStore::default())));
-            s.open_gleap(&config).unwrap_or_else(|e| panic!("{e}"));
+            s.open_bridge(&config).unwrap_or_else(|e| panic!("{e}"));
             let call = format!(r#"{{"conversation":{{"id":"{n}"}},"session":{{"userId":"u"}},"comments":[{{"id":"c{n}","comment":"Where is my order?"}}]}}"#);
             s.gleap_action(None, call.as_bytes())
         })

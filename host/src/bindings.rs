@@ -7,7 +7,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::gradient_labs::bridge::{
-    chatwoot, client, conversations, gleap, knowledge, management, notes, outbound, procedures,
-    protocol, resources, terminology, tools, traffic_groups, webhooks,
+    bridge_core, chatwoot, client, conversations, gleap, knowledge, management, notes, outbound,
+    procedures, protocol, resources, terminology, tools, traffic_groups, webhooks,
 };
 pub use gradient_labs::bridge::{clock, http, store, types};

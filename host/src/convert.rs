@@ -5,7 +5,7 @@ use glbridge_guest::helpdesk::BridgeConfig;
 use glbridge_guest::http::Method;
 use glbridge_guest::webhook::WebhookError;
 
-use crate::bindings::{chatwoot, client, gleap, http, types, webhooks};
+use crate::bindings::{bridge_core, chatwoot, client, gleap, http, types, webhooks};
 use crate::error::HostError;
 
 /// The WIT form of a client configuration.
@@ -26,45 +26,57 @@ pub(crate) fn wit_config(c: &glbridge_guest::Config) -> client::Config {
     }
 }
 
-/// The WIT form of a Gleap bridge configuration.
-pub(crate) fn wit_bridge_config(config: &BridgeConfig) -> gleap::BridgeConfig {
+/// A bridge's configuration in WIT form: the core's, and each served
+/// helpdesk's, to open and attach in that order.
+#[derive(Clone)]
+pub(crate) struct WitBridgeConfig {
+    pub core: bridge_core::Config,
+    pub gleap: gleap::Config,
+    pub chatwoot: Option<chatwoot::Config>,
+}
+
+/// The WIT form of a bridge configuration.
+pub(crate) fn wit_bridge_config(config: &BridgeConfig) -> WitBridgeConfig {
     let (c, g) = (&config.core, &config.gleap);
-    gleap::BridgeConfig {
-        client: wit_config(&c.client),
-        signing_key: c.signing_key.expose().to_owned(),
-        gleap_secret: g.gleap_secret.as_ref().map(|s| s.expose().to_owned()),
-        reply_wait_ms: g.reply_wait_ms,
-        settle_ms: g.settle_ms,
-        holding_text: g.holding_text.clone(),
-        hand_off_text: g.hand_off_text.clone(),
-        actions: c
-            .actions
-            .iter()
-            .map(|a| gleap::ActionEndpoint {
-                name: a.name.clone(),
-                url: a.url.clone(),
-                headers: a.headers.clone(),
-                timeout_ms: a.timeout_ms,
-            })
-            .collect(),
-        rest: g.rest.as_ref().map(|r| gleap::RestConfig {
-            base_url: r.base_url.clone(),
-            api_key: r.api_key.expose().to_owned(),
-            project_id: r.project_id.clone(),
-        }),
-        max_hold_ms: c.max_hold_ms,
-        leeway_secs: c.leeway_secs,
+    WitBridgeConfig {
+        core: bridge_core::Config {
+            client: wit_config(&c.client),
+            signing_key: c.signing_key.expose().to_owned(),
+            actions: c
+                .actions
+                .iter()
+                .map(|a| bridge_core::ActionEndpoint {
+                    name: a.name.clone(),
+                    url: a.url.clone(),
+                    headers: a.headers.clone(),
+                    timeout_ms: a.timeout_ms,
+                })
+                .collect(),
+            max_hold_ms: c.max_hold_ms,
+            leeway_secs: c.leeway_secs,
+        },
+        gleap: gleap::Config {
+            gleap_secret: g.gleap_secret.as_ref().map(|s| s.expose().to_owned()),
+            reply_wait_ms: g.reply_wait_ms,
+            settle_ms: g.settle_ms,
+            holding_text: g.holding_text.clone(),
+            hand_off_text: g.hand_off_text.clone(),
+            rest: g.rest.as_ref().map(|r| gleap::RestConfig {
+                base_url: r.base_url.clone(),
+                api_key: r.api_key.expose().to_owned(),
+                project_id: r.project_id.clone(),
+            }),
+        },
         chatwoot: config.chatwoot.as_ref().map(wit_chatwoot_config),
     }
 }
 
-/// The WIT form of the Chatwoot side of a bridge configuration (the client
-/// is the bridge's own).
+/// The WIT form of the Chatwoot adapter's configuration.
 fn wit_chatwoot_config(
     c: &glbridge_guest::helpdesk::chatwoot::adapter::ChatwootConfig,
-) -> chatwoot::BridgeConfig {
+) -> chatwoot::Config {
     use glbridge_guest::helpdesk::chatwoot::adapter::Auth;
-    chatwoot::BridgeConfig {
+    chatwoot::Config {
         settings: chatwoot::Settings {
             base_url: c.settings.base_url.clone(),
             bot_token: c.settings.bot_token.clone(),
@@ -167,9 +179,9 @@ impl From<webhooks::WebhookError> for HostError {
 }
 
 /// The library's form of a component outcome.
-pub fn outcome(o: gleap::Outcome) -> glbridge_guest::bridge::Outcome {
+pub fn outcome(o: bridge_core::Outcome) -> glbridge_guest::bridge::Outcome {
+    use bridge_core::Outcome as W;
     use glbridge_guest::bridge::Outcome as O;
-    use gleap::Outcome as W;
     match o {
         W::Replied => O::Replied,
         W::Holding => O::Holding,

@@ -19,9 +19,9 @@ pub enum HostError {
     /// The component could not be compiled, linked or instantiated.
     #[error("loading the component: {0}")]
     Load(String),
-    /// A client or Gleap call before `open_client` / `open_gleap`.
+    /// A client or bridge call before `open_client` / `open_bridge`.
     #[error(
-        "nothing is configured for this call in this session; call open_client or open_gleap first"
+        "nothing is configured for this call in this session; call open_client or open_bridge first"
     )]
     NoClient,
     /// The component answered something the host could not read.

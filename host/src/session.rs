@@ -6,8 +6,8 @@ use std::sync::Arc;
 use glbridge_guest::Timestamp;
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::{self, chatwoot, client, gleap, types, webhooks};
-use crate::convert::{wit_bridge_config, wit_config};
+use crate::bindings::{self, bridge_core, chatwoot, client, gleap, types, webhooks};
+use crate::convert::{wit_bridge_config, wit_config, WitBridgeConfig};
 use crate::env::{Env, HostState};
 use crate::error::HostError;
 use crate::runtime::Bridge;
@@ -41,7 +41,8 @@ struct Live {
     store: wasmtime::Store<HostState>,
     bindings: bindings::Bridge,
     client: Option<ResourceAny>,
-    gleap: Option<ResourceAny>,
+    /// The bridge resource, its helpdesks attached.
+    bridge: Option<ResourceAny>,
     sequencers: HashMap<SequencerConfig, ResourceAny>,
 }
 
@@ -52,7 +53,7 @@ pub struct Session {
     bridge: Bridge,
     env: Env,
     client_config: Option<client::Config>,
-    gleap_config: Option<Arc<gleap::BridgeConfig>>,
+    bridge_config: Option<Arc<WitBridgeConfig>>,
     live: Option<Live>,
     /// Inside [`Session::deferred`]: calls leave their writes here.
     deferring: Option<Vec<Uncommitted>>,
@@ -78,7 +79,7 @@ impl Session {
             bridge,
             env,
             client_config: None,
-            gleap_config: None,
+            bridge_config: None,
             live: None,
             deferring: None,
             cached_reads: false,
@@ -101,7 +102,7 @@ impl Session {
                 store,
                 bindings,
                 client: None,
-                gleap: None,
+                bridge: None,
                 sequencers: HashMap::new(),
             });
         }
@@ -423,30 +424,27 @@ impl Session {
         })??)
     }
 
-    /// Configures the Gleap bridge this session's `gleap_*` calls use;
-    /// validated by the component at once.
-    pub fn open_gleap(&mut self, config: &BridgeConfig) -> Result<(), HostError> {
+    /// Configures the bridge this session's bridge and helpdesk calls use:
+    /// the core, then each helpdesk attached; validated by the component
+    /// at once.
+    pub fn open_bridge(&mut self, config: &BridgeConfig) -> Result<(), HostError> {
         let wit = wit_bridge_config(config);
         let opened = self.guard(|live| {
-            if let Some(old) = live.gleap.take() {
+            if let Some(old) = live.bridge.take() {
                 old.resource_drop(&mut live.store)?;
             }
-            let r = live
-                .bindings
-                .gradient_labs_bridge_gleap()
-                .bridge()
-                .call_open(&mut live.store, &wit)?;
+            let r = open_wit_bridge(live, &wit)?;
             if let Ok(h) = &r {
-                live.gleap = Some(*h);
+                live.bridge = Some(*h);
             }
             Ok(r.map(|_| ()))
         })?;
         opened?;
-        self.gleap_config = Some(Arc::new(wit));
+        self.bridge_config = Some(Arc::new(wit));
         Ok(())
     }
 
-    fn with_gleap<R>(
+    fn with_bridge<R>(
         &mut self,
         f: impl FnOnce(
             &bindings::Bridge,
@@ -456,18 +454,13 @@ impl Session {
     ) -> Result<R, HostError> {
         // An Arc: every call takes the config, only the first one (per
         // instance) reads it.
-        let config = self.gleap_config.clone().ok_or(HostError::NoClient)?;
+        let config = self.bridge_config.clone().ok_or(HostError::NoClient)?;
         let result = self.guard(|live| {
-            let handle = match live.gleap {
+            let handle = match live.bridge {
                 Some(h) => h,
-                None => match live
-                    .bindings
-                    .gradient_labs_bridge_gleap()
-                    .bridge()
-                    .call_open(&mut live.store, &config)?
-                {
+                None => match open_wit_bridge(live, &config)? {
                     Ok(h) => {
-                        live.gleap = Some(h);
+                        live.bridge = Some(h);
                         h
                     }
                     Err(e) => return Ok(Err(e)),
@@ -484,46 +477,56 @@ impl Session {
         authorization: Option<&str>,
         body: &[u8],
     ) -> Result<gleap::Turn, HostError> {
-        self.with_gleap(|b, s, h| {
+        self.with_bridge(|b, s, h| {
             b.gradient_labs_bridge_gleap()
-                .bridge()
                 .call_handle_action(s, h, authorization, body)
         })
     }
 
     /// Looks again at a pending Gleap call.
     pub fn gleap_collect(&mut self, pending: &gleap::Pending) -> Result<gleap::Turn, HostError> {
-        self.with_gleap(|b, s, h| {
-            b.gradient_labs_bridge_gleap()
-                .bridge()
-                .call_collect(s, h, pending)
-        })
+        self.with_bridge(|b, s, h| b.gradient_labs_bridge_gleap().call_collect(s, h, pending))
     }
 
-    /// Looks at a webhook's signature header before its body is read: the
-    /// answer to send at once (missing, malformed, stale), else `None`.
-    pub fn gleap_screen_webhook(
+    /// Looks at the agent's webhook's signature header before its body is
+    /// read: the answer to send at once (missing, malformed, stale), else
+    /// `None`.
+    pub fn screen_webhook(
         &mut self,
         signature: Option<&str>,
-    ) -> Result<Option<gleap::Answer>, HostError> {
-        self.with_gleap(|b, s, h| {
-            b.gradient_labs_bridge_gleap()
+    ) -> Result<Option<bridge_core::Answer>, HostError> {
+        self.with_bridge(|b, s, h| {
+            b.gradient_labs_bridge_bridge_core()
                 .bridge()
                 .call_screen_webhook(s, h, signature)
         })
     }
 
     /// `POST /webhooks/gradient-labs`, answered by the component.
-    pub fn gleap_webhook(
+    pub fn webhook(
         &mut self,
         signature: Option<&str>,
         token: Option<&str>,
         body: &[u8],
-    ) -> Result<gleap::Answer, HostError> {
-        self.with_gleap(|b, s, h| {
-            b.gradient_labs_bridge_gleap()
+    ) -> Result<bridge_core::Answer, HostError> {
+        self.with_bridge(|b, s, h| {
+            b.gradient_labs_bridge_bridge_core()
                 .bridge()
                 .call_handle_webhook(s, h, signature, token, body)
+        })
+    }
+
+    /// Looks at a Chatwoot event's headers and URL token before its body
+    /// is read: the answer to send at once, else `None`.
+    pub fn chatwoot_screen(
+        &mut self,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+        url_token: Option<&str>,
+    ) -> Result<Option<chatwoot::Answer>, HostError> {
+        self.with_bridge(|b, s, h| {
+            b.gradient_labs_bridge_chatwoot()
+                .call_screen_event(s, h, timestamp, signature, url_token)
         })
     }
 
@@ -536,43 +539,43 @@ impl Session {
         url_token: Option<&str>,
         body: &[u8],
     ) -> Result<chatwoot::Answer, HostError> {
-        self.with_gleap(|b, s, h| {
-            b.gradient_labs_bridge_gleap()
-                .bridge()
-                .call_handle_chatwoot(s, h, timestamp, signature, url_token, body)
+        self.with_bridge(|b, s, h| {
+            b.gradient_labs_bridge_chatwoot()
+                .call_handle_event(s, h, timestamp, signature, url_token, body)
         })
     }
 
-    /// Makes the due calls queued for a Chatwoot conversation.
-    pub fn chatwoot_drain(
-        &mut self,
-        conversation: &str,
-    ) -> Result<chatwoot::DrainReport, HostError> {
-        Ok(self.with_gleap(|b, s, h| {
-            b.gradient_labs_bridge_gleap()
+    /// Makes the due call at the head of a conversation's outbound queue.
+    pub fn drain(&mut self, conversation: &str) -> Result<bridge_core::DrainReport, HostError> {
+        Ok(self.with_bridge(|b, s, h| {
+            b.gradient_labs_bridge_bridge_core()
                 .bridge()
-                .call_drain_chatwoot(s, h, conversation)
+                .call_drain(s, h, conversation)
         })??)
     }
 
-    /// Chatwoot conversations with calls queued.
-    pub fn chatwoot_busy(&mut self) -> Result<Vec<String>, HostError> {
-        Ok(self.with_gleap(|b, s, h| {
-            b.gradient_labs_bridge_gleap()
+    /// Conversations with outbound calls queued.
+    pub fn busy(&mut self) -> Result<Vec<String>, HostError> {
+        Ok(self.with_bridge(|b, s, h| {
+            b.gradient_labs_bridge_bridge_core()
                 .bridge()
-                .call_chatwoot_busy(s, h)
+                .call_busy(s, h)
         })??)
     }
 
-    /// Releases held events and pushes late replies.
-    pub fn gleap_tick(&mut self) -> Result<gleap::TickReport, HostError> {
-        Ok(self.with_gleap(|b, s, h| b.gradient_labs_bridge_gleap().bridge().call_tick(s, h))??)
+    /// Releases held events and runs each helpdesk's periodic work.
+    pub fn tick(&mut self) -> Result<bridge_core::TickReport, HostError> {
+        Ok(self.with_bridge(|b, s, h| {
+            b.gradient_labs_bridge_bridge_core()
+                .bridge()
+                .call_tick(s, h)
+        })??)
     }
 
-    /// Replies queued for Gleap.
-    pub fn gleap_queue_depth(&mut self) -> Result<u64, HostError> {
-        Ok(self.with_gleap(|b, s, h| {
-            b.gradient_labs_bridge_gleap()
+    /// Items waiting in the outboxes.
+    pub fn queue_depth(&mut self) -> Result<u64, HostError> {
+        Ok(self.with_bridge(|b, s, h| {
+            b.gradient_labs_bridge_bridge_core()
                 .bridge()
                 .call_queue_depth(s, h)
         })??)
@@ -642,4 +645,38 @@ impl Session {
                 .call_deliver_agent_event(&mut live.store, settings, event, phase)
         })
     }
+}
+
+/// Opens the bridge a configuration describes in `live`'s instance and
+/// attaches its helpdesks: the handle, or the component's refusal.
+fn open_wit_bridge(
+    live: &mut Live,
+    config: &WitBridgeConfig,
+) -> wasmtime::Result<Result<ResourceAny, types::Error>> {
+    let h = match live
+        .bindings
+        .gradient_labs_bridge_bridge_core()
+        .bridge()
+        .call_open(&mut live.store, &config.core)?
+    {
+        Ok(h) => h,
+        Err(e) => return Ok(Err(e)),
+    };
+    if let Err(e) =
+        live.bindings
+            .gradient_labs_bridge_gleap()
+            .call_serve(&mut live.store, h, &config.gleap)?
+    {
+        return Ok(Err(e));
+    }
+    if let Some(c) = &config.chatwoot {
+        if let Err(e) =
+            live.bindings
+                .gradient_labs_bridge_chatwoot()
+                .call_serve(&mut live.store, h, c)?
+        {
+            return Ok(Err(e));
+        }
+    }
+    Ok(Ok(h))
 }

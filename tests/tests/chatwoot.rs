@@ -174,7 +174,7 @@ fn the_bridge_queues_drains_and_answers_chatwoot_through_the_component() {
             window_secs: 300,
         },
     });
-    s.open_gleap(&config).unwrap();
+    s.open_bridge(&config).unwrap();
 
     let body = event();
     let signature = glbridge_guest::helpdesk::chatwoot::sign(SECRET, T, &body);
@@ -189,13 +189,13 @@ fn the_bridge_queues_drains_and_answers_chatwoot_through_the_component() {
         .chatwoot_event(Some(&t), Some(&signature), None, b"{}")
         .unwrap();
     assert_eq!(wrong.status, 401);
-    assert_eq!(s.chatwoot_busy().unwrap(), ["chatwoot-7-101"]);
+    assert_eq!(s.busy().unwrap(), ["chatwoot-7-101"]);
 
     http.push(Ok(HttpResponse::json(200, r#"{"id":"chatwoot-7-101","customer_id":"sam@example.com","channel":"email","created":"2026-11-20T10:00:00Z","updated":"2026-11-20T10:00:00Z","status":"active","agent_is_active":true}"#)));
     http.push(Ok(HttpResponse::json(503, "{}")));
-    let r = s.chatwoot_drain("chatwoot-7-101").unwrap();
+    let r = s.drain("chatwoot-7-101").unwrap();
     assert_eq!((r.done, r.left), (1, 1), "one call per drain");
-    let r = s.chatwoot_drain("chatwoot-7-101").unwrap();
+    let r = s.drain("chatwoot-7-101").unwrap();
     assert_eq!((r.done, r.left), (0, 1));
     assert_eq!(r.retry_at, Some(Timestamp::from_secs(T + 1).0));
 
@@ -206,18 +206,16 @@ fn the_bridge_queues_drains_and_answers_chatwoot_through_the_component() {
                  "body": "It ships today.", "is_holding": false}})
     .to_string();
     let header = glbridge_guest::webhook::sign("whsec_cw", T, reply.as_bytes());
-    let a = s
-        .gleap_webhook(Some(&header), None, reply.as_bytes())
-        .unwrap();
+    let a = s.webhook(Some(&header), None, reply.as_bytes()).unwrap();
     assert_eq!(a.status, 200);
-    assert_eq!(a.chatwoot_work, ["chatwoot-7-101"]);
+    assert_eq!(a.work, ["chatwoot-7-101"]);
 
     clock.advance(1_000_000_000);
     http.push(Ok(HttpResponse::json(200, r#"{"id":"chatwoot-7-4521","body":"Where is my parcel?","participant_id":"sam@example.com","participant_type":"Customer"}"#)));
     http.push(Ok(HttpResponse::json(200, "{}")));
-    let r = s.chatwoot_drain("chatwoot-7-101").unwrap();
+    let r = s.drain("chatwoot-7-101").unwrap();
     assert_eq!((r.done, r.left), (1, 1), "one call per drain");
-    let r = s.chatwoot_drain("chatwoot-7-101").unwrap();
+    let r = s.drain("chatwoot-7-101").unwrap();
     assert_eq!((r.done, r.left), (1, 0));
     let sent = http.sent();
     let last = sent.last().unwrap();
@@ -226,5 +224,5 @@ fn the_bridge_queues_drains_and_answers_chatwoot_through_the_component() {
         "https://chat.example.com/api/v1/accounts/7/conversations/101/messages"
     );
     assert_eq!(last.header("api_access_token"), Some("bot-token"));
-    assert!(s.chatwoot_busy().unwrap().is_empty());
+    assert!(s.busy().unwrap().is_empty());
 }

@@ -563,7 +563,7 @@ fn the_host_api_never_prints_a_secret_through_debug() {
     ));
     let mut s = bridge().session(env.clone());
     s.open_client(&config).unwrap();
-    s.open_gleap(&gleap).unwrap();
+    s.open_bridge(&gleap).unwrap();
     let request = s
         .build_request(
             &config,

@@ -119,7 +119,7 @@ impl Default for Metrics {
         );
         registry.register(
             "webhooks_screened",
-            "Webhooks whose signature header was screened before their body had arrived",
+            "Inbound events (the agent's webhooks, Chatwoot's) whose signature headers were screened before their body had arrived",
             webhooks_screened.clone(),
         );
         registry.register(

@@ -1,6 +1,7 @@
 //! `glbridge serve`: the bridge as a service. The host stays thin: it moves
 //! HTTP in and out, supplies time and a SQLite store, and lets the
-//! component's `gleap.bridge` decide everything else.
+//! component's bridge (`bridge-core` and the helpdesks attached to it) decide
+//! everything else.
 
 pub mod committer;
 pub mod config;
@@ -399,7 +400,7 @@ impl Service {
         env.blocking = |f| tokio::task::block_in_place(f);
         let make_session: MakeSession = Box::new(move || {
             let mut s = bridge.session(env.clone());
-            s.open_gleap(&gleap).context("configuring the component")?;
+            s.open_bridge(&gleap).context("configuring the component")?;
             Ok(s)
         });
         static SERVICES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -441,13 +442,9 @@ impl Service {
         }));
         // A bad configuration fails here, not on the first call.
         let mut first = (app.make_session)()?;
-        let depth = first
-            .gleap_queue_depth()
-            .context("counting the queued replies")?;
+        let depth = first.queue_depth().context("counting the queued replies")?;
         app.queue_changed(i32::try_from(depth).unwrap_or(i32::MAX));
-        let busy = first
-            .chatwoot_busy()
-            .context("listing the queued Chatwoot calls")?;
+        let busy = first.busy().context("listing the queued Chatwoot calls")?;
         drop(first);
         if !busy.is_empty() {
             tracing::info!(
@@ -556,11 +553,11 @@ async fn tick_loop(app: Arc<App>, every: Duration) {
     loop {
         interval.tick().await;
         let ticked = match &app.shared {
-            None => app.call(|s| s.gleap_tick()).map(Some),
+            None => app.call(|s| s.tick()).map(Some),
             // One replica at a time releases held events and pushes late
             // replies: the holder of the tick's lease.
             Some(shared) => shared
-                .leased(&app, "tick", |s| s.gleap_tick(), |r| r.wake.clone())
+                .leased(&app, "tick", |s| s.tick(), |r| r.wake.clone())
                 .map(|l| match l {
                     shared::Leased::Done(r, _) => Some(r),
                     shared::Leased::Elsewhere => None,
@@ -573,7 +570,7 @@ async fn tick_loop(app: Arc<App>, every: Duration) {
                 for c in &r.wake {
                     app.wakeups.wake(c);
                 }
-                for c in &r.chatwoot_work {
+                for c in &r.work {
                     app.drains.schedule(c);
                 }
                 if r.released + r.pushed + r.failed > 0 {
@@ -814,14 +811,9 @@ impl App {
     ) -> Drained {
         loop {
             let made = match &self.shared {
-                None => self.call(|s| s.chatwoot_drain(conversation)),
+                None => self.call(|s| s.drain(conversation)),
                 Some(shared) => {
-                    match shared.leased(
-                        self,
-                        lane,
-                        |s| s.chatwoot_drain(conversation),
-                        |_| Vec::new(),
-                    ) {
+                    match shared.leased(self, lane, |s| s.drain(conversation), |_| Vec::new()) {
                         Ok(shared::Leased::Done(r, fence)) => {
                             *held = Some(fence);
                             Ok(r)
@@ -958,31 +950,15 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
     let started = Instant::now();
     let signature = header_text(&headers, "x-gradientlabs-signature");
     let token = header_text(&headers, "x-gradientlabs-token");
-    // A body that came with its header (the usual webhook) is taken at once,
-    // and its signature is checked with it in one component call. One that
-    // is not all here yet has its signature header screened first, so a
-    // missing, malformed or stale signature is refused without waiting for
-    // the rest or holding memory for it.
-    let read = app.body(ROUTE, &headers, body, MAX_WEBHOOK_BODY);
-    tokio::pin!(read);
-    let arrived = tokio::select! {
-        biased;
-        read = &mut read => Some(read),
-        // One turn for the connection to hand over what it already holds.
-        () = tokio::task::yield_now() => None,
-    };
-    let read = match arrived {
-        Some(read) => read,
-        None => {
-            app.metrics.webhooks_screened.inc();
-            match app.call(|s| s.gleap_screen_webhook(signature.as_deref())) {
-                Ok(None) => {}
-                Ok(Some(refusal)) => return app.respond(ROUTE, started, Ok(refusal)),
-                Err(e) => return app.respond(ROUTE, started, Err(e)),
-            }
-            read.await
+    let screen = || {
+        app.metrics.webhooks_screened.inc();
+        match app.call(|s| s.screen_webhook(signature.as_deref())) {
+            Ok(None) => None,
+            Ok(Some(refusal)) => Some(app.respond(ROUTE, started, Ok(refusal))),
+            Err(e) => Some(app.respond(ROUTE, started, Err(e))),
         }
     };
+    let read = screened_body(&app, ROUTE, &headers, body, MAX_WEBHOOK_BODY, screen).await;
     let bytes = match read {
         Ok(b) => b,
         Err(response) => return response,
@@ -994,7 +970,7 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
             // checked when the group commits (a stale one runs the call again).
             let (answer, mut pending) = app.call(|s| {
                 Ok(s.cached_reads(|s| {
-                    s.deferred(|s| s.gleap_webhook(signature.as_deref(), token.as_deref(), &bytes))
+                    s.deferred(|s| s.webhook(signature.as_deref(), token.as_deref(), &bytes))
                 }))
             })?;
             let answer = answer?;
@@ -1020,7 +996,7 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
         for c in &answer.wake {
             app.wakeups.wake(c);
         }
-        for c in &answer.chatwoot_work {
+        for c in &answer.work {
             app.drains.schedule(c);
         }
     }
@@ -1037,13 +1013,26 @@ async fn chatwoot_webhook(
 ) -> Response {
     const ROUTE: &str = "/chatwoot/webhook";
     let started = Instant::now();
-    let bytes = match app.body(ROUTE, &headers, body, MAX_CHATWOOT_BODY).await {
-        Ok(b) => b,
-        Err(response) => return response,
-    };
     let timestamp = header_text(&headers, "x-chatwoot-timestamp");
     let signature = header_text(&headers, "x-chatwoot-signature");
     let url_token = query.get("token").cloned();
+    let screen = || {
+        app.metrics.webhooks_screened.inc();
+        let refusal = app
+            .call(|s| {
+                s.chatwoot_screen(
+                    timestamp.as_deref(),
+                    signature.as_deref(),
+                    url_token.as_deref(),
+                )
+            })
+            .transpose()?;
+        Some(chatwoot_response(&app, ROUTE, started, refusal))
+    };
+    let bytes = match screened_body(&app, ROUTE, &headers, body, MAX_CHATWOOT_BODY, screen).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
     let result = app.call(|s| {
         s.chatwoot_event(
             timestamp.as_deref(),
@@ -1052,9 +1041,19 @@ async fn chatwoot_webhook(
             &bytes,
         )
     });
+    chatwoot_response(&app, ROUTE, started, result)
+}
+
+/// The response to a Chatwoot event (or its screening), counted.
+fn chatwoot_response(
+    app: &App,
+    route: &'static str,
+    started: Instant,
+    result: Result<glbridge_host::bindings::chatwoot::Answer>,
+) -> Response {
     app.metrics
         .guest_call_seconds
-        .get_or_create(&NameLabels { name: ROUTE })
+        .get_or_create(&NameLabels { name: route })
         .observe(started.elapsed().as_secs_f64());
     let response = match result {
         Ok(answer) => {
@@ -1067,7 +1066,7 @@ async fn chatwoot_webhook(
                 glbridge_host::bindings::chatwoot::Outcome::StoreError => "store-error",
             };
             app.count_outcome(outcome);
-            tracing::debug!(route = ROUTE, status = answer.status, outcome, "handled");
+            tracing::debug!(route, status = answer.status, outcome, "handled");
             for c in &answer.work {
                 app.drains.schedule(c);
             }
@@ -1075,12 +1074,45 @@ async fn chatwoot_webhook(
         }
         Err(e) => {
             let incident = INCIDENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            tracing::error!(route = ROUTE, incident, "{e:#}");
+            tracing::error!(route, incident, "{e:#}");
             internal_error(&e, incident)
         }
     };
-    app.count_request(ROUTE, response.status());
+    app.count_request(route, response.status());
     response
+}
+
+/// An inbound event's body. One that came with its headers (the usual
+/// delivery) is taken at once, and its signature is checked with it in one
+/// component call. One that is not all here yet has its headers screened
+/// first (`screen`: the response to send at once, if any), so that a
+/// missing, malformed or stale signature is refused without waiting for
+/// the rest or holding memory for it.
+async fn screened_body(
+    app: &App,
+    route: &'static str,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    screen: impl FnOnce() -> Option<Response>,
+) -> Result<axum::body::Bytes, Response> {
+    let read = app.body(route, headers, body, limit);
+    tokio::pin!(read);
+    let arrived = tokio::select! {
+        biased;
+        read = &mut read => Some(read),
+        // One turn for the connection to hand over what it already holds.
+        () = tokio::task::yield_now() => None,
+    };
+    match arrived {
+        Some(read) => read,
+        None => {
+            if let Some(refusal) = screen() {
+                return Err(refusal);
+            }
+            read.await
+        }
+    }
 }
 
 fn now_ns() -> i64 {

@@ -149,7 +149,7 @@ pub(super) async fn scan_loop(app: Arc<App>) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        match app.call(|s| s.chatwoot_busy()) {
+        match app.call(|s| s.busy()) {
             Ok(busy) => {
                 for c in &busy {
                     app.drains.schedule(c);

@@ -1074,16 +1074,13 @@ impl wproto::Guest for Component {
     }
 }
 
-// ---------------------------------------------------------------- gleap
+// ---------------------------------------------------------------- bridge
 
 use crate::bridge as core;
-use crate::helpdesk::gleap::adapter as gb;
-use exports::gradient_labs::bridge::gleap as wgleap;
+use exports::gradient_labs::bridge::bridge_core as wbridge;
 
-/// The bridge a `gleap.bridge-config` describes: the core, the Gleap
-/// adapter, and the Chatwoot adapter when it is configured.
-fn open_bridge(c: wgleap::BridgeConfig) -> crate::Result<core::Bridge> {
-    let core_config = core::Config {
+fn core_config(c: wbridge::Config) -> core::Config {
+    core::Config {
         client: config(c.client),
         signing_key: crate::client::Secret::new(c.signing_key),
         actions: c
@@ -1098,30 +1095,12 @@ fn open_bridge(c: wgleap::BridgeConfig) -> crate::Result<core::Bridge> {
             .collect(),
         max_hold_ms: c.max_hold_ms,
         leeway_secs: c.leeway_secs,
-    };
-    let gleap = gb::GleapConfig {
-        gleap_secret: c.gleap_secret.map(crate::client::Secret::new),
-        reply_wait_ms: c.reply_wait_ms,
-        settle_ms: c.settle_ms,
-        holding_text: c.holding_text,
-        hand_off_text: c.hand_off_text,
-        rest: c.rest.map(|r| gb::RestConfig {
-            base_url: r.base_url,
-            api_key: crate::client::Secret::new(r.api_key),
-            project_id: r.project_id,
-        }),
-    };
-    crate::helpdesk::BridgeConfig {
-        core: core_config,
-        gleap,
-        chatwoot: c.chatwoot.map(chatwoot_config),
     }
-    .open()
 }
 
-fn outcome_out(o: core::Outcome) -> wgleap::Outcome {
+fn outcome_out(o: core::Outcome) -> wbridge::Outcome {
     use core::Outcome as O;
-    use wgleap::Outcome as W;
+    use wbridge::Outcome as W;
     match o {
         O::Replied => W::Replied,
         O::Holding => W::Holding,
@@ -1141,14 +1120,116 @@ fn outcome_out(o: core::Outcome) -> wgleap::Outcome {
     }
 }
 
-fn answer_out(a: core::Answer) -> wgleap::Answer {
-    wgleap::Answer {
+fn answer_out(a: core::Answer) -> wbridge::Answer {
+    wbridge::Answer {
         status: a.status,
         body: json_out(&a.body),
         outcome: outcome_out(a.outcome),
         wake: a.wake,
         queue_change: a.queue_change,
-        chatwoot_work: a.work,
+        work: a.work,
+    }
+}
+
+const IO: core::Io<'static> = core::Io {
+    http: &Imports,
+    clock: &Imports,
+    store: &Imports,
+};
+
+/// The exported `bridge.bridge` resource.
+pub struct BridgeResource(RefCell<core::Bridge>);
+
+impl BridgeResource {
+    /// Runs `f` on the bridge a borrowed handle names.
+    fn with<R>(b: wbridge::BridgeBorrow<'_>, f: impl FnOnce(&mut core::Bridge) -> R) -> R {
+        f(&mut b.get::<BridgeResource>().0.borrow_mut())
+    }
+}
+
+impl wbridge::Guest for Component {
+    type Bridge = BridgeResource;
+}
+
+impl wbridge::GuestBridge for BridgeResource {
+    fn open(c: wbridge::Config) -> Result<wbridge::Bridge, wt::Error> {
+        let bridge = core::Bridge::new(core_config(c)).map_err(error)?;
+        Ok(wbridge::Bridge::new(BridgeResource(RefCell::new(bridge))))
+    }
+
+    fn screen_webhook(&self, signature: Option<String>) -> Option<wbridge::Answer> {
+        self.0
+            .borrow()
+            .screen_webhook(IO, signature.as_deref())
+            .map(answer_out)
+    }
+
+    fn handle_webhook(
+        &self,
+        signature: Option<String>,
+        token: Option<String>,
+        body: Vec<u8>,
+    ) -> wbridge::Answer {
+        answer_out(self.0.borrow_mut().handle_webhook(
+            IO,
+            signature.as_deref(),
+            token.as_deref(),
+            &body,
+        ))
+    }
+
+    fn tick(&self) -> Result<wbridge::TickReport, wt::Error> {
+        let r = self.0.borrow_mut().tick(IO).map_err(error)?;
+        Ok(wbridge::TickReport {
+            released: r.released,
+            pushed: r.pushed,
+            failed: r.failed,
+            wake: r.wake,
+            queue_change: r.queue_change,
+            work: r.work,
+        })
+    }
+
+    fn queue_depth(&self) -> Result<u64, wt::Error> {
+        self.0.borrow().queue_depth(&Imports).map_err(error)
+    }
+
+    fn drain(&self, conversation: String) -> Result<wbridge::DrainReport, wt::Error> {
+        let r = self
+            .0
+            .borrow_mut()
+            .drain(IO, &conversation)
+            .map_err(error)?;
+        Ok(wbridge::DrainReport {
+            done: r.done,
+            dropped: r.dropped,
+            retry_at: r.retry_at.map(|t| t.0),
+            left: r.left,
+        })
+    }
+
+    fn busy(&self) -> Result<Vec<String>, wt::Error> {
+        self.0.borrow().busy(&Imports).map_err(error)
+    }
+}
+
+// ---------------------------------------------------------------- gleap
+
+use crate::helpdesk::gleap::adapter as gb;
+use exports::gradient_labs::bridge::gleap as wgleap;
+
+fn gleap_config(c: wgleap::Config) -> gb::GleapConfig {
+    gb::GleapConfig {
+        gleap_secret: c.gleap_secret.map(crate::client::Secret::new),
+        reply_wait_ms: c.reply_wait_ms,
+        settle_ms: c.settle_ms,
+        holding_text: c.holding_text,
+        hand_off_text: c.hand_off_text,
+        rest: c.rest.map(|r| gb::RestConfig {
+            base_url: r.base_url,
+            api_key: crate::client::Secret::new(r.api_key),
+            project_id: r.project_id,
+        }),
     }
 }
 
@@ -1164,120 +1245,33 @@ fn turn_out(t: gb::Turn) -> wgleap::Turn {
     }
 }
 
-const IO: core::Io<'static> = core::Io {
-    http: &Imports,
-    clock: &Imports,
-    store: &Imports,
-};
-
-/// The exported `gleap.bridge` resource.
-pub struct BridgeResource(RefCell<core::Bridge>);
-
 impl wgleap::Guest for Component {
-    type Bridge = BridgeResource;
-}
-
-impl wgleap::GuestBridge for BridgeResource {
-    fn open(c: wgleap::BridgeConfig) -> Result<wgleap::Bridge, wt::Error> {
-        let bridge = open_bridge(c).map_err(error)?;
-        Ok(wgleap::Bridge::new(BridgeResource(RefCell::new(bridge))))
+    fn serve(bridge: wbridge::BridgeBorrow<'_>, config: wgleap::Config) -> Result<(), wt::Error> {
+        let gleap = gb::Gleap::new(gleap_config(config));
+        BridgeResource::with(bridge, |b| b.add(Box::new(gleap)));
+        Ok(())
     }
 
-    fn handle_action(&self, authorization: Option<String>, body: Vec<u8>) -> wgleap::Turn {
-        turn_out(gb::handle_action(
-            &mut self.0.borrow_mut(),
-            IO,
-            authorization.as_deref(),
-            &body,
-        ))
+    fn handle_action(
+        bridge: wbridge::BridgeBorrow<'_>,
+        authorization: Option<String>,
+        body: Vec<u8>,
+    ) -> wgleap::Turn {
+        turn_out(BridgeResource::with(bridge, |b| {
+            gb::handle_action(b, IO, authorization.as_deref(), &body)
+        }))
     }
 
-    fn collect(&self, p: wgleap::Pending) -> wgleap::Turn {
+    fn collect(bridge: wbridge::BridgeBorrow<'_>, p: wgleap::Pending) -> wgleap::Turn {
         let pending = gb::Pending {
             conversation: p.conversation,
             deadline: Timestamp(p.deadline),
             after: p.after,
             wake_at: Timestamp(p.wake_at),
         };
-        turn_out(gb::collect(&mut self.0.borrow_mut(), IO, &pending))
-    }
-
-    fn screen_webhook(&self, signature: Option<String>) -> Option<wgleap::Answer> {
-        self.0
-            .borrow()
-            .screen_webhook(IO, signature.as_deref())
-            .map(answer_out)
-    }
-
-    fn handle_webhook(
-        &self,
-        signature: Option<String>,
-        token: Option<String>,
-        body: Vec<u8>,
-    ) -> wgleap::Answer {
-        answer_out(self.0.borrow_mut().handle_webhook(
-            IO,
-            signature.as_deref(),
-            token.as_deref(),
-            &body,
-        ))
-    }
-
-    fn tick(&self) -> Result<wgleap::TickReport, wt::Error> {
-        let r = self.0.borrow_mut().tick(IO).map_err(error)?;
-        Ok(wgleap::TickReport {
-            released: r.released,
-            pushed: r.pushed,
-            failed: r.failed,
-            wake: r.wake,
-            queue_change: r.queue_change,
-            chatwoot_work: r.work,
-        })
-    }
-
-    fn queue_depth(&self) -> Result<u64, wt::Error> {
-        self.0.borrow().queue_depth(&Imports).map_err(error)
-    }
-
-    fn handle_chatwoot(
-        &self,
-        timestamp: Option<String>,
-        signature: Option<String>,
-        url_token: Option<String>,
-        body: Vec<u8>,
-    ) -> wcw::Answer {
-        let a = cw::adapter::handle_event(
-            &mut self.0.borrow_mut(),
-            IO,
-            timestamp.as_deref(),
-            signature.as_deref(),
-            url_token.as_deref(),
-            &body,
-        );
-        wcw::Answer {
-            status: a.status,
-            body: json_out(&a.body),
-            outcome: chatwoot_outcome(a.outcome),
-            work: a.work,
-        }
-    }
-
-    fn drain_chatwoot(&self, conversation: String) -> Result<wcw::DrainReport, wt::Error> {
-        let r = self
-            .0
-            .borrow_mut()
-            .drain(IO, &conversation)
-            .map_err(error)?;
-        Ok(wcw::DrainReport {
-            done: r.done,
-            dropped: r.dropped,
-            retry_at: r.retry_at.map(|t| t.0),
-            left: r.left,
-        })
-    }
-
-    fn chatwoot_busy(&self) -> Result<Vec<String>, wt::Error> {
-        self.0.borrow().busy(&Imports).map_err(error)
+        turn_out(BridgeResource::with(bridge, |b| {
+            gb::collect(b, IO, &pending)
+        }))
     }
 }
 
@@ -1318,7 +1312,7 @@ fn bad_event(e: impl std::fmt::Display) -> wcw::EventError {
     wcw::EventError::BadEvent(e.to_string())
 }
 
-fn chatwoot_config(c: wcw::BridgeConfig) -> cw::adapter::ChatwootConfig {
+fn chatwoot_config(c: wcw::Config) -> cw::adapter::ChatwootConfig {
     use cw::adapter::Auth;
     cw::adapter::ChatwootConfig {
         settings: settings_in(c.settings),
@@ -1357,7 +1351,59 @@ fn window(w: Option<u32>) -> u32 {
     w.unwrap_or(cw::DEFAULT_WINDOW_SECS)
 }
 
+fn chatwoot_answer(a: cw::adapter::Answer) -> wcw::Answer {
+    wcw::Answer {
+        status: a.status,
+        body: json_out(&a.body),
+        outcome: chatwoot_outcome(a.outcome),
+        work: a.work,
+    }
+}
+
 impl wcw::Guest for Component {
+    fn serve(bridge: wbridge::BridgeBorrow<'_>, config: wcw::Config) -> Result<(), wt::Error> {
+        let chatwoot = cw::adapter::Chatwoot::new(chatwoot_config(config)).map_err(error)?;
+        BridgeResource::with(bridge, |b| b.add(Box::new(chatwoot)));
+        Ok(())
+    }
+
+    fn screen_event(
+        bridge: wbridge::BridgeBorrow<'_>,
+        timestamp: Option<String>,
+        signature: Option<String>,
+        url_token: Option<String>,
+    ) -> Option<wcw::Answer> {
+        BridgeResource::with(bridge, |b| {
+            cw::adapter::screen_event(
+                b,
+                IO,
+                timestamp.as_deref(),
+                signature.as_deref(),
+                url_token.as_deref(),
+            )
+        })
+        .map(chatwoot_answer)
+    }
+
+    fn handle_event(
+        bridge: wbridge::BridgeBorrow<'_>,
+        timestamp: Option<String>,
+        signature: Option<String>,
+        url_token: Option<String>,
+        body: Vec<u8>,
+    ) -> wcw::Answer {
+        chatwoot_answer(BridgeResource::with(bridge, |b| {
+            cw::adapter::handle_event(
+                b,
+                IO,
+                timestamp.as_deref(),
+                signature.as_deref(),
+                url_token.as_deref(),
+                &body,
+            )
+        }))
+    }
+
     fn sign(secret: String, timestamp_secs: i64, body: Vec<u8>) -> String {
         cw::sign(&secret, timestamp_secs, &body)
     }

@@ -124,12 +124,33 @@ pub fn handle_event(
 ) -> Answer {
     match bridge.helpdesk::<Chatwoot>() {
         Some((_, chatwoot)) => chatwoot.handle_event(io, timestamp, signature, url_token, body),
-        None => Answer::new(
-            404,
-            Outcome::BadRequest,
-            json!({"error": "Chatwoot is not configured"}),
-        ),
+        None => not_served(),
     }
+}
+
+/// Screens a Chatwoot event on a bridge before its body is read: see
+/// [`Chatwoot::screen_event`]; 404 when the bridge does not serve Chatwoot.
+pub fn screen_event(
+    bridge: &mut Bridge,
+    io: Io<'_>,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    url_token: Option<&str>,
+) -> Option<Answer> {
+    match bridge.helpdesk::<Chatwoot>() {
+        Some((_, chatwoot)) => {
+            chatwoot.screen_event(io.clock.now(), timestamp, signature, url_token)
+        }
+        None => Some(not_served()),
+    }
+}
+
+fn not_served() -> Answer {
+    Answer::new(
+        404,
+        Outcome::BadRequest,
+        json!({"error": "Chatwoot is not configured"}),
+    )
 }
 
 /// The Chatwoot adapter, configured once.
@@ -148,6 +169,29 @@ impl Chatwoot {
             return Err(Error::invalid("chatwoot-bot-token", "is required"));
         }
         Ok(Chatwoot { config })
+    }
+
+    /// Before the body is read: the answer to send at once when the
+    /// signature headers are missing, malformed or outside the window, or
+    /// the URL token is wrong, else `None`.
+    pub fn screen_event(
+        &self,
+        now: Timestamp,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+        url_token: Option<&str>,
+    ) -> Option<Answer> {
+        let refused = match &self.config.auth {
+            Auth::Signature { window_secs, .. } => {
+                signature::screen(timestamp, signature, now.secs(), *window_secs)
+                    .map_err(|e| e.to_string())
+            }
+            Auth::UrlToken(_) => self.authenticate(now, None, None, url_token, &[]),
+            Auth::Insecure => Ok(()),
+        };
+        refused
+            .err()
+            .map(|why| Answer::new(401, Outcome::Unauthorized, json!({"error": why})))
     }
 
     fn authenticate(
