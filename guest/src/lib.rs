@@ -21,6 +21,7 @@
 
 pub mod bridge;
 pub mod client;
+pub mod config;
 pub mod env;
 pub mod error;
 pub mod helpdesk;

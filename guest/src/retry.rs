@@ -3,8 +3,8 @@
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::error::api_error;
 use crate::http::{HttpResponse, TransportError};
-use crate::operation::api_error;
 
 /// API error codes worth another try.
 pub const RETRYABLE_CODES: &[&str] = &[

@@ -19,6 +19,7 @@
 //! none of them (the list is [`Kind`]).
 
 pub mod actions;
+mod kind;
 pub mod outbound;
 pub mod outbox;
 mod tick;
@@ -30,13 +31,13 @@ use std::any::Any;
 use crate::client::{Client, Config as ClientConfig, Secret};
 use crate::env::{Clock, Store, Transport};
 use crate::error::{Error, Result};
-use crate::helpdesk::Kind;
 use crate::http::HttpRequest;
 use crate::time::Timestamp;
 use crate::webhook::sequencer::Sequencer;
 use crate::webhook::WebhookEvent;
 
 pub use actions::ActionEndpoint;
+pub use kind::Kind;
 pub use outbound::{Call, DrainReport};
 pub use outbox::OutItem;
 pub use tick::{TickReport, FORGET_AFTER_NS};

@@ -14,11 +14,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Helpdesk, Io};
+use super::{Helpdesk, Io, Kind};
 use crate::client::Client;
 use crate::env::Store;
 use crate::error::{Error, Result};
-use crate::helpdesk::Kind;
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::state::{self, store_error};
 use crate::time::Timestamp;

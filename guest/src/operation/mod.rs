@@ -12,11 +12,11 @@ mod table;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::client::Config;
-use crate::error::{ApiError, Error, Result};
+use crate::config::Config;
+use crate::error::{Error, Result};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::validate;
 
@@ -443,65 +443,7 @@ fn parse_reply(spec: &Spec, response: &HttpResponse) -> Result<Output> {
     }
 }
 
-/// The error code the API would use for a status, when its body has none.
-pub fn code_for_status(status: u16) -> &'static str {
-    match status {
-        400 => "invalid_argument",
-        401 => "unauthenticated",
-        403 => "permission_denied",
-        404 => "not_found",
-        409 => "already_exists",
-        412 => "failed_precondition",
-        429 => "resource_exhausted",
-        499 => "aborted",
-        501 => "unimplemented",
-        502 | 503 => "unavailable",
-        504 => "deadline_exceeded",
-        500..=599 => "internal",
-        _ => "unknown",
-    }
-}
-
-/// Reads an error answer: `{"code", "message", "details": {"trace_id"}}`,
-/// tolerating bodies that are not JSON.
-pub fn api_error(response: &HttpResponse) -> ApiError {
-    #[derive(Deserialize, Default)]
-    struct Details {
-        #[serde(default)]
-        trace_id: Option<String>,
-    }
-    #[derive(Deserialize)]
-    struct Body {
-        #[serde(default)]
-        code: Option<String>,
-        #[serde(default)]
-        message: Option<String>,
-        #[serde(default)]
-        details: Option<Details>,
-    }
-    let parsed: Option<Body> = serde_json::from_slice(&response.body).ok();
-    let (code, message, trace_id) = match parsed {
-        Some(b) => (b.code, b.message, b.details.and_then(|d| d.trace_id)),
-        None => (None, None, None),
-    };
-    let message = message.unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(&response.body);
-        let text = text.trim();
-        if text.is_empty() {
-            format!("HTTP {}", response.status)
-        } else {
-            text.chars().take(200).collect()
-        }
-    });
-    ApiError {
-        status: response.status,
-        code: code
-            .filter(|c| !c.is_empty())
-            .unwrap_or_else(|| code_for_status(response.status).to_owned()),
-        message,
-        trace_id: trace_id.filter(|t| !t.is_empty()),
-    }
-}
+pub use crate::error::{api_error, code_for_status};
 
 /// The operations the bridges send, typed.
 impl Operation {

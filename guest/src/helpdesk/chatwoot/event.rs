@@ -177,14 +177,12 @@ impl Event {
     /// The AI-agent conversation the event is about, if any.
     pub fn conversation_id(&self) -> Option<String> {
         match self {
-            Event::MessageCreated(m) => Some(super::plan::conversation_id(
-                m.account_id,
-                m.conversation_id,
-            )),
-            Event::StatusChanged(c) => Some(super::plan::conversation_id(
-                c.account_id,
-                c.conversation_id,
-            )),
+            Event::MessageCreated(m) => {
+                Some(super::ids::conversation_id(m.account_id, m.conversation_id))
+            }
+            Event::StatusChanged(c) => {
+                Some(super::ids::conversation_id(c.account_id, c.conversation_id))
+            }
             Event::Other { .. } => None,
         }
     }

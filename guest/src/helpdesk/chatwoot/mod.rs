@@ -5,6 +5,7 @@
 
 pub mod adapter;
 pub mod event;
+pub mod ids;
 pub mod plan;
 pub mod signature;
 
