@@ -8,6 +8,6 @@ wasmtime::component::bindgen!({
 
 pub use exports::gradient_labs::bridge::{
     bridge_core, chatwoot, client, conversations, gleap, knowledge, management, notes, outbound,
-    procedures, protocol, resources, terminology, tools, traffic_groups, webhooks,
+    procedures, protocol, resources, terminology, tools, traffic_groups, webhooks, zendesk,
 };
 pub use gradient_labs::bridge::{clock, http, store, types};

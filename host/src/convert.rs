@@ -5,7 +5,7 @@ use glbridge_guest::helpdesk::BridgeConfig;
 use glbridge_guest::http::Method;
 use glbridge_guest::webhook::WebhookError;
 
-use crate::bindings::{bridge_core, chatwoot, client, gleap, http, types, webhooks};
+use crate::bindings::{bridge_core, chatwoot, client, gleap, http, types, webhooks, zendesk};
 use crate::error::HostError;
 
 /// The WIT form of a client configuration.
@@ -33,6 +33,7 @@ pub(crate) struct WitBridgeConfig {
     pub core: bridge_core::Config,
     pub gleap: gleap::Config,
     pub chatwoot: Option<chatwoot::Config>,
+    pub zendesk: Option<zendesk::Config>,
 }
 
 /// The WIT form of a bridge configuration.
@@ -68,6 +69,32 @@ pub(crate) fn wit_bridge_config(config: &BridgeConfig) -> WitBridgeConfig {
             }),
         },
         chatwoot: config.chatwoot.as_ref().map(wit_chatwoot_config),
+        zendesk: config.zendesk.as_ref().map(wit_zendesk_config),
+    }
+}
+
+/// The WIT form of the Zendesk adapter's configuration.
+fn wit_zendesk_config(
+    c: &glbridge_guest::helpdesk::zendesk::adapter::ZendeskConfig,
+) -> zendesk::Config {
+    let s = &c.settings;
+    zendesk::Config {
+        base_url: s.base_url.clone(),
+        app_id: s.app_id.clone(),
+        key_id: c.key_id.clone(),
+        key_secret: c.key_secret.expose().to_owned(),
+        webhook_secret: c.webhook_secret.expose().to_owned(),
+        bot_name: s.bot_name.clone(),
+        targets: s
+            .targets
+            .iter()
+            .map(|(t, i)| zendesk::Target {
+                target: t.clone(),
+                integration: i.clone(),
+            })
+            .collect(),
+        default_target: s.default_target.clone(),
+        ai_subtype: s.ai_subtype,
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use glbridge_guest::Timestamp;
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::{self, bridge_core, chatwoot, client, gleap, types, webhooks};
+use crate::bindings::{self, bridge_core, chatwoot, client, gleap, types, webhooks, zendesk};
 use crate::convert::{wit_bridge_config, wit_config, WitBridgeConfig};
 use crate::env::{Env, HostState};
 use crate::error::HostError;
@@ -545,6 +545,31 @@ impl Session {
         })
     }
 
+    /// Looks at a Zendesk delivery's `X-API-Key` before its body is read:
+    /// the answer to send at once, else `None`.
+    pub fn zendesk_screen(
+        &mut self,
+        api_key: Option<&str>,
+    ) -> Result<Option<zendesk::Answer>, HostError> {
+        self.with_bridge(|b, s, h| {
+            b.gradient_labs_bridge_zendesk()
+                .call_screen_event(s, h, api_key)
+        })
+    }
+
+    /// `POST /zendesk/webhook`, answered by the component once what its
+    /// events mean is queued (in this call's transaction).
+    pub fn zendesk_event(
+        &mut self,
+        api_key: Option<&str>,
+        body: &[u8],
+    ) -> Result<zendesk::Answer, HostError> {
+        self.with_bridge(|b, s, h| {
+            b.gradient_labs_bridge_zendesk()
+                .call_handle_event(s, h, api_key, body)
+        })
+    }
+
     /// Makes the due call at the head of a conversation's outbound queue.
     pub fn drain(&mut self, conversation: &str) -> Result<bridge_core::DrainReport, HostError> {
         Ok(self.with_bridge(|b, s, h| {
@@ -673,6 +698,15 @@ fn open_wit_bridge(
         if let Err(e) =
             live.bindings
                 .gradient_labs_bridge_chatwoot()
+                .call_serve(&mut live.store, h, c)?
+        {
+            return Ok(Err(e));
+        }
+    }
+    if let Some(c) = &config.zendesk {
+        if let Err(e) =
+            live.bindings
+                .gradient_labs_bridge_zendesk()
                 .call_serve(&mut live.store, h, c)?
         {
             return Ok(Err(e));

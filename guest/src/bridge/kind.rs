@@ -9,11 +9,14 @@ pub enum Kind {
     Gleap,
     /// Chatwoot agent bots: it sends events; the bridge calls its REST API.
     Chatwoot,
+    /// Zendesk messaging (Sunshine Conversations): it sends events; the
+    /// bridge calls its API.
+    Zendesk,
 }
 
 impl Kind {
     /// Every helpdesk.
-    pub const ALL: [Kind; 2] = [Kind::Gleap, Kind::Chatwoot];
+    pub const ALL: [Kind; 3] = [Kind::Gleap, Kind::Chatwoot, Kind::Zendesk];
 
     /// Its name: the prefix of its AI-agent conversation ids
     /// (`<name>-…`) and of its keys in the store.
@@ -21,6 +24,7 @@ impl Kind {
         match self {
             Kind::Gleap => "gleap",
             Kind::Chatwoot => "chatwoot",
+            Kind::Zendesk => "zendesk",
         }
     }
 
@@ -29,6 +33,7 @@ impl Kind {
         match self {
             Kind::Gleap => "Gleap",
             Kind::Chatwoot => "Chatwoot",
+            Kind::Zendesk => "Zendesk",
         }
     }
 
@@ -50,6 +55,7 @@ mod tests {
     fn a_conversation_belongs_to_the_helpdesk_its_id_names() {
         assert_eq!(Kind::of("gleap-T1"), Some(Kind::Gleap));
         assert_eq!(Kind::of("chatwoot-7-101"), Some(Kind::Chatwoot));
+        assert_eq!(Kind::of("zendesk-app1-c1"), Some(Kind::Zendesk));
         assert_eq!(Kind::of("gleapish-1"), None);
         assert_eq!(Kind::of("conv-1"), None);
         assert_eq!(Kind::of("gleap"), None);

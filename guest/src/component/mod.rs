@@ -1488,3 +1488,71 @@ impl wcw::Guest for Component {
         })
     }
 }
+
+// ---------------------------------------------------------------- zendesk
+
+use crate::helpdesk::zendesk as zd;
+use exports::gradient_labs::bridge::zendesk as wzd;
+
+fn zendesk_config(c: wzd::Config) -> zd::adapter::ZendeskConfig {
+    zd::adapter::ZendeskConfig {
+        settings: zd::Settings {
+            base_url: c.base_url,
+            app_id: c.app_id,
+            bot_name: c.bot_name,
+            targets: c
+                .targets
+                .into_iter()
+                .map(|t| (t.target, t.integration))
+                .collect(),
+            default_target: c.default_target,
+            ai_subtype: c.ai_subtype,
+        },
+        key_id: c.key_id,
+        key_secret: crate::client::Secret::new(c.key_secret),
+        webhook_secret: crate::client::Secret::new(c.webhook_secret),
+    }
+}
+
+fn zendesk_answer(a: zd::adapter::Answer) -> wzd::Answer {
+    use zd::adapter::Outcome as O;
+    wzd::Answer {
+        status: a.status,
+        body: json_out(&a.body),
+        outcome: match a.outcome {
+            O::Accepted => wzd::Outcome::Accepted,
+            O::Duplicate => wzd::Outcome::Duplicate,
+            O::Ignored => wzd::Outcome::Ignored,
+            O::Unauthorized => wzd::Outcome::Unauthorized,
+            O::BadRequest => wzd::Outcome::BadRequest,
+            O::StoreError => wzd::Outcome::StoreError,
+        },
+        work: a.work,
+    }
+}
+
+impl wzd::Guest for Component {
+    fn serve(bridge: wbridge::BridgeBorrow<'_>, config: wzd::Config) -> Result<(), wt::Error> {
+        let zendesk = zd::adapter::Zendesk::new(zendesk_config(config)).map_err(error)?;
+        BridgeResource::with(bridge, |b| b.add(Box::new(zendesk)));
+        Ok(())
+    }
+
+    fn screen_event(
+        bridge: wbridge::BridgeBorrow<'_>,
+        api_key: Option<String>,
+    ) -> Option<wzd::Answer> {
+        BridgeResource::with(bridge, |b| zd::adapter::screen_event(b, api_key.as_deref()))
+            .map(zendesk_answer)
+    }
+
+    fn handle_event(
+        bridge: wbridge::BridgeBorrow<'_>,
+        api_key: Option<String>,
+        body: Vec<u8>,
+    ) -> wzd::Answer {
+        zendesk_answer(BridgeResource::with(bridge, |b| {
+            zd::adapter::handle_event(b, IO, api_key.as_deref(), &body)
+        }))
+    }
+}

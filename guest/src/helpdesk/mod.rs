@@ -7,6 +7,7 @@
 
 pub mod chatwoot;
 pub mod gleap;
+pub mod zendesk;
 
 pub use crate::bridge::Kind;
 use crate::bridge::{self, Bridge};
@@ -22,6 +23,8 @@ pub struct BridgeConfig {
     pub gleap: gleap::adapter::GleapConfig,
     /// Chatwoot, when it is bridged too.
     pub chatwoot: Option<chatwoot::adapter::ChatwootConfig>,
+    /// Zendesk, when it is bridged too.
+    pub zendesk: Option<zendesk::adapter::ZendeskConfig>,
 }
 
 impl BridgeConfig {
@@ -31,6 +34,7 @@ impl BridgeConfig {
             core: bridge::Config::new(client, signing_key),
             gleap: gleap::adapter::GleapConfig::default(),
             chatwoot: None,
+            zendesk: None,
         }
     }
 
@@ -39,6 +43,9 @@ impl BridgeConfig {
         let mut bridge = Bridge::new(self.core)?.with(gleap::adapter::Gleap::new(self.gleap));
         if let Some(c) = self.chatwoot {
             bridge.add(Box::new(chatwoot::adapter::Chatwoot::new(c)?));
+        }
+        if let Some(z) = self.zendesk {
+            bridge.add(Box::new(zendesk::adapter::Zendesk::new(z)?));
         }
         Ok(bridge)
     }
