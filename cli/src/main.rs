@@ -211,6 +211,29 @@ struct ServeArgs {
     /// production).
     #[arg(long)]
     insecure_no_chatwoot_auth: bool,
+    /// Zendesk messaging's (Sunshine Conversations) base URL, e.g.
+    /// `https://acme.zendesk.com/sc`, to bridge it too (deliveries to
+    /// POST /zendesk/webhook; replies through its API). Hand-off targets
+    /// and the AI author subtype are set in the file's `[zendesk]` table.
+    #[arg(long, env = "GLBRIDGE_ZENDESK_URL", value_name = "URL")]
+    zendesk_url: Option<String>,
+    /// The Sunshine Conversations app id.
+    #[arg(long, env = "GLBRIDGE_ZENDESK_APP_ID")]
+    zendesk_app_id: Option<String>,
+    /// The Zendesk API key's id (Basic auth).
+    #[arg(long, env = "GLBRIDGE_ZENDESK_KEY_ID")]
+    zendesk_key_id: Option<String>,
+    /// The Zendesk API key's secret (Basic auth).
+    #[arg(long, env = "GLBRIDGE_ZENDESK_KEY_SECRET", hide_env_values = true)]
+    zendesk_key_secret: Option<String>,
+    /// The Zendesk webhook's secret: every delivery must carry it as
+    /// X-API-Key.
+    #[arg(long, env = "GLBRIDGE_ZENDESK_WEBHOOK_SECRET", hide_env_values = true)]
+    zendesk_webhook_secret: Option<String>,
+    /// The bot's switchboard integration (its id or name): control passed
+    /// to it hands the conversation back to the AI agent.
+    #[arg(long, env = "GLBRIDGE_ZENDESK_BOT_NAME")]
+    zendesk_bot_name: Option<String>,
     /// Most request-body bytes held in memory at once over all requests
     /// (a request that would pass it waits, then gets 503), e.g. `64MiB`
     /// [default: 64MiB].
@@ -721,9 +744,22 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
         },
         &file,
     )?;
-    // Bridging only Chatwoot: no Gleap route at all, rather than an open one.
-    let gleap_enabled = gleap_secret.is_some() || insecure || embedded || chatwoot.is_none();
-    if gleap_secret.is_none() && !insecure && !embedded && chatwoot.is_none() {
+    let zendesk = glbridge_cli::serve::config::zendesk(
+        glbridge_cli::serve::config::ZendeskFlags {
+            url: args.zendesk_url.clone(),
+            app_id: args.zendesk_app_id.clone(),
+            key_id: args.zendesk_key_id.clone(),
+            key_secret: args.zendesk_key_secret.clone(),
+            webhook_secret: args.zendesk_webhook_secret.clone(),
+            bot_name: args.zendesk_bot_name.clone(),
+        },
+        &file,
+    )?;
+    // Bridging only other helpdesks: no Gleap route at all, rather than an
+    // open one.
+    let others = chatwoot.is_some() || zendesk.is_some();
+    let gleap_enabled = gleap_secret.is_some() || insecure || embedded || !others;
+    if gleap_secret.is_none() && !insecure && !embedded && !others {
         anyhow::bail!(
             "no Gleap secret: set GLBRIDGE_GLEAP_SECRET (or --gleap-secret) to the Authorization header value configured in Gleap's custom API action, or pass --insecure-no-gleap-auth to accept unauthenticated calls"
         );
@@ -824,6 +860,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     config.actions = actions(&file, &args.actions)?;
     let chatwoot_bridged = chatwoot.is_some();
     config.chatwoot = chatwoot;
+    let zendesk_bridged = zendesk.is_some();
+    config.zendesk = zendesk;
     config.gleap_enabled = gleap_enabled;
     config.rest = rest(
         args.gleap_api_key,
@@ -851,6 +889,9 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     routes.push("POST /webhooks/gradient-labs");
     if chatwoot_bridged {
         routes.push("POST /chatwoot/webhook");
+    }
+    if zendesk_bridged {
+        routes.push("POST /zendesk/webhook");
     }
     routes.extend(["GET /healthz", "GET /metrics"]);
     tracing::info!(listen = %service.url(), "glbridge serve: {}", routes.join(", "));

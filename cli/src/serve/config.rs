@@ -12,6 +12,8 @@ use glbridge_guest::client::Secret;
 use glbridge_guest::helpdesk::chatwoot::adapter::Auth;
 use glbridge_guest::helpdesk::chatwoot::{Settings, DEFAULT_WINDOW_SECS};
 use glbridge_guest::helpdesk::gleap::adapter::RestConfig;
+use glbridge_guest::helpdesk::zendesk::adapter::ZendeskConfig;
+use glbridge_guest::helpdesk::zendesk::Settings as ZendeskSettings;
 use glbridge_host::Durability;
 use serde::Deserialize;
 
@@ -61,6 +63,31 @@ pub struct ChatwootFile {
     /// Hand-off target id → Chatwoot team id.
     #[serde(default)]
     pub teams: BTreeMap<String, u64>,
+}
+
+/// Zendesk messaging in the TOML file (`[zendesk]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZendeskFile {
+    /// e.g. `https://acme.zendesk.com/sc`.
+    pub url: Option<String>,
+    /// The Sunshine Conversations app id.
+    pub app_id: Option<String>,
+    /// The API key's id.
+    pub key_id: Option<String>,
+    /// The API key's secret.
+    pub key_secret: Option<String>,
+    /// The webhook's secret (`X-API-Key`).
+    pub webhook_secret: Option<String>,
+    /// The bot's switchboard integration (id or name).
+    pub bot_name: Option<String>,
+    /// Hand-off target id → switchboard integration.
+    #[serde(default)]
+    pub targets: BTreeMap<String, String>,
+    /// Where other hand-offs go (default `zd-agentWorkspace`).
+    pub default_target: Option<String>,
+    /// Replies carry the `AI` author subtype (default true).
+    pub ai_subtype: Option<bool>,
 }
 
 /// The TOML file: every field optional.
@@ -116,6 +143,8 @@ pub struct FileConfig {
     pub actions: BTreeMap<String, ActionFile>,
     /// Chatwoot.
     pub chatwoot: Option<ChatwootFile>,
+    /// `[zendesk]`.
+    pub zendesk: Option<ZendeskFile>,
 }
 
 impl FileConfig {
@@ -289,9 +318,139 @@ pub fn chatwoot(flags: ChatwootFlags, file: &FileConfig) -> Result<Option<(Setti
     )))
 }
 
+/// The Zendesk settings given as flags (or environment variables).
+#[derive(Debug, Clone, Default)]
+pub struct ZendeskFlags {
+    /// `--zendesk-url`.
+    pub url: Option<String>,
+    /// `--zendesk-app-id`.
+    pub app_id: Option<String>,
+    /// `--zendesk-key-id`.
+    pub key_id: Option<String>,
+    /// `--zendesk-key-secret`.
+    pub key_secret: Option<String>,
+    /// `--zendesk-webhook-secret`.
+    pub webhook_secret: Option<String>,
+    /// `--zendesk-bot-name`.
+    pub bot_name: Option<String>,
+}
+
+/// Zendesk's settings from the flags, else the file's `[zendesk]` table;
+/// `None` when Zendesk is not bridged. Refuses a URL without everything
+/// else it needs, saying which setting is missing.
+pub fn zendesk(flags: ZendeskFlags, file: &FileConfig) -> Result<Option<ZendeskConfig>> {
+    let f = file.zendesk.clone().unwrap_or_default();
+    let url = flags.url.or(f.url);
+    let given = [
+        &flags.app_id,
+        &flags.key_id,
+        &flags.key_secret,
+        &flags.webhook_secret,
+        &flags.bot_name,
+    ]
+    .iter()
+    .any(|v| v.is_some());
+    let Some(url) = url else {
+        if given {
+            bail!("Zendesk settings without --zendesk-url (GLBRIDGE_ZENDESK_URL)");
+        }
+        return Ok(None);
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        bail!(
+            "--zendesk-url must be an http(s) URL (e.g. https://acme.zendesk.com/sc), not {url:?}"
+        );
+    }
+    let need = |v: Option<String>, flag: &str, env: &str, what: &str| -> Result<String> {
+        v.filter(|v| !v.trim().is_empty())
+            .with_context(|| format!("--{flag} ({env}) is required with --zendesk-url: {what}"))
+    };
+    let app_id = need(
+        flags.app_id.or(f.app_id),
+        "zendesk-app-id",
+        "GLBRIDGE_ZENDESK_APP_ID",
+        "the Sunshine Conversations app id",
+    )?;
+    let key_id = need(
+        flags.key_id.or(f.key_id),
+        "zendesk-key-id",
+        "GLBRIDGE_ZENDESK_KEY_ID",
+        "the API key's id",
+    )?;
+    let key_secret = need(
+        flags.key_secret.or(f.key_secret),
+        "zendesk-key-secret",
+        "GLBRIDGE_ZENDESK_KEY_SECRET",
+        "the API key's secret",
+    )?;
+    let webhook_secret = need(
+        flags.webhook_secret.or(f.webhook_secret),
+        "zendesk-webhook-secret",
+        "GLBRIDGE_ZENDESK_WEBHOOK_SECRET",
+        "the webhook's secret, which Zendesk sends as X-API-Key",
+    )?;
+    let bot_name = need(
+        flags.bot_name.or(f.bot_name),
+        "zendesk-bot-name",
+        "GLBRIDGE_ZENDESK_BOT_NAME",
+        "the bot's switchboard integration (its id or name)",
+    )?;
+    Ok(Some(ZendeskConfig {
+        settings: ZendeskSettings {
+            base_url: url,
+            app_id,
+            bot_name,
+            targets: f.targets,
+            default_target: f
+                .default_target
+                .unwrap_or_else(|| glbridge_guest::helpdesk::zendesk::AGENT_WORKSPACE.into()),
+            ai_subtype: f.ai_subtype.unwrap_or(true),
+        },
+        key_id,
+        key_secret: Secret::new(key_secret),
+        webhook_secret: Secret::new(webhook_secret),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zendesk_needs_every_setting_and_says_which_is_missing() {
+        let none = FileConfig::default();
+        assert!(zendesk(ZendeskFlags::default(), &none).unwrap().is_none());
+        let err = zendesk(
+            ZendeskFlags {
+                app_id: Some("app1".into()),
+                ..ZendeskFlags::default()
+            },
+            &none,
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("--zendesk-url"), "{err:#}");
+        let mut flags = ZendeskFlags {
+            url: Some("https://acme.zendesk.com/sc".into()),
+            app_id: Some("app1".into()),
+            key_id: Some("key_1".into()),
+            key_secret: Some("s".into()),
+            webhook_secret: Some("w".into()),
+            bot_name: None,
+        };
+        let err = zendesk(flags.clone(), &none).unwrap_err();
+        assert!(format!("{err:#}").contains("--zendesk-bot-name"), "{err:#}");
+        flags.bot_name = Some("glbridge".into());
+        let z = zendesk(flags, &none).unwrap().unwrap();
+        assert_eq!(z.settings.default_target, "zd-agentWorkspace");
+        assert!(z.settings.ai_subtype);
+        let file: FileConfig = toml::from_str(
+            "[zendesk]\nurl = \"https://acme.zendesk.com/sc\"\napp_id = \"app1\"\nkey_id = \"k\"\nkey_secret = \"s\"\nwebhook_secret = \"w\"\nbot_name = \"glbridge\"\nai_subtype = false\ntargets = { billing = \"billing-team\" }\n",
+        )
+        .unwrap();
+        let z = zendesk(ZendeskFlags::default(), &file).unwrap().unwrap();
+        assert_eq!(z.settings.targets["billing"], "billing-team");
+        assert!(!z.settings.ai_subtype);
+    }
 
     #[test]
     fn chatwoot_needs_a_token_and_a_way_to_authenticate() {

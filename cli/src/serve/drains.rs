@@ -1,4 +1,4 @@
-//! Draining the Chatwoot queues: each conversation's queued calls are made
+//! Draining the helpdesks' outbound queues: each conversation's queued calls are made
 //! by one task at a time, again whenever something was queued meanwhile,
 //! and again when the head's back-off ends. The queues themselves are in
 //! the store, so nothing is lost if the process stops: at start every

@@ -124,7 +124,7 @@ impl Default for Metrics {
         );
         registry.register(
             "queue_depth",
-            "Agent replies queued for Gleap",
+            "Agent replies waiting in the outboxes for the helpdesk calls that collect them (Gleap)",
             queue_depth.clone(),
         );
         registry.register(

@@ -54,6 +54,9 @@ pub const MAX_GLEAP_BODY: usize = 1024 * 1024;
 pub const MAX_WEBHOOK_BODY: usize = 4 * 1024 * 1024;
 /// Largest Chatwoot event accepted.
 pub const MAX_CHATWOOT_BODY: usize = 1024 * 1024;
+/// Largest Zendesk delivery accepted (its JSON bodies are limited to
+/// 100 KB; a delivery carries several events).
+pub const MAX_ZENDESK_BODY: usize = 1024 * 1024;
 /// Chatwoot conversations drained at once.
 const CONCURRENT_DRAINS: usize = 4;
 /// Times a call is re-run when its commit lost to another call.
@@ -181,6 +184,8 @@ pub struct ServeConfig {
     /// Chatwoot, when it is bridged: where it is, the bot token, the team
     /// map, and how its events are authenticated.
     pub chatwoot: Option<(ChatwootSettings, ChatwootAuth)>,
+    /// Zendesk messaging, when it is bridged too.
+    pub zendesk: Option<glbridge_guest::helpdesk::zendesk::adapter::ZendeskConfig>,
     /// Most request-body bytes held in memory at once, over all requests.
     pub max_buffered_body: usize,
 }
@@ -228,6 +233,7 @@ impl ServeConfig {
             body_read_timeout: Duration::from_secs(30),
             max_buffered_body: 64 * 1024 * 1024,
             chatwoot: None,
+            zendesk: None,
         }
     }
 }
@@ -372,6 +378,10 @@ impl Service {
                 }
                 ChatwootConfig { settings, auth }
             });
+        gleap.zendesk = config.zendesk.clone();
+        if let Some(z) = &gleap.zendesk {
+            tracing::info!(zendesk = %z.settings.base_url, app = %z.settings.app_id, "bridging Zendesk: its webhook's target is POST /zendesk/webhook");
+        }
 
         let bridge = Bridge::new(config.bridge_options.clone())?;
         let (store, shared): (Arc<dyn Backend>, Option<Arc<PostgresStore>>) = match &config.store {
@@ -438,17 +448,17 @@ impl Service {
             let Some(app) = weak.upgrade() else {
                 return Drained::Failed;
             };
-            app.drain_chatwoot(conversation)
+            app.drain(conversation)
         }));
         // A bad configuration fails here, not on the first call.
         let mut first = (app.make_session)()?;
         let depth = first.queue_depth().context("counting the queued replies")?;
         app.queue_changed(i32::try_from(depth).unwrap_or(i32::MAX));
-        let busy = first.busy().context("listing the queued Chatwoot calls")?;
+        let busy = first.busy().context("listing the queued helpdesk calls")?;
         drop(first);
         if !busy.is_empty() {
             tracing::info!(
-                "carrying on with the queued calls of {} Chatwoot conversations",
+                "carrying on with the queued calls of {} helpdesk conversations",
                 busy.len()
             );
             let _inside = runtime.enter();
@@ -470,6 +480,7 @@ impl Service {
         let router = router
             .route("/webhooks/gradient-labs", post(webhook))
             .route("/chatwoot/webhook", post(chatwoot_webhook))
+            .route("/zendesk/webhook", post(zendesk_webhook))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .with_state(app.clone());
@@ -788,13 +799,16 @@ impl App {
         }
     }
 
-    /// Drains a Chatwoot conversation's queue: one call per component call
-    /// (each committed before the next is made), until none is left or the
-    /// head failed and waits for its back-off.
-    fn drain_chatwoot(&self, conversation: &str) -> Drained {
-        let lane = format!("chatwoot/{conversation}");
+    /// Drains a conversation's outbound queue (whichever helpdesk it is
+    /// of): one call per component call (each committed before the next is
+    /// made), until none is left or the head failed and waits for its
+    /// back-off.
+    fn drain(&self, conversation: &str) -> Drained {
+        // `<helpdesk>/<conversation>`: the helpdesk is the id's first word.
+        let helpdesk = conversation.split('-').next().unwrap_or("outbound");
+        let lane = format!("{helpdesk}/{conversation}");
         let mut held = None;
-        let drained = self.drain_chatwoot_leased(conversation, &lane, &mut held);
+        let drained = self.drain_leased(conversation, &lane, &mut held);
         if let (Some(shared), Some(fence)) = (&self.shared, held) {
             shared.release(&fence);
         }
@@ -803,7 +817,7 @@ impl App {
 
     /// Drains a conversation; on a shared store each call is made under
     /// the lease on its lane (`held`: the last fence it was made under).
-    fn drain_chatwoot_leased(
+    fn drain_leased(
         &self,
         conversation: &str,
         lane: &str,
@@ -830,15 +844,15 @@ impl App {
             let r = match made {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::warn!(conversation, "draining the Chatwoot queue: {e:#}");
+                    tracing::warn!(conversation, "draining the outbound queue: {e:#}");
                     return Drained::Failed;
                 }
             };
             for _ in 0..r.done {
-                self.count_outcome("chatwoot-call-made");
+                self.count_outcome("outbound-call-made");
             }
             for why in &r.dropped {
-                self.count_outcome("chatwoot-call-dropped");
+                self.count_outcome("outbound-call-dropped");
                 tracing::warn!(conversation, "a queued call was refused and dropped: {why}");
             }
             let made = r.done as usize + r.dropped.len();
@@ -846,7 +860,7 @@ impl App {
                 return Drained::Done(r.retry_at.filter(|_| r.left > 0));
             }
             if r.retry_at.is_some() {
-                self.count_outcome("chatwoot-call-deferred");
+                self.count_outcome("outbound-call-deferred");
                 tracing::debug!(
                     conversation,
                     left = r.left,
@@ -1042,6 +1056,72 @@ async fn chatwoot_webhook(
         )
     });
     chatwoot_response(&app, ROUTE, started, result)
+}
+
+/// `POST /zendesk/webhook`: answered once what the delivery's events mean
+/// is queued (committed); the calls they queued are made after, in the
+/// background. A wrong `X-API-Key` is refused before the body is read.
+async fn zendesk_webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    const ROUTE: &str = "/zendesk/webhook";
+    let started = Instant::now();
+    let api_key = header_text(&headers, "x-api-key");
+    let screen = || {
+        app.metrics.webhooks_screened.inc();
+        let refusal = app
+            .call(|s| s.zendesk_screen(api_key.as_deref()))
+            .transpose()?;
+        Some(zendesk_response(&app, ROUTE, started, refusal))
+    };
+    // The key is known before the body: a wrong one is refused at once,
+    // whether the body has arrived or not.
+    if let Some(refused) = screen() {
+        return refused;
+    }
+    let bytes = match app.body(ROUTE, &headers, body, MAX_ZENDESK_BODY).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let result = app.call(|s| s.zendesk_event(api_key.as_deref(), &bytes));
+    zendesk_response(&app, ROUTE, started, result)
+}
+
+/// The response to a Zendesk delivery (or its screening), counted.
+fn zendesk_response(
+    app: &App,
+    route: &'static str,
+    started: Instant,
+    result: Result<glbridge_host::bindings::zendesk::Answer>,
+) -> Response {
+    use glbridge_host::bindings::zendesk::Outcome;
+    app.metrics
+        .guest_call_seconds
+        .get_or_create(&NameLabels { name: route })
+        .observe(started.elapsed().as_secs_f64());
+    let response = match result {
+        Ok(answer) => {
+            let outcome = match answer.outcome {
+                Outcome::Accepted => "zendesk-accepted",
+                Outcome::Duplicate => "zendesk-duplicate",
+                Outcome::Ignored => "zendesk-ignored",
+                Outcome::Unauthorized => "zendesk-unauthorized",
+                Outcome::BadRequest => "zendesk-bad-request",
+                Outcome::StoreError => "store-error",
+            };
+            app.count_outcome(outcome);
+            tracing::debug!(route, status = answer.status, outcome, "handled");
+            for c in &answer.work {
+                app.drains.schedule(c);
+            }
+            json_response(answer.status, answer.body)
+        }
+        Err(e) => {
+            let incident = INCIDENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            tracing::error!(route, incident, "{e:#}");
+            internal_error(&e, incident)
+        }
+    };
+    app.count_request(route, response.status());
+    response
 }
 
 /// The response to a Chatwoot event (or its screening), counted.

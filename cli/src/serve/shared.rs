@@ -141,7 +141,7 @@ impl Shared {
     }
 }
 
-/// Every fallback interval: drains the Chatwoot conversations that have
+/// Every fallback interval: drains the helpdesk conversations that have
 /// calls queued (a lane whose lease is held elsewhere is skipped), so that
 /// work left by a replica that died is taken over once its lease expires.
 pub(super) async fn scan_loop(app: Arc<App>) {
@@ -155,7 +155,7 @@ pub(super) async fn scan_loop(app: Arc<App>) {
                     app.drains.schedule(c);
                 }
             }
-            Err(e) => tracing::debug!("looking for queued Chatwoot calls: {e:#}"),
+            Err(e) => tracing::debug!("looking for queued helpdesk calls: {e:#}"),
         }
     }
 }
