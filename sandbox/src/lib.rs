@@ -18,6 +18,7 @@ pub mod delivery;
 pub mod search;
 pub mod seed;
 pub mod state;
+pub mod zendesk;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
