@@ -9,9 +9,12 @@ use glbridge_guest::bridge::ActionEndpoint;
 use glbridge_guest::client::Secret;
 use glbridge_guest::helpdesk::chatwoot::adapter::Auth as ChatwootAuth;
 use glbridge_guest::helpdesk::chatwoot::Settings as ChatwootSettings;
+use glbridge_guest::helpdesk::zendesk::adapter::ZendeskConfig;
+use glbridge_guest::helpdesk::zendesk::Settings as ZendeskSettings;
 use glbridge_guest::model::knowledge::{PublicationStatus, Visibility};
 use glbridge_sandbox::chatwoot::{ChatwootStandIn, StandInConfig};
 use glbridge_sandbox::seed::{ActionRule, Seed, SeedArticle, SeedTarget};
+use glbridge_sandbox::zendesk::{StandInConfig as ZendeskStandInConfig, ZendeskStandIn};
 use serde_json::{json, Value};
 
 use crate::serve::{ServeConfig, Service, Upstream};
@@ -93,12 +96,13 @@ fn indent(text: &str) -> String {
 /// conversations went as expected.
 pub fn run() -> Result<()> {
     play(&mut std::io::stdout().lock())?;
-    println!("All five conversations (three from Gleap, two in Chatwoot) went through the component, the sandbox and back. Next: `glbridge serve --help`.");
+    println!("All six conversations (three from Gleap, two in Chatwoot, one in Zendesk) went through the component, the sandbox and back. Next: `glbridge serve --help`.");
     Ok(())
 }
 
-/// Starts the sandbox, the Chatwoot stand-in and the service, plays the
-/// three Gleap conversations and the two Chatwoot ones, and
+/// Starts the sandbox, the Chatwoot and Zendesk stand-ins and the service,
+/// plays the three Gleap conversations, the two Chatwoot ones and the
+/// Zendesk one, and
 /// writes them to `out`; an error naming the conversations that did not go
 /// as expected. Each call is independent (its own store, sandbox and ids).
 pub fn play(out: &mut dyn Write) -> Result<()> {
@@ -138,9 +142,27 @@ pub fn play(out: &mut dyn Write) -> Result<()> {
             window_secs: 300,
         },
     ));
+    // And Zendesk messaging, whose bot integration is this bridge.
+    let zendesk = ZendeskStandIn::start(ZendeskStandInConfig::default())
+        .context("starting the Zendesk stand-in")?;
+    let z = zendesk.config();
+    config.zendesk = Some(ZendeskConfig {
+        settings: ZendeskSettings {
+            base_url: zendesk.url(),
+            app_id: z.app_id.clone(),
+            bot_name: z.bot_name.clone(),
+            targets: Default::default(),
+            default_target: glbridge_guest::helpdesk::zendesk::AGENT_WORKSPACE.into(),
+            ai_subtype: true,
+        },
+        key_id: z.key_id.clone(),
+        key_secret: Secret::new(z.key_secret.clone()),
+        webhook_secret: Secret::new(z.webhook_secret.clone()),
+    });
     let started = Instant::now();
     let service = Service::start(config).context("starting the bridge")?;
     chatwoot.set_bot_url(&format!("{}/chatwoot/webhook", service.url()));
+    zendesk.set_bot_url(&format!("{}/zendesk/webhook", service.url()));
     writeln!(
         out,
         "glbridge demo — everything local, nothing configured ({} ms to start)\n",
@@ -266,10 +288,22 @@ pub fn play(out: &mut dyn Write) -> Result<()> {
         failures.push("in Chatwoot — handed off to a person");
     }
     writeln!(out)?;
+    writeln!(
+        out,
+        "▸ Conversation {}: in Zendesk — answered, handed off, handed back",
+        n + 2
+    )?;
+    let stand_in = zendesk.url().trim_end_matches("/sc").to_owned();
+    if let Err(e) = zendesk_conversation(out, &agent, &stand_in) {
+        writeln!(out, "  ({e:#})")?;
+        failures.push("in Zendesk — answered, handed off, handed back");
+    }
+    writeln!(out)?;
     // The Chatwoot stand-in first: stopping lets the events it is still
     // posting to the bridge (e.g. for the private note just written)
     // arrive, rather than meet a bridge that has gone.
     chatwoot.stop();
+    zendesk.stop();
     service.stop();
     std::fs::remove_dir_all(&dir).ok();
     if !failures.is_empty() {
@@ -344,6 +378,91 @@ fn chatwoot_hand_off(out: &mut dyn Write, agent: &ureq::Agent, chatwoot: &str) -
         out,
         "  agent     (private note) {}  [conversation open for the team]   ({} ms)",
         indent(&note),
+        sent.elapsed().as_millis()
+    )?;
+    Ok(())
+}
+
+/// A customer asks in the Zendesk stand-in and is answered by the bot; asks
+/// for a person and control passes to the Agent Workspace; a human closes
+/// the ticket, control comes back to the bot, and the next question is the
+/// agent's again.
+fn zendesk_conversation(out: &mut dyn Write, agent: &ureq::Agent, zendesk: &str) -> Result<()> {
+    let post = |path: &str, body: Value| -> Result<Value> {
+        let mut r = agent
+            .post(&format!("{zendesk}{path}"))
+            .header("Content-Type", "application/json")
+            .send(body.to_string().as_bytes())?;
+        Ok(serde_json::from_slice(&r.body_mut().read_to_vec()?).unwrap_or(Value::Null))
+    };
+    let show = |id: &str| -> Option<Value> {
+        let mut r = agent
+            .get(&format!("{zendesk}/stand-in/conversations/{id}"))
+            .call()
+            .ok()?;
+        serde_json::from_slice(&r.body_mut().read_to_vec().ok()?).ok()
+    };
+    let replies = |id: &str| -> Vec<String> {
+        show(id)
+            .and_then(|c| c["messages"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter(|m| m["author"] == "business")
+            .filter_map(|m| m["text"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let question = "How long does delivery take?";
+    writeln!(out, "  customer  {question}")?;
+    let sent = Instant::now();
+    let id = post("/stand-in/conversations", json!({"text": question}))?["conversation_id"]
+        .as_str()
+        .context("the stand-in did not start a conversation")?
+        .to_owned();
+    let reply =
+        wait_for(|| replies(&id).into_iter().next()).context("no answer in Zendesk within 15 s")?;
+    writeln!(
+        out,
+        "  agent     {}   ({} ms, posted by the bot)",
+        indent(&reply),
+        sent.elapsed().as_millis()
+    )?;
+    let ask = "My parcel arrived damaged and I want to talk to a human.";
+    writeln!(out, "  customer  {ask}")?;
+    let sent = Instant::now();
+    post(
+        &format!("/stand-in/conversations/{id}/messages"),
+        json!({"text": ask}),
+    )?;
+    let to = wait_for(|| {
+        let c = show(&id)?;
+        (c["active"] != "glbridge").then(|| c["active"].as_str().map(str::to_owned))?
+    })
+    .context("no hand-off in Zendesk within 15 s")?;
+    writeln!(
+        out,
+        "  agent     [control passed to {to}]   ({} ms)",
+        sent.elapsed().as_millis()
+    )?;
+    post(&format!("/stand-in/conversations/{id}/close"), json!({}))?;
+    writeln!(
+        out,
+        "  (a person solves it and closes the ticket: control back to the bot)"
+    )?;
+    let again = "And how long do returns take?";
+    writeln!(out, "  customer  {again}")?;
+    // The switchboard's event reaches the bridge first (one delivery at a
+    // time, in order).
+    let sent = Instant::now();
+    post(
+        &format!("/stand-in/conversations/{id}/messages"),
+        json!({"text": again}),
+    )?;
+    let second = wait_for(|| replies(&id).get(1).cloned())
+        .context("no answer in Zendesk after the hand-back within 15 s")?;
+    writeln!(
+        out,
+        "  agent     {}   ({} ms, posted by the bot)",
+        indent(&second),
         sent.elapsed().as_millis()
     )?;
     Ok(())
