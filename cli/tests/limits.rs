@@ -340,6 +340,64 @@ fn a_chatwoot_event_with_a_bad_signature_header_is_refused_before_its_body() {
 }
 
 #[test]
+fn a_zendesk_delivery_with_a_wrong_api_key_is_refused_before_its_body() {
+    let dir = scratch("glbridge-limits-zendesk-screen");
+    let port = support::free_port();
+    let args = serve_args(
+        port,
+        &dir.join("db"),
+        KEY,
+        &[
+            "--body-read-timeout",
+            "60s",
+            "--zendesk-url",
+            "http://127.0.0.1:9/sc",
+            "--zendesk-app-id",
+            "app1",
+            "--zendesk-key-id",
+            "key_1",
+            "--zendesk-key-secret",
+            "unused",
+            "--zendesk-webhook-secret",
+            "zd_screen_secret",
+            "--zendesk-bot-name",
+            "glbridge",
+        ],
+    );
+    let running = spawn(&strs(&args), &[]);
+    wait_up(&format!("http://127.0.0.1:{port}/healthz"));
+    let head = |key: Option<&str>| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let key = key
+            .map(|k| format!("X-API-Key: {k}\r\n"))
+            .unwrap_or_default();
+        let head = format!(
+            "POST /zendesk/webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1024\r\n{key}\r\n"
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s
+    };
+    for key in [None, Some("zd_screen_secreT"), Some("")] {
+        // 1 KiB announced, not a byte of it sent: the answer comes anyway.
+        let started = Instant::now();
+        let mut s = head(key);
+        assert_eq!(status_of(&mut s), Some(401), "{key:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{key:?} took {:?}",
+            started.elapsed()
+        );
+    }
+    // The right key: the body is waited for and read (not JSON: 400).
+    let mut s = head(Some("zd_screen_secret"));
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(&[b' '; 1024]).unwrap();
+    assert_eq!(status_of(&mut s), Some(400), "read, then refused");
+    stop(running);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn the_sandbox_keeps_its_bodies_in_memory_within_its_budget() {
     let port = support::free_port();
     let running = spawn(
