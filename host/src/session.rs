@@ -6,7 +6,7 @@ use std::sync::Arc;
 use glbridge_guest::Timestamp;
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::{self, bridge_core, chatwoot, client, gleap, types, webhooks, zendesk};
+use crate::bindings::{self, bridge_core, chatwoot, client, gleap, types, webhooks};
 use crate::convert::{wit_bridge_config, wit_config, WitBridgeConfig};
 use crate::env::{Env, HostState};
 use crate::error::HostError;
@@ -523,7 +523,7 @@ impl Session {
         timestamp: Option<&str>,
         signature: Option<&str>,
         url_token: Option<&str>,
-    ) -> Result<Option<chatwoot::Answer>, HostError> {
+    ) -> Result<Option<bridge_core::InboundAnswer>, HostError> {
         self.with_bridge(|b, s, h| {
             b.gradient_labs_bridge_chatwoot()
                 .call_screen_event(s, h, timestamp, signature, url_token)
@@ -538,7 +538,7 @@ impl Session {
         signature: Option<&str>,
         url_token: Option<&str>,
         body: &[u8],
-    ) -> Result<chatwoot::Answer, HostError> {
+    ) -> Result<bridge_core::InboundAnswer, HostError> {
         self.with_bridge(|b, s, h| {
             b.gradient_labs_bridge_chatwoot()
                 .call_handle_event(s, h, timestamp, signature, url_token, body)
@@ -550,7 +550,7 @@ impl Session {
     pub fn zendesk_screen(
         &mut self,
         api_key: Option<&str>,
-    ) -> Result<Option<zendesk::Answer>, HostError> {
+    ) -> Result<Option<bridge_core::InboundAnswer>, HostError> {
         self.with_bridge(|b, s, h| {
             b.gradient_labs_bridge_zendesk()
                 .call_screen_event(s, h, api_key)
@@ -563,7 +563,7 @@ impl Session {
         &mut self,
         api_key: Option<&str>,
         body: &[u8],
-    ) -> Result<zendesk::Answer, HostError> {
+    ) -> Result<bridge_core::InboundAnswer, HostError> {
         self.with_bridge(|b, s, h| {
             b.gradient_labs_bridge_zendesk()
                 .call_handle_event(s, h, api_key, body)

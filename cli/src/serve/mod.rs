@@ -1041,7 +1041,13 @@ async fn chatwoot_webhook(
                 )
             })
             .transpose()?;
-        Some(chatwoot_response(&app, ROUTE, started, refusal))
+        Some(inbound_response(
+            &app,
+            ROUTE,
+            &CHATWOOT_OUTCOMES,
+            started,
+            refusal,
+        ))
     };
     let bytes = match screened_body(&app, ROUTE, &headers, body, MAX_CHATWOOT_BODY, screen).await {
         Ok(b) => b,
@@ -1055,7 +1061,7 @@ async fn chatwoot_webhook(
             &bytes,
         )
     });
-    chatwoot_response(&app, ROUTE, started, result)
+    inbound_response(&app, ROUTE, &CHATWOOT_OUTCOMES, started, result)
 }
 
 /// `POST /zendesk/webhook`: answered once what the delivery's events mean
@@ -1070,7 +1076,13 @@ async fn zendesk_webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: 
         let refusal = app
             .call(|s| s.zendesk_screen(api_key.as_deref()))
             .transpose()?;
-        Some(zendesk_response(&app, ROUTE, started, refusal))
+        Some(inbound_response(
+            &app,
+            ROUTE,
+            &ZENDESK_OUTCOMES,
+            started,
+            refusal,
+        ))
     };
     // The key is known before the body: a wrong one is refused at once,
     // whether the body has arrived or not.
@@ -1082,17 +1094,36 @@ async fn zendesk_webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: 
         Err(response) => return response,
     };
     let result = app.call(|s| s.zendesk_event(api_key.as_deref(), &bytes));
-    zendesk_response(&app, ROUTE, started, result)
+    inbound_response(&app, ROUTE, &ZENDESK_OUTCOMES, started, result)
 }
 
-/// The response to a Zendesk delivery (or its screening), counted.
-fn zendesk_response(
+/// The outcome names of a helpdesk's deliveries: `<helpdesk>-accepted`,
+/// `-duplicate`, `-ignored`, `-unauthorized`, `-bad-request`.
+type OutcomeNames = [&'static str; 5];
+const CHATWOOT_OUTCOMES: OutcomeNames = [
+    "chatwoot-accepted",
+    "chatwoot-duplicate",
+    "chatwoot-ignored",
+    "chatwoot-unauthorized",
+    "chatwoot-bad-request",
+];
+const ZENDESK_OUTCOMES: OutcomeNames = [
+    "zendesk-accepted",
+    "zendesk-duplicate",
+    "zendesk-ignored",
+    "zendesk-unauthorized",
+    "zendesk-bad-request",
+];
+
+/// The response to a helpdesk's delivery (or its screening), counted.
+fn inbound_response(
     app: &App,
     route: &'static str,
+    names: &OutcomeNames,
     started: Instant,
-    result: Result<glbridge_host::bindings::zendesk::Answer>,
+    result: Result<glbridge_host::bindings::bridge_core::InboundAnswer>,
 ) -> Response {
-    use glbridge_host::bindings::zendesk::Outcome;
+    use glbridge_host::bindings::bridge_core::InboundOutcome as O;
     app.metrics
         .guest_call_seconds
         .get_or_create(&NameLabels { name: route })
@@ -1100,50 +1131,12 @@ fn zendesk_response(
     let response = match result {
         Ok(answer) => {
             let outcome = match answer.outcome {
-                Outcome::Accepted => "zendesk-accepted",
-                Outcome::Duplicate => "zendesk-duplicate",
-                Outcome::Ignored => "zendesk-ignored",
-                Outcome::Unauthorized => "zendesk-unauthorized",
-                Outcome::BadRequest => "zendesk-bad-request",
-                Outcome::StoreError => "store-error",
-            };
-            app.count_outcome(outcome);
-            tracing::debug!(route, status = answer.status, outcome, "handled");
-            for c in &answer.work {
-                app.drains.schedule(c);
-            }
-            json_response(answer.status, answer.body)
-        }
-        Err(e) => {
-            let incident = INCIDENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            tracing::error!(route, incident, "{e:#}");
-            internal_error(&e, incident)
-        }
-    };
-    app.count_request(route, response.status());
-    response
-}
-
-/// The response to a Chatwoot event (or its screening), counted.
-fn chatwoot_response(
-    app: &App,
-    route: &'static str,
-    started: Instant,
-    result: Result<glbridge_host::bindings::chatwoot::Answer>,
-) -> Response {
-    app.metrics
-        .guest_call_seconds
-        .get_or_create(&NameLabels { name: route })
-        .observe(started.elapsed().as_secs_f64());
-    let response = match result {
-        Ok(answer) => {
-            let outcome = match answer.outcome {
-                glbridge_host::bindings::chatwoot::Outcome::Accepted => "chatwoot-accepted",
-                glbridge_host::bindings::chatwoot::Outcome::Duplicate => "chatwoot-duplicate",
-                glbridge_host::bindings::chatwoot::Outcome::Ignored => "chatwoot-ignored",
-                glbridge_host::bindings::chatwoot::Outcome::Unauthorized => "chatwoot-unauthorized",
-                glbridge_host::bindings::chatwoot::Outcome::BadRequest => "chatwoot-bad-request",
-                glbridge_host::bindings::chatwoot::Outcome::StoreError => "store-error",
+                O::Accepted => names[0],
+                O::Duplicate => names[1],
+                O::Ignored => names[2],
+                O::Unauthorized => names[3],
+                O::BadRequest => names[4],
+                O::StoreError => "store-error",
             };
             app.count_outcome(outcome);
             tracing::debug!(route, status = answer.status, outcome, "handled");

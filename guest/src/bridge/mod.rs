@@ -19,6 +19,7 @@
 //! none of them (the list is [`Kind`]).
 
 pub mod actions;
+pub mod inbound;
 mod kind;
 pub mod outbound;
 pub mod outbox;

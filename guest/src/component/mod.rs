@@ -1137,6 +1137,24 @@ const IO: core::Io<'static> = core::Io {
     store: &Imports,
 };
 
+fn inbound_answer_out(a: core::inbound::Answer) -> wbridge::InboundAnswer {
+    use core::inbound::Outcome as O;
+    use wbridge::InboundOutcome as W;
+    wbridge::InboundAnswer {
+        status: a.status,
+        body: json_out(&a.body),
+        outcome: match a.outcome {
+            O::Accepted => W::Accepted,
+            O::Duplicate => W::Duplicate,
+            O::Ignored => W::Ignored,
+            O::Unauthorized => W::Unauthorized,
+            O::BadRequest => W::BadRequest,
+            O::StoreError => W::StoreError,
+        },
+        work: a.work,
+    }
+}
+
 /// The exported `bridge.bridge` resource.
 pub struct BridgeResource(RefCell<core::Bridge>);
 
@@ -1335,29 +1353,8 @@ fn settings_in(s: wcw::Settings) -> cw::Settings {
     }
 }
 
-fn chatwoot_outcome(o: cw::adapter::Outcome) -> wcw::Outcome {
-    use cw::adapter::Outcome as O;
-    match o {
-        O::Accepted => wcw::Outcome::Accepted,
-        O::Duplicate => wcw::Outcome::Duplicate,
-        O::Ignored => wcw::Outcome::Ignored,
-        O::Unauthorized => wcw::Outcome::Unauthorized,
-        O::BadRequest => wcw::Outcome::BadRequest,
-        O::StoreError => wcw::Outcome::StoreError,
-    }
-}
-
 fn window(w: Option<u32>) -> u32 {
     w.unwrap_or(cw::DEFAULT_WINDOW_SECS)
-}
-
-fn chatwoot_answer(a: cw::adapter::Answer) -> wcw::Answer {
-    wcw::Answer {
-        status: a.status,
-        body: json_out(&a.body),
-        outcome: chatwoot_outcome(a.outcome),
-        work: a.work,
-    }
 }
 
 impl wcw::Guest for Component {
@@ -1372,7 +1369,7 @@ impl wcw::Guest for Component {
         timestamp: Option<String>,
         signature: Option<String>,
         url_token: Option<String>,
-    ) -> Option<wcw::Answer> {
+    ) -> Option<wbridge::InboundAnswer> {
         BridgeResource::with(bridge, |b| {
             cw::adapter::screen_event(
                 b,
@@ -1382,7 +1379,7 @@ impl wcw::Guest for Component {
                 url_token.as_deref(),
             )
         })
-        .map(chatwoot_answer)
+        .map(inbound_answer_out)
     }
 
     fn handle_event(
@@ -1391,8 +1388,8 @@ impl wcw::Guest for Component {
         signature: Option<String>,
         url_token: Option<String>,
         body: Vec<u8>,
-    ) -> wcw::Answer {
-        chatwoot_answer(BridgeResource::with(bridge, |b| {
+    ) -> wbridge::InboundAnswer {
+        inbound_answer_out(BridgeResource::with(bridge, |b| {
             cw::adapter::handle_event(
                 b,
                 IO,
@@ -1514,23 +1511,6 @@ fn zendesk_config(c: wzd::Config) -> zd::adapter::ZendeskConfig {
     }
 }
 
-fn zendesk_answer(a: zd::adapter::Answer) -> wzd::Answer {
-    use zd::adapter::Outcome as O;
-    wzd::Answer {
-        status: a.status,
-        body: json_out(&a.body),
-        outcome: match a.outcome {
-            O::Accepted => wzd::Outcome::Accepted,
-            O::Duplicate => wzd::Outcome::Duplicate,
-            O::Ignored => wzd::Outcome::Ignored,
-            O::Unauthorized => wzd::Outcome::Unauthorized,
-            O::BadRequest => wzd::Outcome::BadRequest,
-            O::StoreError => wzd::Outcome::StoreError,
-        },
-        work: a.work,
-    }
-}
-
 impl wzd::Guest for Component {
     fn serve(bridge: wbridge::BridgeBorrow<'_>, config: wzd::Config) -> Result<(), wt::Error> {
         let zendesk = zd::adapter::Zendesk::new(zendesk_config(config)).map_err(error)?;
@@ -1541,17 +1521,17 @@ impl wzd::Guest for Component {
     fn screen_event(
         bridge: wbridge::BridgeBorrow<'_>,
         api_key: Option<String>,
-    ) -> Option<wzd::Answer> {
+    ) -> Option<wbridge::InboundAnswer> {
         BridgeResource::with(bridge, |b| zd::adapter::screen_event(b, api_key.as_deref()))
-            .map(zendesk_answer)
+            .map(inbound_answer_out)
     }
 
     fn handle_event(
         bridge: wbridge::BridgeBorrow<'_>,
         api_key: Option<String>,
         body: Vec<u8>,
-    ) -> wzd::Answer {
-        zendesk_answer(BridgeResource::with(bridge, |b| {
+    ) -> wbridge::InboundAnswer {
+        inbound_answer_out(BridgeResource::with(bridge, |b| {
             zd::adapter::handle_event(b, IO, api_key.as_deref(), &body)
         }))
     }

@@ -57,46 +57,7 @@ pub struct ChatwootConfig {
     pub auth: Auth,
 }
 
-/// What happened, for metrics and logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Planned and queued.
-    Accepted,
-    /// Seen before: nothing queued again.
-    Duplicate,
-    /// Authentic, but nothing to do (the reason is in the body).
-    Ignored,
-    /// Signature, window or URL token refused.
-    Unauthorized,
-    /// Not JSON, or not an event.
-    BadRequest,
-    /// The store failed; nothing was kept.
-    StoreError,
-}
-
-/// An HTTP answer for the host to write as is.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Answer {
-    /// Status code.
-    pub status: u16,
-    /// JSON body.
-    pub body: Value,
-    /// What happened.
-    pub outcome: Outcome,
-    /// Conversations whose queue grew, once committed: drain them.
-    pub work: Vec<String>,
-}
-
-impl Answer {
-    fn new(status: u16, outcome: Outcome, body: Value) -> Self {
-        Answer {
-            status,
-            body,
-            outcome,
-            work: Vec::new(),
-        }
-    }
-}
+pub use crate::bridge::inbound::{Answer, Outcome};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct ConversationState {
@@ -146,11 +107,7 @@ pub fn screen_event(
 }
 
 fn not_served() -> Answer {
-    Answer::new(
-        404,
-        Outcome::BadRequest,
-        json!({"error": "Chatwoot is not configured"}),
-    )
+    Answer::not_served("Chatwoot")
 }
 
 /// The Chatwoot adapter, configured once.

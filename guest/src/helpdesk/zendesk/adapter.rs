@@ -48,48 +48,7 @@ pub struct ZendeskConfig {
     pub webhook_secret: Secret,
 }
 
-/// What happened, for metrics and logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Its events were handled (some may have been duplicates or ignored:
-    /// the body says).
-    Accepted,
-    /// Every event had been handled before.
-    Duplicate,
-    /// Authentic, but nothing to do (the body says why).
-    Ignored,
-    /// `X-API-Key` missing or wrong.
-    Unauthorized,
-    /// Not a delivery, or Zendesk is not configured.
-    BadRequest,
-    /// The store failed; nothing was kept. Answered 503: Zendesk delivers
-    /// again.
-    StoreError,
-}
-
-/// An HTTP answer for the host to write as is.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Answer {
-    /// Status code.
-    pub status: u16,
-    /// JSON body.
-    pub body: Value,
-    /// What happened.
-    pub outcome: Outcome,
-    /// Conversations whose queue grew, once committed: drain them.
-    pub work: Vec<String>,
-}
-
-impl Answer {
-    fn new(status: u16, outcome: Outcome, body: Value) -> Self {
-        Answer {
-            status,
-            body,
-            outcome,
-            work: Vec::new(),
-        }
-    }
-}
+pub use crate::bridge::inbound::{Answer, Outcome};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct ConversationState {
@@ -124,11 +83,7 @@ pub fn handle_event(bridge: &mut Bridge, io: Io<'_>, api_key: Option<&str>, body
 }
 
 fn not_served() -> Answer {
-    Answer::new(
-        404,
-        Outcome::BadRequest,
-        json!({"error": "Zendesk is not configured"}),
-    )
+    Answer::not_served("Zendesk")
 }
 
 /// The Zendesk adapter, configured once.
