@@ -246,18 +246,19 @@ fn operations_lists_every_operation_and_api_help_shows_one_operations_parameters
 }
 
 #[test]
-fn demo_plays_five_conversations_and_exits_0() {
+fn demo_plays_six_conversations_and_exits_0() {
     let out = glbridge(&["demo"], b"", &[]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
-    assert_eq!(stdout.matches("▸ Conversation").count(), 5, "{stdout}");
+    assert_eq!(stdout.matches("▸ Conversation").count(), 6, "{stdout}");
     assert!(
         stdout.contains("30 days")
             && stdout.contains("out for delivery")
             && stdout.contains("[ai-handoff]")
             && stdout.contains("posted by the bot")
             && stdout.contains("[conversation resolved in Chatwoot]")
-            && stdout.contains("[conversation open for the team]"),
+            && stdout.contains("[conversation open for the team]")
+            && stdout.contains("[control passed to zd-agentWorkspace]"),
         "{stdout}"
     );
     assert!(

@@ -34,8 +34,8 @@ impl World {
             ..RetryPolicy::default()
         };
         let mut config = BridgeConfig::new(client, KEY);
-        config.gleap.gleap_secret = Some(Secret::new(GLEAP));
-        config.gleap.reply_wait_ms = 1_000;
+        config.gleap_mut().gleap_secret = Some(Secret::new(GLEAP));
+        config.gleap_mut().reply_wait_ms = 1_000;
         // Chatwoot too, unauthenticated, so every input reaches its parser.
         config.chatwoot = Some(
             glbridge_guest::helpdesk::chatwoot::adapter::ChatwootConfig {

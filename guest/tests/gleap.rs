@@ -35,8 +35,8 @@ impl World {
             ..RetryPolicy::default()
         };
         let mut config = BridgeConfig::new(client, KEY);
-        config.gleap.gleap_secret = Some(Secret::new("Bearer gleap-shared"));
-        config.gleap.reply_wait_ms = 2_000;
+        config.gleap_mut().gleap_secret = Some(Secret::new("Bearer gleap-shared"));
+        config.gleap_mut().reply_wait_ms = 2_000;
         tweak(&mut config);
         World {
             http: ScriptedTransport::default(),
@@ -199,7 +199,7 @@ fn first_call_starts_forwards_and_holds_then_a_replay_delivers_the_queued_reply_
 
 #[test]
 fn out_of_order_webhooks_are_answered_in_order_and_holding_messages_once() {
-    let mut w = World::new(|c| c.gleap.reply_wait_ms = 500);
+    let mut w = World::new(|c| c.gleap_mut().reply_wait_ms = 500);
     for r in [ok(CONV), ok("{}"), ok(MSG)] {
         w.http.push(r);
     }
@@ -214,7 +214,7 @@ fn out_of_order_webhooks_are_answered_in_order_and_holding_messages_once() {
 
 #[test]
 fn a_hand_off_answers_the_configured_text_with_tags_and_attributes() {
-    let mut w = World::new(|c| c.gleap.hand_off_text = "A human will take over.".into());
+    let mut w = World::new(|c| c.gleap_mut().hand_off_text = "A human will take over.".into());
     for r in [ok(CONV), ok("{}"), ok(MSG)] {
         w.http.push(r);
     }
@@ -330,7 +330,7 @@ fn actions_are_forwarded_once_and_unconfigured_ones_refused() {
 #[test]
 fn late_replies_go_out_through_gleaps_rest_api_on_tick() {
     let mut w = World::new(|c| {
-        c.gleap.rest = Some(RestConfig {
+        c.gleap_mut().rest = Some(RestConfig {
             base_url: "https://gleap.example.test/v3".into(),
             api_key: Secret::new("gk"),
             project_id: "p1".into(),
@@ -398,8 +398,8 @@ const MS: i64 = 1_000_000;
 /// A world whose first Gleap call has forwarded "hi" and is pending.
 fn pending_call(settle_ms: u32) -> (World, Pending) {
     let mut w = World::new(|c| {
-        c.gleap.reply_wait_ms = 8_000;
-        c.gleap.settle_ms = settle_ms;
+        c.gleap_mut().reply_wait_ms = 8_000;
+        c.gleap_mut().settle_ms = settle_ms;
     });
     for r in [ok(CONV), ok("{}"), ok(MSG)] {
         w.http.push(r);
@@ -586,12 +586,12 @@ fn a_finish_after_the_answer_was_written_is_delivered_with_the_next_answer() {
 #[test]
 fn with_gleap_rest_a_late_hand_off_is_pushed_and_a_late_finish_waits_for_the_next_answer() {
     let mut w = World::new(|c| {
-        c.gleap.rest = Some(RestConfig {
+        c.gleap_mut().rest = Some(RestConfig {
             base_url: "https://gleap.example.test/v3".into(),
             api_key: Secret::new("gk"),
             project_id: "p1".into(),
         });
-        c.gleap.hand_off_text = "A human will take over.".into();
+        c.gleap_mut().hand_off_text = "A human will take over.".into();
     });
     for r in [ok(CONV), ok("{}"), ok(MSG)] {
         w.http.push(r);
@@ -626,14 +626,14 @@ fn secrets_stay_out_of_debug_output() {
     let mut client = Config::new("https://api.example.test", "sk_live_apikey");
     client.retry.max_attempts = 1;
     let mut config = BridgeConfig::new(client, "whsec_signing");
-    config.gleap.gleap_secret = Some(Secret::new("Bearer gleap-shared"));
+    config.gleap_mut().gleap_secret = Some(Secret::new("Bearer gleap-shared"));
     config.core.actions.push(ActionEndpoint {
         name: "a".into(),
         url: "https://x.test".into(),
         headers: vec![("Authorization".into(), "Bearer action-cred".into())],
         timeout_ms: 1,
     });
-    config.gleap.rest = Some(RestConfig {
+    config.gleap_mut().rest = Some(RestConfig {
         base_url: "https://g.test".into(),
         api_key: Secret::new("gleap-rest-key"),
         project_id: "p".into(),

@@ -107,7 +107,7 @@ fn benches(c: &mut Criterion) {
         let mut client = glbridge_guest::Config::new("https://api.example.test", "sk");
         client.retry.max_attempts = 1;
         let mut config = BridgeConfig::new(client, KEY);
-        config.gleap.reply_wait_ms = 0;
+        config.gleap_mut().reply_wait_ms = 0;
         b.iter(|| {
             n += 1;
             let http = Arc::new(ScriptedTransport::new([

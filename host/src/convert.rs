@@ -31,14 +31,14 @@ pub(crate) fn wit_config(c: &glbridge_guest::Config) -> client::Config {
 #[derive(Clone)]
 pub(crate) struct WitBridgeConfig {
     pub core: bridge_core::Config,
-    pub gleap: gleap::Config,
+    pub gleap: Option<gleap::Config>,
     pub chatwoot: Option<chatwoot::Config>,
     pub zendesk: Option<zendesk::Config>,
 }
 
 /// The WIT form of a bridge configuration.
 pub(crate) fn wit_bridge_config(config: &BridgeConfig) -> WitBridgeConfig {
-    let (c, g) = (&config.core, &config.gleap);
+    let c = &config.core;
     WitBridgeConfig {
         core: bridge_core::Config {
             client: wit_config(&c.client),
@@ -56,7 +56,7 @@ pub(crate) fn wit_bridge_config(config: &BridgeConfig) -> WitBridgeConfig {
             max_hold_ms: c.max_hold_ms,
             leeway_secs: c.leeway_secs,
         },
-        gleap: gleap::Config {
+        gleap: config.gleap.as_ref().map(|g| gleap::Config {
             gleap_secret: g.gleap_secret.as_ref().map(|s| s.expose().to_owned()),
             reply_wait_ms: g.reply_wait_ms,
             settle_ms: g.settle_ms,
@@ -67,7 +67,7 @@ pub(crate) fn wit_bridge_config(config: &BridgeConfig) -> WitBridgeConfig {
                 api_key: r.api_key.expose().to_owned(),
                 project_id: r.project_id.clone(),
             }),
-        },
+        }),
         chatwoot: config.chatwoot.as_ref().map(wit_chatwoot_config),
         zendesk: config.zendesk.as_ref().map(wit_zendesk_config),
     }

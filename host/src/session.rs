@@ -687,12 +687,14 @@ fn open_wit_bridge(
         Ok(h) => h,
         Err(e) => return Ok(Err(e)),
     };
-    if let Err(e) =
-        live.bindings
-            .gradient_labs_bridge_gleap()
-            .call_serve(&mut live.store, h, &config.gleap)?
-    {
-        return Ok(Err(e));
+    if let Some(c) = &config.gleap {
+        if let Err(e) =
+            live.bindings
+                .gradient_labs_bridge_gleap()
+                .call_serve(&mut live.store, h, c)?
+        {
+            return Ok(Err(e));
+        }
     }
     if let Some(c) = &config.chatwoot {
         if let Err(e) =

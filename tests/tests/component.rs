@@ -558,7 +558,7 @@ fn the_host_api_never_prints_a_secret_through_debug() {
     config.retry.max_attempts = 1;
     let mut gleap =
         glbridge_guest::helpdesk::BridgeConfig::new(config.clone(), "whsec_do_not_print");
-    gleap.gleap.gleap_secret = Some(glbridge_guest::client::Secret::new(
+    gleap.gleap_mut().gleap_secret = Some(glbridge_guest::client::Secret::new(
         "Bearer gleap_do_not_print",
     ));
     let mut s = bridge().session(env.clone());
@@ -598,9 +598,12 @@ fn the_host_api_never_prints_a_secret_through_debug() {
 /// 969,795 to 1,054,184, and the typed interfaces of procedures, tools,
 /// notes, resources, traffic groups, terminology, outbound and the newer
 /// conversation and topic calls added 289,756 — about 211 KB of it their
-/// exports' lifting and lowering; BENCHMARKS.md) and about 3 % of room.
-/// The goal is 400 KB; until then this keeps it from growing unnoticed.
-const SIZE_BUDGET: usize = 1_385_000;
+/// exports' lifting and lowering; BENCHMARKS.md. Then 1,440,323 with a
+/// third helpdesk: of the guest's wasm before encoding, the helpdesk-neutral
+/// core and its WIT interface added 16,626 bytes and the Zendesk adapter
+/// with its interface 67,523) and about 3 % of room. The goal is 400 KB
+/// (issue 24's worlds); until then this keeps it from growing unnoticed.
+const SIZE_BUDGET: usize = 1_485_000;
 
 #[test]
 fn the_component_stays_within_its_size_budget() {

@@ -356,18 +356,18 @@ impl Service {
             ..config.retry
         };
         let mut gleap = BridgeConfig::new(client, signing_key.expose());
-        gleap.gleap.gleap_secret = gleap_secret;
-        gleap.gleap.reply_wait_ms =
+        gleap.gleap_mut().gleap_secret = gleap_secret;
+        gleap.gleap_mut().reply_wait_ms =
             u32::try_from(config.reply_wait.as_millis()).unwrap_or(u32::MAX);
-        gleap.gleap.settle_ms = u32::try_from(config.settle.as_millis()).unwrap_or(u32::MAX);
+        gleap.gleap_mut().settle_ms = u32::try_from(config.settle.as_millis()).unwrap_or(u32::MAX);
         if let Some(t) = &config.holding_text {
-            gleap.gleap.holding_text.clone_from(t);
+            gleap.gleap_mut().holding_text.clone_from(t);
         }
         if let Some(t) = &config.hand_off_text {
-            gleap.gleap.hand_off_text.clone_from(t);
+            gleap.gleap_mut().hand_off_text.clone_from(t);
         }
         gleap.core.actions.clone_from(&config.actions);
-        gleap.gleap.rest.clone_from(&config.rest);
+        gleap.gleap_mut().rest.clone_from(&config.rest);
         gleap.chatwoot = config
             .chatwoot
             .clone()
@@ -379,6 +379,10 @@ impl Service {
                 ChatwootConfig { settings, auth }
             });
         gleap.zendesk = config.zendesk.clone();
+        if !config.gleap_enabled {
+            // Not bridged at all: no route, nothing in the component.
+            gleap.gleap = None;
+        }
         if let Some(z) = &gleap.zendesk {
             tracing::info!(zendesk = %z.settings.base_url, app = %z.settings.app_id, "bridging Zendesk: its webhook's target is POST /zendesk/webhook");
         }
@@ -477,10 +481,15 @@ impl Service {
         if config.gleap_enabled {
             router = router.route("/gleap/action", post(gleap_action));
         }
+        // Each bridged helpdesk's route, and only those.
+        if config.chatwoot.is_some() {
+            router = router.route("/chatwoot/webhook", post(chatwoot_webhook));
+        }
+        if config.zendesk.is_some() {
+            router = router.route("/zendesk/webhook", post(zendesk_webhook));
+        }
         let router = router
             .route("/webhooks/gradient-labs", post(webhook))
-            .route("/chatwoot/webhook", post(chatwoot_webhook))
-            .route("/zendesk/webhook", post(zendesk_webhook))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .with_state(app.clone());

@@ -19,8 +19,8 @@ use crate::error::Result;
 pub struct BridgeConfig {
     /// The helpdesk-neutral core.
     pub core: bridge::Config,
-    /// Gleap.
-    pub gleap: gleap::adapter::GleapConfig,
+    /// Gleap, when it is bridged (it is by default).
+    pub gleap: Option<gleap::adapter::GleapConfig>,
     /// Chatwoot, when it is bridged too.
     pub chatwoot: Option<chatwoot::adapter::ChatwootConfig>,
     /// Zendesk, when it is bridged too.
@@ -32,15 +32,23 @@ impl BridgeConfig {
     pub fn new(client: crate::Config, signing_key: impl Into<String>) -> Self {
         BridgeConfig {
             core: bridge::Config::new(client, signing_key),
-            gleap: gleap::adapter::GleapConfig::default(),
+            gleap: Some(gleap::adapter::GleapConfig::default()),
             chatwoot: None,
             zendesk: None,
         }
     }
 
+    /// Gleap's settings, bridging Gleap if it was not.
+    pub fn gleap_mut(&mut self) -> &mut gleap::adapter::GleapConfig {
+        self.gleap.get_or_insert_with(Default::default)
+    }
+
     /// The bridge it describes, if it is usable.
     pub fn open(self) -> Result<Bridge> {
-        let mut bridge = Bridge::new(self.core)?.with(gleap::adapter::Gleap::new(self.gleap));
+        let mut bridge = Bridge::new(self.core)?;
+        if let Some(g) = self.gleap {
+            bridge.add(Box::new(gleap::adapter::Gleap::new(g)));
+        }
         if let Some(c) = self.chatwoot {
             bridge.add(Box::new(chatwoot::adapter::Chatwoot::new(c)?));
         }
