@@ -266,3 +266,83 @@ fn two_messages_in_one_delivery_and_an_image_reach_the_agent_once_each_in_order(
     );
     w.service.stop();
 }
+
+#[test]
+fn the_stand_in_retries_a_failed_delivery_but_never_a_refused_one_and_sends_its_key() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let get = |url: &str| -> Value {
+        let http: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = http.get(url).call().unwrap();
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    let start = |policy: Arc<dyn Fn(usize) -> u16 + Send + Sync>| {
+        let n = Arc::new(AtomicUsize::new(0));
+        let calls = n.clone();
+        let bot = support::Receiver::start(move |_| {
+            (policy(calls.fetch_add(1, Ordering::SeqCst)), "{}".into())
+        });
+        let zendesk = ZendeskStandIn::start(StandInConfig {
+            retry_base: Duration::from_millis(20),
+            ..StandInConfig::default()
+        })
+        .unwrap();
+        zendesk.set_bot_url(&bot.url);
+        (zendesk, bot)
+    };
+    let customer_writes = |zendesk: &ZendeskStandIn| {
+        let http: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        http.post(&format!(
+            "{}/stand-in/conversations",
+            zendesk.url().trim_end_matches("/sc")
+        ))
+        .header("Content-Type", "application/json")
+        .send(json!({"text": "Hello"}).to_string().as_bytes())
+        .unwrap();
+    };
+    // 500, then no answer in time is the same: tried again, then taken.
+    let (zendesk, bot) = start(Arc::new(|n| if n == 0 { 500 } else { 200 }));
+    customer_writes(&zendesk);
+    let deliveries = format!(
+        "{}/stand-in/deliveries",
+        zendesk.url().trim_end_matches("/sc")
+    );
+    wait_until("the delivery taken", Duration::from_secs(10), || {
+        get(&deliveries)["delivered"] == 1
+    });
+    assert_eq!(get(&deliveries)["attempts"], 2);
+    let received = bot.all();
+    assert_eq!(received.len(), 2);
+    let key = received[0]
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-api-key"))
+        .map(|(_, v)| v.clone());
+    assert_eq!(
+        key.as_deref(),
+        Some(zendesk.config().webhook_secret.as_str())
+    );
+    zendesk.stop();
+    // A 401 (or 400, 403, 404, 406) is never retried; a 503 is, up to 5 times.
+    for (status, attempts) in [(401u16, 1u64), (503, 5)] {
+        let (zendesk, _bot) = start(Arc::new(move |_| status));
+        customer_writes(&zendesk);
+        let deliveries = format!(
+            "{}/stand-in/deliveries",
+            zendesk.url().trim_end_matches("/sc")
+        );
+        wait_until("the attempts", Duration::from_secs(10), || {
+            get(&deliveries)["attempts"] == attempts
+        });
+        std::thread::sleep(Duration::from_millis(700));
+        assert_eq!(get(&deliveries)["attempts"], attempts, "{status}");
+        assert_eq!(get(&deliveries)["delivered"], 0);
+        zendesk.stop();
+    }
+}

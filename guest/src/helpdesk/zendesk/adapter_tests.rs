@@ -385,3 +385,41 @@ fn a_configuration_without_what_it_needs_is_refused_and_debug_hides_secrets() {
     bad.settings.app_id = "a-b".into();
     assert!(Zendesk::new(bad).is_err());
 }
+
+/// A store that fails every write (a database that went away).
+struct FailingStore(MemoryStore);
+
+impl crate::env::Store for FailingStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::env::StoreError> {
+        self.0.get(key)
+    }
+    fn compare_and_swap(
+        &self,
+        _key: &str,
+        _expected: Option<&[u8]>,
+        _new: Option<&[u8]>,
+    ) -> Result<bool, crate::env::StoreError> {
+        Err(crate::env::StoreError("the database is down".into()))
+    }
+    fn list_keys(&self, prefix: &str) -> Result<Vec<String>, crate::env::StoreError> {
+        self.0.list_keys(prefix)
+    }
+}
+
+#[test]
+fn a_delivery_the_store_cannot_keep_is_answered_503_so_that_zendesk_delivers_it_again() {
+    let mut w = World::new();
+    let failing = FailingStore(MemoryStore::default());
+    let body = json!({"app": {"id": "app1"}, "webhook": {"id": "wh", "version": "v2"},
+                      "events": [user_message("e1", "m1", "Hello")]})
+    .to_string();
+    let io = Io {
+        http: &w.http,
+        clock: &w.clock,
+        store: &failing,
+    };
+    let a = handle_event(&mut w.bridge, io, Some(KEY), body.as_bytes());
+    assert_eq!((a.status, a.outcome), (503, Outcome::StoreError), "{a:?}");
+    assert!(a.work.is_empty());
+    assert!(failing.0.with_map(|m| m.is_empty()), "nothing kept");
+}
