@@ -272,6 +272,10 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(if cfg!(test) { 250 } e
 /// its two fsyncs) in about as long.
 const SHORT_PASS: Duration = Duration::from_millis(3);
 
+/// A checkpoint pass at least this long copied enough pages that the
+/// checkpointer flushes them itself (see [`Checkpointer::start`]).
+const FLUSH_AFTER: Duration = Duration::from_millis(8);
+
 /// Most checkpoint passes in a row before the checkpointer waits again.
 const MAX_PASSES: usize = 5;
 
@@ -378,9 +382,12 @@ impl Checkpointer {
                                     break;
                                 }
                                 // SQLite flushed the pass only if no commit
-                                // came while it ran (rare under a stream);
-                                // flushing again costs nothing.
-                                if copied > 0 {
+                                // came while it ran (rare under a stream).
+                                // A short pass left few pages, and a flush
+                                // between passes lets commits pile up for
+                                // the next one: only long passes are
+                                // flushed here.
+                                if copied > 0 && started.elapsed() >= FLUSH_AFTER {
                                     if let Err(e) = db.sync_data() {
                                         tracing::debug!("flushing the checkpointed pages: {e}");
                                     }
