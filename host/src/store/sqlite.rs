@@ -340,7 +340,7 @@ impl Checkpointer {
         // the WAL's end, so the committer's finishing pass would flush
         // every page the passes before it copied (the stall grew with the
         // bound: 66–71 ms at 256 MiB, 112–121 ms at 1 GiB). The
-        // checkpointer flushes them itself after each pass, off the
+        // checkpointer flushes them itself after each long pass, off the
         // writer, through its own descriptor (same file, same page cache).
         let db = std::fs::File::open(path)
             .map_err(|e| StoreError(format!("opening the store for the checkpointer: {e}")))?;
