@@ -112,6 +112,8 @@ struct Shared {
     deliveries: Mutex<mpsc::Sender<Value>>,
     /// Deliveries the bot answered 2xx, and attempts made.
     delivered: Mutex<(u64, u64)>,
+    /// Makes the deliveries (Zendesk waits this long for an answer).
+    http: ureq::Agent,
 }
 
 /// A running stand-in.
@@ -136,12 +138,18 @@ impl ZendeskStandIn {
             crate::runtime_and_listener("glbridge-zendesk", 1, config.listen)?;
         let (tx, rx) = mpsc::channel::<Value>();
         let shared = Arc::new(Shared {
-            config,
             bot_url: Mutex::new(None),
             book: Mutex::new(Book::default()),
             failures: Mutex::new(VecDeque::new()),
             deliveries: Mutex::new(tx),
             delivered: Mutex::new((0, 0)),
+            http: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .timeout_global(Some(config.delivery_timeout))
+                .build()
+                .into(),
+            config,
         });
         let worker = Arc::downgrade(&shared);
         std::thread::Builder::new()
@@ -225,12 +233,7 @@ fn deliver_in_order(shared: &std::sync::Weak<Shared>, rx: &mpsc::Receiver<Value>
         let Some(url) = lock(&shared.bot_url).clone() else {
             continue;
         };
-        let http: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(shared.config.delivery_timeout))
-            .build()
-            .into();
+        let http = &shared.http;
         let body = delivery.to_string();
         let mut wait = shared.config.retry_base;
         for attempt in 1..=5 {

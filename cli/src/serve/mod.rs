@@ -1075,7 +1075,8 @@ async fn chatwoot_webhook(
 
 /// `POST /zendesk/webhook`: answered once what the delivery's events mean
 /// is queued (committed); the calls they queued are made after, in the
-/// background. A wrong `X-API-Key` is refused before the body is read.
+/// background. A wrong `X-API-Key` is refused without waiting for a body
+/// that has not arrived.
 async fn zendesk_webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     const ROUTE: &str = "/zendesk/webhook";
     let started = Instant::now();
@@ -1093,12 +1094,7 @@ async fn zendesk_webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: 
             refusal,
         ))
     };
-    // The key is known before the body: a wrong one is refused at once,
-    // whether the body has arrived or not.
-    if let Some(refused) = screen() {
-        return refused;
-    }
-    let bytes = match app.body(ROUTE, &headers, body, MAX_ZENDESK_BODY).await {
+    let bytes = match screened_body(&app, ROUTE, &headers, body, MAX_ZENDESK_BODY, screen).await {
         Ok(b) => b,
         Err(response) => return response,
     };

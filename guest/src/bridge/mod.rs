@@ -334,29 +334,29 @@ impl Bridge {
 
     /// The helpdesk that owns `conversation`, if it is served.
     fn owner(&mut self, conversation: &str) -> Option<&mut dyn Helpdesk> {
-        let kind = Kind::of(conversation)?;
-        self.helpdesks
-            .iter_mut()
-            .find(|h| h.kind() == kind)
-            .map(|h| &mut **h)
+        let at = self.owner_at(conversation)?;
+        self.helpdesks.get_mut(at).map(|h| &mut **h)
     }
 
     /// [`Bridge::owner`], to read.
     fn owner_ref(&self, conversation: &str) -> Option<&dyn Helpdesk> {
+        let at = self.owner_at(conversation)?;
+        self.helpdesks.get(at).map(|h| &**h)
+    }
+
+    /// Where the owner of `conversation` is among the served helpdesks.
+    fn owner_at(&self, conversation: &str) -> Option<usize> {
         let kind = Kind::of(conversation)?;
-        self.helpdesks
-            .iter()
-            .find(|h| h.kind() == kind)
-            .map(|h| &**h)
+        self.helpdesks.iter().position(|h| h.kind() == kind)
     }
 
     /// Makes the due calls queued for a conversation: the one at its head
     /// (see [`outbound::drain`]).
     pub fn drain(&mut self, io: Io<'_>, conversation: &str) -> Result<DrainReport> {
-        let Some(kind) = Kind::of(conversation) else {
-            return Ok(DrainReport::default());
-        };
-        let Some(helpdesk) = self.helpdesks.iter().find(|h| h.kind() == kind) else {
+        let Some(helpdesk) = self
+            .owner_at(conversation)
+            .and_then(|at| self.helpdesks.get(at))
+        else {
             return Ok(DrainReport::default());
         };
         outbound::drain(&mut self.core.queue_client, &**helpdesk, io, conversation)

@@ -246,26 +246,15 @@ fn make(client: &mut Client, helpdesk: &dyn Helpdesk, io: Io<'_>, call: &Call) -
                 Ok(r) if (200..300).contains(&r.status) => Made::Done,
                 Ok(r) if r.status == 429 || r.status >= 500 => Made::Retry(retry_after(&r)),
                 Ok(r) => Made::Refused(format!(
-                    "POST {url}: {} answered {}{}",
+                    "POST {url}: {} answered {} ({})",
                     helpdesk.kind().title(),
                     r.status,
-                    refusal_reason(&r)
+                    crate::error::api_error(&r).message
                 )),
                 Err(_) => Made::Retry(None),
             }
         }
     }
-}
-
-/// What a refusal's body says, briefly (` (…)`), when it says anything.
-fn refusal_reason(r: &HttpResponse) -> String {
-    let text = String::from_utf8_lossy(&r.body);
-    let text = text.trim();
-    if text.is_empty() {
-        return String::new();
-    }
-    let short: String = text.chars().take(200).collect();
-    format!(" ({short})")
 }
 
 /// A helpdesk's conversations with calls queued.

@@ -132,22 +132,17 @@ impl Bridge {
             let Some(conversation) = r.event.conversation_id.clone() else {
                 continue;
             };
-            let effect = match self.owner(&conversation) {
-                Some(h) => {
-                    let effect = h.on_agent_event(store, now, &r.event)?;
-                    if let Effect::Calls(calls) = effect {
-                        let kind = h.kind();
-                        if !calls.is_empty() {
-                            outbound::append(store, kind, &conversation, now, calls)?;
-                            push_once(&mut out.work, &conversation);
-                        }
-                        continue;
+            // A conversation no served helpdesk owns keeps its events in
+            // the outbox.
+            if let Some(h) = self.owner(&conversation) {
+                if let Effect::Calls(calls) = h.on_agent_event(store, now, &r.event)? {
+                    if !calls.is_empty() {
+                        outbound::append(store, h.kind(), &conversation, now, calls)?;
+                        push_once(&mut out.work, &conversation);
                     }
-                    effect
+                    continue;
                 }
-                None => Effect::Outbox,
-            };
-            debug_assert_eq!(effect, Effect::Outbox);
+            }
             let Some(item) = outbox::OutItem::of(&r.event) else {
                 continue;
             };
