@@ -48,7 +48,7 @@ impl Default for Catalog {
         let at = "2026-01-05T09:00:00Z";
         let version = |n: u64, live: bool, name: &str| {
             json!({"version": n, "name": name, "description": format!("{name}, version {n}"),
-                   "author": {"email": "ops@example.com"}, "created": at, "live": live,
+                   "author": "user-ops", "created": at, "live": live,
                    "gated": false, "gated_config": null})
         };
         for (id, name, versions, status) in [
@@ -802,22 +802,37 @@ fn tools(op: &str, shared: &Shared, p: &Params) -> Answer {
                 .catalog
                 .get_mut("tools", &id)
                 .ok_or_else(|| missing("tool", &id))?;
-            let real = doc.get("http").is_some_and(|v| !v.is_null())
-                || doc.get("webhook").is_some_and(|v| !v.is_null());
-            let mock = p
-                .get("mock")
-                .is_some_and(|v| !v.is_null() && *v != json!(false));
-            if real && mock {
+            let is = |v: Option<&Value>| v.is_some_and(|v| !v.is_null() && *v != json!(false));
+            let real = (is(doc.get("http")) || is(doc.get("webhook"))) && !is(doc.get("mock"));
+            if real && is(p.get("mock")) {
                 return Err(ApiError::precondition(
                     "a real tool cannot be turned back into a mock",
                 ));
             }
-            if p.get("http").is_some() || p.get("webhook").is_some() {
+            // Giving a real definition without `mock` makes the tool real
+            // (the Go client cannot send `mock: false`); leaving all three out
+            // keeps the tool's kind.
+            if (is(p.get("http")) || is(p.get("webhook"))) && !is(p.get("mock")) {
                 if let Value::Object(m) = doc {
                     m.remove("mock");
                 }
             }
-            merge(doc, p, &["id"]);
+            // One kind of real definition at a time.
+            if let Value::Object(m) = doc {
+                if is(p.get("http")) {
+                    m.remove("webhook");
+                } else if is(p.get("webhook")) {
+                    m.remove("http");
+                }
+            }
+            // A `null` (what the Go client sends for a field it leaves out)
+            // changes nothing.
+            let given: Params = p
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            merge(doc, &given, &["id"]);
             doc["version"] = json!(doc["version"].as_u64().unwrap_or(1) + 1);
             ok(doc.clone())
         }),

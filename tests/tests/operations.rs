@@ -942,6 +942,7 @@ fn the_typed_interfaces_of_every_area_work_through_wasmtime() {
         .unwrap();
     assert_eq!((versions[0].live, versions[1].gated), (true, true));
     assert_eq!(versions[1].gated_max_daily_conversations, Some(9));
+    assert_eq!(versions[0].author.as_deref(), Some("user-ops"));
     let limited = m
         .with_client(|b, s, c| {
             b.gradient_labs_bridge_procedures()
@@ -1328,4 +1329,96 @@ fn the_go_clients_request_shapes_are_accepted_as_they_are() {
         (status, topic["parent_external_id"].clone()),
         (200, Value::Null)
     );
+}
+
+/// The official clients' last two wire findings (Go v0.3.9): a version's
+/// `author` is a string, as Go, Python and Node all read it; `UpdateTool`
+/// sends only what changes (`null` for the rest, no `mock: false`), and may
+/// leave the tool's kind as it is; a mocked tool keeps its real definition.
+#[test]
+fn procedure_versions_and_partial_tool_updates_have_the_official_clients_shapes() {
+    let sb = sandbox(None);
+    let mk = sb.config().management_key.clone();
+    let (status, list) = send(&sb, Method::Get, "/procedures/refunds/versions", &mk, None);
+    assert_eq!(status, 200, "{list}");
+    for v in list["versions"].as_array().unwrap() {
+        assert!(v["author"].is_string(), "{v}");
+    }
+
+    // CreateTool(&Tool{…, Webhook: …, Mock: true}): a mocked webhook tool.
+    let params = json!([{"name": "order", "description": "", "type": "string"}]);
+    let (status, made) = send(
+        &sb,
+        Method::Post,
+        "/tools",
+        &mk,
+        Some(json!({
+        "id": "", "name": "lookup", "description": "Looks up", "parameters": params,
+        "webhook": {"name": "lookup"}, "mock": true})),
+    );
+    assert_eq!(status, 200, "{made}");
+    let id = made["id"].as_str().unwrap().to_owned();
+    let path = format!("/tools/{id}");
+    // UpdateTool(&UpdateToolParams{ID, Description}): nothing about its kind.
+    let (status, updated) = send(
+        &sb,
+        Method::Put,
+        &path,
+        &mk,
+        Some(json!({
+        "id": id, "description": "Looks an order up", "parameters": null})),
+    );
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["description"], "Looks an order up");
+    assert_eq!(
+        updated["parameters"], params,
+        "a null leaves the parameters"
+    );
+    assert_eq!(
+        (updated["mock"].clone(), updated["webhook"]["name"].clone()),
+        (json!(true), json!("lookup"))
+    );
+    let (_, run) = send(
+        &sb,
+        Method::Post,
+        &format!("{path}/execute"),
+        &mk,
+        Some(json!({"id": id, "arguments": [{"name": "order", "value": "o-1"}]})),
+    );
+    assert!(
+        run["result"].is_string(),
+        "still answered by its mock: {run}"
+    );
+    // Giving the webhook without `mock` makes it real; it cannot go back.
+    let (status, real) = send(
+        &sb,
+        Method::Put,
+        &path,
+        &mk,
+        Some(json!({
+        "id": id, "description": "Looks an order up", "parameters": params,
+        "webhook": {"name": "lookup"}})),
+    );
+    assert_eq!((status, real.get("mock")), (200, None), "{real}");
+    let (status, back) = send(
+        &sb,
+        Method::Put,
+        &path,
+        &mk,
+        Some(json!({
+        "id": id, "description": "", "parameters": null, "mock": true})),
+    );
+    assert_eq!(status, 400, "{back}");
+    assert!(back.to_string().contains("cannot be turned back"), "{back}");
+    // Two real kinds at once are refused.
+    let (status, both) = send(
+        &sb,
+        Method::Put,
+        &path,
+        &mk,
+        Some(json!({
+        "id": id, "webhook": {"name": "lookup"},
+        "http": {"method": "GET", "url_template": "http://127.0.0.1:1/"}})),
+    );
+    assert_eq!(status, 400, "{both}");
 }

@@ -167,7 +167,7 @@ fn version(v: &Value) -> wproc::ProcedureVersion {
         version: j.u("version"),
         name: j.os("name"),
         description: j.os("description"),
-        author_email: j.get("author").and_then(|a| J(a).os("email")),
+        author: j.os("author"),
         created: j.ts("created"),
         live: j.b("live"),
         gated: j.b("gated"),

@@ -303,20 +303,13 @@ pub(super) fn tool_definition(p: &Map<String, Value>) -> Result<()> {
             ));
         }
     }
-    // `mock` is a flag (the official clients) or a canned answer (the
-    // sandbox); `false` is no mock.
-    let kinds = ["webhook", "http", "mock"]
-        .iter()
-        .filter(|k| {
-            p.get(**k)
-                .is_some_and(|v| !v.is_null() && *v != Value::Bool(false))
-        })
-        .count();
-    if kinds > 1 {
-        return Err(Error::invalid(
-            "webhook",
-            "give one of webhook, http and mock",
-        ));
+    // A tool runs as a webhook or over HTTP, not both. `mock` (a flag in the
+    // official clients, a canned answer in the sandbox) may stand beside
+    // either: a mocked tool keeps its definition until it is made real. An
+    // update may give none of them and leave the tool's kind as it is.
+    let given = |k: &str| p.get(k).is_some_and(|v| !v.is_null());
+    if given("webhook") && given("http") {
+        return Err(Error::invalid("webhook", "give one of webhook and http"));
     }
     if let Some(http) = p.get("http").filter(|v| !v.is_null()) {
         for field in ["method", "url_template"] {
