@@ -1,12 +1,41 @@
 //! Builds the guest crate for `wasm32-unknown-unknown` and encodes it as a
 //! component with `wit-component`, so the host embeds the component it was
-//! built with.
+//! built with: the `bridge` world always, and with the `worlds` feature the
+//! `verifier` and `client` worlds too (`glbridge component --world`).
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+
+/// One world: its file in `OUT_DIR`, the guest's features that select it,
+/// and its own target directory. Features change the guest crate's output
+/// without changing its file name, so one directory per world keeps cargo's
+/// freshness checks from handing one world's wasm to another.
+struct World {
+    file: &'static str,
+    features: &'static [&'static str],
+    target: &'static str,
+}
+
+const BRIDGE: World = World {
+    file: "glbridge.wasm",
+    features: &["bridge"],
+    target: "guest",
+};
+const SMALLER: [World; 2] = [
+    World {
+        file: "verifier.wasm",
+        features: &[],
+        target: "guest-verifier",
+    },
+    World {
+        file: "client.wasm",
+        features: &["client"],
+        target: "guest-client",
+    },
+];
 
 fn main() -> Result<()> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
@@ -24,13 +53,23 @@ fn main() -> Result<()> {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     println!("cargo:rerun-if-env-changed=GLBRIDGE_GUEST_PROFILE");
-
-    // A separate target directory: the outer cargo holds the lock on its own.
-    let target_dir = root.join("target").join("guest");
     let profile = env::var("GLBRIDGE_GUEST_PROFILE").unwrap_or_else(|_| "guest".into());
+    let out = PathBuf::from(env::var("OUT_DIR")?);
+    build(&root, &profile, &BRIDGE, &out)?;
+    if env::var_os("CARGO_FEATURE_WORLDS").is_some() {
+        for world in &SMALLER {
+            build(&root, &profile, world, &out)?;
+        }
+    }
+    Ok(())
+}
+
+fn build(root: &Path, profile: &str, world: &World, out: &Path) -> Result<()> {
+    // Separate target directories: the outer cargo holds the lock on its own.
+    let target_dir = root.join("target").join(world.target);
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
-        .current_dir(&root)
+        .current_dir(root)
         .args([
             "build",
             "--locked",
@@ -39,9 +78,12 @@ fn main() -> Result<()> {
             "--lib",
             "--target",
             "wasm32-unknown-unknown",
+            "--no-default-features",
         ])
+        .arg("--features")
+        .arg(world.features.join(","))
         .arg("--profile")
-        .arg(&profile)
+        .arg(profile)
         .arg("--target-dir")
         .arg(&target_dir)
         // Flags meant for the host build (coverage, clippy's wrapper) must not
@@ -55,15 +97,12 @@ fn main() -> Result<()> {
         .context("running cargo for the guest")?;
     if !status.success() {
         bail!(
-            "building the guest for wasm32-unknown-unknown failed ({status}); \
-             is the target installed? run: rustup target add wasm32-unknown-unknown"
+            "building the guest ({}) for wasm32-unknown-unknown failed ({status}); \
+             is the target installed? run: rustup target add wasm32-unknown-unknown",
+            world.file
         );
     }
-    let dir = if profile == "dev" {
-        "debug"
-    } else {
-        profile.as_str()
-    };
+    let dir = if profile == "dev" { "debug" } else { profile };
     let core = target_dir
         .join("wasm32-unknown-unknown")
         .join(dir)
@@ -75,7 +114,7 @@ fn main() -> Result<()> {
         .validate(true)
         .encode()
         .context("encoding the component")?;
-    let out = PathBuf::from(env::var("OUT_DIR")?).join("glbridge.wasm");
-    std::fs::write(&out, component).with_context(|| format!("writing {}", out.display()))?;
+    let path = out.join(world.file);
+    std::fs::write(&path, component).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

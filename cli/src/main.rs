@@ -41,8 +41,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Write the component (for other runtimes) to a file.
+    /// Write a component (for other runtimes: jco, a helpdesk's plugin
+    /// runtime) to a file.
+    ///
+    /// Three worlds, for three sizes of job (wit/world.wit):
+    ///
+    ///   verifier  verify, parse and sign the AI agent's webhooks; imports
+    ///             `clock` only (a serverless webhook handler)
+    ///
+    ///   client    every API operation, typed, over the `http` import; the
+    ///             import-free `protocol` (build a request, send it yourself,
+    ///             parse the answer); and the verifier's `webhooks`
+    ///
+    ///   bridge    everything: the client, webhook ordering, the bridge core
+    ///             and the Gleap, Chatwoot and Zendesk adapters; adds `store`
+    ///
+    /// The file is loaded and checked against its world before it is
+    /// written.
     Component {
+        /// Which world.
+        #[arg(long, value_name = "WORLD", default_value = "bridge")]
+        world: glbridge_host::World,
         /// Where to write it.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
@@ -496,20 +515,33 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let init_logs = |default: &str| glbridge_cli::logs::init(default, cli.log_format);
     match cli.command {
-        Command::Component { out } => {
+        Command::Component { world, out } => {
             let bytes: Vec<u8> = match &cli.component {
                 Some(path) => {
                     std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
                 }
-                None => glbridge_host::EMBEDDED_COMPONENT.to_vec(),
+                None => world.embedded().to_vec(),
             };
             // Load it once so a broken file is reported here, not by the user's runtime.
-            Bridge::new(BridgeOptions {
-                component: ComponentSource::Bytes(bytes.clone()),
-                ..Default::default()
-            })?;
+            world
+                .check(&bytes)
+                .with_context(|| format!("checking the {world} component"))?;
+            if world == glbridge_host::World::Bridge {
+                Bridge::new(BridgeOptions {
+                    component: ComponentSource::Bytes(bytes.clone()),
+                    ..Default::default()
+                })?;
+            }
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
             std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
-            eprintln!("wrote {} ({} bytes)", out.display(), bytes.len());
+            eprintln!(
+                "wrote {} (the {world} world, {} bytes)",
+                out.display(),
+                bytes.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Sandbox(args) => {

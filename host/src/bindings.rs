@@ -7,7 +7,8 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::gradient_labs::bridge::{
-    bridge_core, chatwoot, client, conversations, gleap, knowledge, management, notes, outbound,
-    procedures, protocol, resources, terminology, tools, traffic_groups, webhooks, zendesk,
+    bridge_core, chatwoot, client, conversations, gleap, knowledge, management, notes, ordering,
+    outbound, procedures, protocol, resources, terminology, tools, traffic_groups, webhooks,
+    zendesk,
 };
 pub use gradient_labs::bridge::{clock, http, store, types};

@@ -30,6 +30,7 @@ pub mod runtime;
 pub mod session;
 pub mod store;
 pub mod transport;
+pub mod worlds;
 
 /// The guest library's plain types (configuration, errors, fakes) for embedders.
 pub use glbridge_guest as guest;
@@ -43,3 +44,4 @@ pub use session::{SequencerConfig, Session};
 pub use store::PostgresStore;
 pub use store::{Backend, Durability, MemoryStore, SqliteStore, Uncommitted};
 pub use transport::{ScriptedTransport, UreqTransport};
+pub use worlds::World;

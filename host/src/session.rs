@@ -6,7 +6,7 @@ use std::sync::Arc;
 use glbridge_guest::Timestamp;
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::{self, bridge_core, chatwoot, client, gleap, types, webhooks};
+use crate::bindings::{self, bridge_core, chatwoot, client, gleap, ordering, types, webhooks};
 use crate::convert::{wit_bridge_config, wit_config, WitBridgeConfig};
 use crate::env::{Env, HostState};
 use crate::error::HostError;
@@ -383,7 +383,7 @@ impl Session {
         }
         let h = live
             .bindings
-            .gradient_labs_bridge_webhooks()
+            .gradient_labs_bridge_ordering()
             .sequencer()
             .call_constructor(
                 &mut live.store,
@@ -400,11 +400,11 @@ impl Session {
         &mut self,
         config: &SequencerConfig,
         event: &webhooks::Event,
-    ) -> Result<webhooks::OfferOutcome, HostError> {
+    ) -> Result<ordering::OfferOutcome, HostError> {
         Ok(self.guard(|live| {
             let h = Self::sequencer(live, config)?;
             live.bindings
-                .gradient_labs_bridge_webhooks()
+                .gradient_labs_bridge_ordering()
                 .sequencer()
                 .call_offer(&mut live.store, h, event)
         })??)
@@ -414,11 +414,11 @@ impl Session {
     pub fn sequencer_poll(
         &mut self,
         config: &SequencerConfig,
-    ) -> Result<Vec<webhooks::Released>, HostError> {
+    ) -> Result<Vec<ordering::Released>, HostError> {
         Ok(self.guard(|live| {
             let h = Self::sequencer(live, config)?;
             live.bindings
-                .gradient_labs_bridge_webhooks()
+                .gradient_labs_bridge_ordering()
                 .sequencer()
                 .call_poll(&mut live.store, h)
         })??)

@@ -1,7 +1,7 @@
 //! The Rust side of the Node parity check: the scenario in
-//! `tests/node/scenario.json` run through the embedded component by this
-//! host, its outputs compared with `tests/node/expected.json` — which the
-//! Node side (`tests/node/parity.test.mjs`, run by `.ci/run`) compares its
+//! `js/test/scenario.json` run through the embedded component by this
+//! host, its outputs compared with `js/test/expected.json` — which the
+//! Node side (`js/test/parity.test.mjs`, run by `npm test` in `.ci/run`) compares its
 //! own outputs with too. Either side drifting fails its test.
 //!
 //! `GLBRIDGE_WRITE_EXPECTED=1 cargo test -p glbridge-tests --test node_parity`
@@ -20,12 +20,12 @@ use glbridge_guest::http::{HttpRequest, HttpResponse, Method};
 use glbridge_guest::testing::{FakeClock, MemoryStore, ScriptedTransport};
 use glbridge_guest::webhook::WebhookError;
 use glbridge_guest::{Config, RetryPolicy, Timestamp};
-use glbridge_host::bindings::webhooks;
+use glbridge_host::bindings::ordering;
 use glbridge_host::{Bridge, BridgeOptions, Env, HostError, SequencerConfig, Session};
 use serde_json::{json, Value};
 
 fn node_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../js/test")
 }
 
 fn config(c: &Value) -> Config {
@@ -89,7 +89,7 @@ fn request(r: &HttpRequest) -> Value {
     })
 }
 
-fn released(r: &webhooks::Released) -> Value {
+fn released(r: &ordering::Released) -> Value {
     json!({
         "id": r.event.id,
         "sequence_number": r.event.sequence_number,
@@ -209,7 +209,7 @@ fn the_rust_host_gives_the_expected_outputs_node_must_give_too() {
     }
     let expected: Value = serde_json::from_str(
         &std::fs::read_to_string(&expected_path)
-            .expect("tests/node/expected.json (GLBRIDGE_WRITE_EXPECTED=1 writes it)"),
+            .expect("js/test/expected.json (GLBRIDGE_WRITE_EXPECTED=1 writes it)"),
     )
     .unwrap();
     let expected = expected["steps"].as_array().unwrap();

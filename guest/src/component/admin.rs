@@ -8,12 +8,13 @@
 
 use serde_json::{json, Map, Value};
 
+use super::api::{wclient, with, BridgeClient};
 use super::exports::gradient_labs::bridge::{
     conversations as wconv, knowledge as wknow, notes as wnotes, outbound as wout,
     procedures as wproc, resources as wres, terminology as wterm, tools as wtools,
     traffic_groups as wtraffic,
 };
-use super::{error, json_in, wclient, with, wt, BridgeClient, Component};
+use super::{error, json_in, wt, Component};
 use crate::operation::Operation;
 use crate::time::Timestamp;
 

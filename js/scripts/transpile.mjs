@@ -1,5 +1,5 @@
-// Transpiles the component with jco into `out` (sync instantiation), the
-// way a helpdesk developer would: shared by the tests and the benchmark.
+// Transpiles a component with jco (sync instantiation), the way a helpdesk
+// developer would: used by scripts/build.mjs for the package's `dist/`.
 //
 // jco is pinned to 1.16.1 (package-lock.json): from 1.17 on, jco emits glue
 // for the component model's async tasks around every call, even for a
@@ -12,10 +12,10 @@ import { dirname, join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { transpile } from '@bytecodealliance/jco';
 
-/** Writes the transpiled component to `out`; returns the path of its `.js`. */
-export async function transpileTo(component, out) {
+/** Writes the transpiled component `name` to `out`; returns its `.js` path. */
+export async function transpileTo(component, out, name) {
   const { files } = await transpile(await readFile(component), {
-    name: 'glbridge',
+    name,
     instantiation: 'sync',
     outDir: `${out}/`,
     quiet: true,
@@ -24,5 +24,5 @@ export async function transpileTo(component, out) {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, bytes);
   }
-  return join(out, 'glbridge.js');
+  return join(out, `${name}.js`);
 }

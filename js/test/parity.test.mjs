@@ -1,22 +1,33 @@
-// The Node side of the parity check: the very component the Rust host
-// embeds (written by `glbridge component --out`), transpiled by jco and
-// driven with JavaScript imports — a fake clock, a scripted `http.send`, a
-// `Map` store — through scenario.json. Every output must equal, as canonical
-// JSON text, what the Rust host gave (expected.json).
+// The Node side of the parity check: the very components the Rust host
+// embeds (written by `glbridge component --world`), transpiled by jco into
+// this package and loaded through its entry points with JavaScript imports —
+// a fake clock, a scripted `http.send`, a `Map` store — through
+// scenario.json. Every output, in every world that has the step's
+// interfaces, must equal as canonical JSON text what the Rust host gave
+// (expected.json; tests/tests/node_parity.rs checks the Rust side).
 //
-//   glbridge component --out build/glbridge.wasm && npm ci && npm test
-//   (GLBRIDGE_COMPONENT=<path> picks another file.)
+//   npm test   (scripts/build.mjs builds dist/ first)
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { transpileTo } from './transpile.mjs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { verifier } from '../verifier.js';
+import { client } from '../client.js';
+import { bridge } from '../bridge.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const component = resolve(here, process.env.GLBRIDGE_COMPONENT ?? 'build/glbridge.wasm');
-const out = join(here, 'build', 'transpiled');
+const worlds = { verifier, client, bridge };
+/** Which worlds can run each kind of step. */
+const runsIn = {
+  verify: ['verifier', 'client', 'bridge'],
+  'sign-and-receive': ['verifier', 'client', 'bridge'],
+  parse: ['verifier', 'client', 'bridge'],
+  'build-request': ['client', 'bridge'],
+  call: ['client', 'bridge'],
+  sequence: ['bridge'],
+};
 
 const scenario = JSON.parse(readFileSync(join(here, 'scenario.json'), 'utf8'));
 const expected = JSON.parse(readFileSync(join(here, 'expected.json'), 'utf8')).steps;
@@ -51,33 +62,7 @@ function imports(startSecs) {
       return answer;
     },
   };
-  const store = {
-    get: (key) => world.store.get(key),
-    compareAndSwap: (key, expectedValue, next) => {
-      const current = world.store.get(key);
-      const same =
-        current === undefined || expectedValue === undefined
-          ? current === expectedValue
-          : Buffer.from(current).equals(Buffer.from(expectedValue));
-      if (!same) return false;
-      if (next === undefined) world.store.delete(key);
-      else world.store.set(key, new Uint8Array(next));
-      return true;
-    },
-    listKeys: (prefix) => [...world.store.keys()].filter((k) => k.startsWith(prefix)).sort(),
-    // One caller at a time here: nothing to wait for, nothing to undo
-    // (the scenario has no failing call).
-    lock: () => {},
-    rollback: () => {},
-  };
-  const set = {
-    'gradient-labs:bridge/clock': clock,
-    'gradient-labs:bridge/http': http,
-    'gradient-labs:bridge/store': store,
-    'gradient-labs:bridge/types': {},
-  };
-  for (const [k, v] of Object.entries(set)) set[`${k}@0.1.0`] = v;
-  return { world, set };
+  return { world, clock, send: http.send, store: world.store };
 }
 
 function refusal(e) {
@@ -124,10 +109,10 @@ function config(c) {
   };
 }
 
-function run(instantiate, getCoreModule, step) {
-  const { world, set } = imports(step.now_secs ?? 1_750_000_000);
-  const root = instantiate(getCoreModule, set);
-  const { webhooks, protocol, client } = root;
+function run(name, step) {
+  const { world, clock, send, store } = imports(step.now_secs ?? 1_750_000_000);
+  const root = worlds[name]({ clock, send, store });
+  const { webhooks, protocol, client, ordering } = root;
   const client_config = config(scenario.config);
   const attempt = (f) => {
     try {
@@ -161,7 +146,7 @@ function run(instantiate, getCoreModule, step) {
       return { result, sent: world.sent.map(request) };
     }
     case 'sequence': {
-      const s = new webhooks.Sequencer('parity', BigInt(step.max_hold_ms) * 1_000_000n, 1n);
+      const s = new ordering.Sequencer('parity', BigInt(step.max_hold_ms) * 1_000_000n, 1n);
       const offers = step.events.map((body) => {
         const o = s.offer(webhooks.parse(utf8.encode(body), undefined));
         return { duplicate: o.duplicate, released: o.released.map(released) };
@@ -174,12 +159,28 @@ function run(instantiate, getCoreModule, step) {
   }
 }
 
-test('the component in Node gives the outputs the Rust host gave', async () => {
-  const { instantiate } = await import(pathToFileURL(await transpileTo(component, out)).href);
-  const getCoreModule = (path) => new WebAssembly.Module(readFileSync(join(out, path)));
-  assert.equal(scenario.steps.length, expected.length, 'one expected output per step');
-  scenario.steps.forEach((step, i) => {
-    const got = run(instantiate, getCoreModule, step);
-    assert.equal(canonical(got), canonical(expected[i].output), `step ${JSON.stringify(step.name)}`);
+for (const name of Object.keys(worlds)) {
+  test(`the ${name} world in Node gives the outputs the Rust host gave`, () => {
+    assert.equal(scenario.steps.length, expected.length, 'one expected output per step');
+    let ran = 0;
+    scenario.steps.forEach((step, i) => {
+      assert.ok(runsIn[step.kind], `unknown step kind ${step.kind}`);
+      if (!runsIn[step.kind].includes(name)) return;
+      const got = run(name, step);
+      assert.equal(canonical(got), canonical(expected[i].output), `step ${JSON.stringify(step.name)}`);
+      ran++;
+    });
+    assert.ok(ran >= 5, `only ${ran} steps ran in ${name}`);
   });
+}
+
+test('a world has only its own interfaces', () => {
+  const v = verifier();
+  assert.deepEqual(Object.keys(v).filter((k) => !k.includes(':')).sort(), ['webhooks']);
+  const c = client();
+  assert.equal(c.ordering, undefined);
+  assert.equal(c.gleap, undefined);
+  assert.ok(c.protocol && c.tools && c.webhooks);
+  const b = bridge();
+  assert.ok(b.ordering && b.gleap && b.zendesk && b.bridgeCore);
 });

@@ -1,0 +1,14 @@
+// glbridge/verifier: verify, parse and sign the AI agent's webhooks.
+//
+//   import { verifier } from 'glbridge/verifier';
+//   const { webhooks } = verifier();
+//   const event = webhooks.verifyAndParse(signingKey, headers['x-gradientlabs-signature'], undefined, body);
+import { instantiate } from './dist/verifier/verifier.js';
+import { load } from './src/world.js';
+
+export { systemClock } from './src/world.js';
+
+/** The `verifier` world, instantiated: `{ webhooks }`. `options.clock` replaces the system clock. */
+export function verifier(options = {}) {
+  return load('verifier', instantiate, options);
+}
