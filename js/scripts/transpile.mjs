@@ -1,5 +1,6 @@
 // Transpiles a component with jco (sync instantiation), the way a helpdesk
-// developer would: used by scripts/build.mjs for the package's `dist/`.
+// developer would, then tunes its glue (scripts/tune.mjs): used by
+// scripts/build.mjs for the package's `dist/`.
 //
 // jco is pinned to 1.16.1 (package-lock.json): from 1.17 on, jco emits glue
 // for the component model's async tasks around every call, even for a
@@ -11,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { transpile } from '@bytecodealliance/jco';
+import { tune } from './tune.mjs';
 
 /** Writes the transpiled component `name` to `out`; returns its `.js` path. */
 export async function transpileTo(component, out, name) {
@@ -22,7 +24,8 @@ export async function transpileTo(component, out, name) {
   });
   for (const [path, bytes] of Object.entries(files)) {
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, bytes);
+    const glue = path === join(out, `${name}.js`);
+    writeFileSync(path, glue ? tune(new TextDecoder().decode(bytes), path) : bytes);
   }
   return join(out, `${name}.js`);
 }

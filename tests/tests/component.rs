@@ -666,7 +666,9 @@ fn each_world_imports_and_exports_what_its_wit_world_says() {
     );
     for w in World::ALL {
         assert!(
-            imports(w).iter().all(|n| n.starts_with("gradient-labs:bridge/")),
+            imports(w)
+                .iter()
+                .all(|n| n.starts_with("gradient-labs:bridge/")),
             "{w}: {:?}",
             imports(w)
         );
