@@ -22,3 +22,5 @@ export declare function mapStore(map?: Map<string, Uint8Array>): {
   end(ok: boolean): void;
   imports: typeof Store;
 };
+/** Compiles the bridge world's core modules now, once per process (the first `bridge()` does it otherwise). */
+export declare function compile(): void;

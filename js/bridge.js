@@ -2,7 +2,7 @@
 // core and the Gleap, Chatwoot and Zendesk adapters — over your `http.send`
 // and a store (a `Map` unless you give one).
 import { instantiate } from './dist/bridge/bridge.js';
-import { load } from './src/world.js';
+import { compile as compileWorld, load } from './src/world.js';
 
 export { systemClock, mapStore } from './src/world.js';
 
@@ -13,4 +13,9 @@ export { systemClock, mapStore } from './src/world.js';
  */
 export function bridge(options = {}) {
   return load('bridge', instantiate, options);
+}
+
+/** Compiles the bridge world's core modules now, once per process (the first `bridge()` does it otherwise). */
+export function compile() {
+  compileWorld('bridge');
 }

@@ -24,3 +24,5 @@ export declare function callWithFetch(
   params?: string | object,
   options?: { fetch?: typeof globalThis.fetch },
 ): Promise<string>;
+/** Compiles the client world's core modules now, once per process (the first `client()` does it otherwise). */
+export declare function compile(): void;

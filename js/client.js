@@ -2,7 +2,7 @@
 // you supply; the import-free `protocol` (build a request, send it with
 // `fetch`, parse the answer, ask when to retry); and `webhooks`.
 import { instantiate } from './dist/client/client.js';
-import { load } from './src/world.js';
+import { compile as compileWorld, load } from './src/world.js';
 
 export { systemClock } from './src/world.js';
 
@@ -49,4 +49,9 @@ export async function callWithFetch(protocol, config, operation, params, { fetch
     }
     await new Promise((resolve) => setTimeout(resolve, Number(delayNs / 1_000_000n)));
   }
+}
+
+/** Compiles the client world's core modules now, once per process (the first `client()` does it otherwise). */
+export function compile() {
+  compileWorld('client');
 }

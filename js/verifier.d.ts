@@ -10,3 +10,5 @@ export interface VerifierOptions {
 }
 /** The `verifier` world, instantiated: `{ webhooks }`. */
 export declare function verifier(options?: VerifierOptions): Root;
+/** Compiles the verifier world's core modules now, once per process (the first `verifier()` does it otherwise). */
+export declare function compile(): void;

@@ -2,7 +2,7 @@
 // (the system clock, a `Map` store, the caller's `http.send`), and the
 // instantiation of a transpiled world with its core modules compiled once
 // per process.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const PACKAGE = 'gradient-labs:bridge';
 const VERSION = '@0.1.0';
@@ -133,6 +133,15 @@ function coreModule(world, path) {
     compiled.set(url.href, module);
   }
   return module;
+}
+
+/**
+ * Compiles a world's core modules now (they are otherwise compiled by its
+ * first instantiation), so that a cold start can pay for it up front, once.
+ */
+export function compile(world) {
+  const dist = new URL(`../dist/${world}/`, import.meta.url);
+  for (const file of readdirSync(dist).filter((f) => f.endsWith('.wasm'))) coreModule(world, file);
 }
 
 /** Instantiates a transpiled world (`instantiate` from dist/<world>/<world>.js). */
