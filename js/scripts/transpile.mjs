@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { transpile } from '@bytecodealliance/jco';
-import { tune } from './tune.mjs';
+import { tune, tuneDeclarations } from './tune.mjs';
 
 /** Writes the transpiled component `name` to `out`; returns its `.js` path. */
 export async function transpileTo(component, out, name) {
@@ -25,7 +25,8 @@ export async function transpileTo(component, out, name) {
   for (const [path, bytes] of Object.entries(files)) {
     mkdirSync(dirname(path), { recursive: true });
     const glue = path === join(out, `${name}.js`);
-    writeFileSync(path, glue ? tune(new TextDecoder().decode(bytes), path) : bytes);
+    const text = () => new TextDecoder().decode(bytes);
+    writeFileSync(path, glue ? tune(text(), path) : path.endsWith('.d.ts') ? tuneDeclarations(text()) : bytes);
   }
   return join(out, `${name}.js`);
 }

@@ -20,6 +20,10 @@
 //    short: a short one (an id, a type) is now read in JavaScript, a long
 //    one still decoded by TextDecoder (which also replaces invalid UTF-8, as
 //    before: a short one with a non-ASCII byte goes to it as well).
+// 5. (Declarations) jco declares an export named after a JavaScript keyword
+//    (`delete`) as a bare `function _delete(…)` in a .d.ts, which TypeScript
+//    refuses (TS1046) unless a project skips checking libraries: it gets
+//    its `declare`.
 const patches = [
   {
     name: 'debug log',
@@ -112,4 +116,9 @@ export function tune(js, file) {
     js = js.replace(p.from, p.to);
   }
   return js;
+}
+
+/** The declarations of an interface, fixed where jco leaves a bare `function` (change 5). */
+export function tuneDeclarations(dts) {
+  return dts.replace(/^function /gm, 'declare function ');
 }
