@@ -203,6 +203,72 @@ fn component_writes_a_loadable_component() {
 }
 
 #[test]
+fn component_writes_each_world_and_refuses_a_file_of_another() {
+    use glbridge_host::World;
+    let dir = std::env::temp_dir().join(format!("glbridge-worlds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for world in World::ALL {
+        // Into a directory that does not exist yet.
+        let path = dir.join("out").join(format!("{world}.wasm"));
+        let out = glbridge(
+            &[
+                "component",
+                "--world",
+                world.name(),
+                "--out",
+                path.to_str().unwrap(),
+            ],
+            b"",
+            &[],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(&format!("the {world} world")),
+            "{}",
+            text(&out.stderr)
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), world.embedded());
+    }
+    let verifier = dir.join("out").join("verifier.wasm");
+    let wrong = glbridge(
+        &[
+            "--component",
+            verifier.to_str().unwrap(),
+            "component",
+            "--world",
+            "client",
+            "--out",
+            dir.join("x.wasm").to_str().unwrap(),
+        ],
+        b"",
+        &[],
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        text(&wrong.stderr).contains("not the client world"),
+        "{}",
+        text(&wrong.stderr)
+    );
+    assert!(!dir.join("x.wasm").exists(), "nothing written");
+    let unknown = glbridge(
+        &["component", "--world", "everything", "--out", "x.wasm"],
+        b"",
+        &[],
+    );
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        text(&unknown.stderr).contains("give verifier, client or bridge"),
+        "{}",
+        text(&unknown.stderr)
+    );
+    let help = glbridge(&["component", "--help"], b"", &[]);
+    for world in World::ALL {
+        assert!(text(&help.stdout).contains(world.name()));
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn operations_lists_every_operation_and_api_help_shows_one_operations_parameters() {
     let ops = glbridge(&["operations"], b"", &[]);
     assert!(ops.status.success(), "{}", text(&ops.stderr));

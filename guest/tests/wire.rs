@@ -993,7 +993,7 @@ fn the_newer_operations_check_their_parameters_before_sending() {
         ),
         (
             "tools.create",
-            json!({"name": "x", "description": "d", "mock": {}, "http": {"method": "GET", "url_template": "u"}}),
+            json!({"name": "x", "description": "d", "webhook": {"name": "w"}, "http": {"method": "GET", "url_template": "u"}}),
             "webhook",
         ),
         (

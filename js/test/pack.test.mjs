@@ -42,6 +42,13 @@ test('the tarball holds each world and its declarations, not the sources of the 
   assert.ok(!files.some((f) => f.startsWith('components/') || f.startsWith('test/') || f.startsWith('node_modules/')), files.join(' '));
 });
 
+test('the installed package type-checks with tsc --strict', async () => {
+  cpSync(join(root, 'test', 'types', 'usage.ts'), join(app, 'usage.ts'));
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  await run(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext',
+    '--target', 'es2022', '--lib', 'es2022,dom', 'usage.ts'], { cwd: app });
+});
+
 test('verifier: a signed webhook is accepted, a tampered one refused', async () => {
   const out = await node('verify-webhook.mjs');
   assert.match(out, /^agent\.message #1 for c-1: Your order ships today\.$/m);
