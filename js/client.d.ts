@@ -16,7 +16,7 @@ export interface ClientOptions {
 }
 /** The `client` world, instantiated. */
 export declare function client(options?: ClientOptions): Root;
-/** Runs one operation with `fetch`: resolves with the answer's JSON text, rejects with the typed error. */
+/** Runs one operation with `fetch`: resolves with the answer's JSON text, rejects with an Error whose `payload` is the typed error. */
 export declare function callWithFetch(
   protocol: Root['protocol'],
   config: Config,

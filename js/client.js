@@ -19,8 +19,8 @@ export function client(options = {}) {
 /**
  * Runs one operation with `fetch`: the component builds the request and
  * reads the answer, `fetch` sends it, and the component says when to try
- * again. Resolves with the answer's JSON text; rejects with the typed error
- * (`{tag, val}`).
+ * again. Resolves with the answer's JSON text; rejects with an Error whose
+ * `payload` is the typed error (`{tag: 'api', val}`, `{tag: 'transport', val}`, …).
  */
 export async function callWithFetch(protocol, config, operation, params, { fetch: send = globalThis.fetch } = {}) {
   const text = typeof params === 'string' ? params : JSON.stringify(params ?? {});
@@ -44,7 +44,12 @@ export async function callWithFetch(protocol, config, operation, params, { fetch
     }
     const delayNs = protocol.retryDelay(config, operation, text, attempt, outcome, Math.random());
     if (delayNs === undefined) {
-      if (outcome.tag === 'err') throw { tag: 'transport', val: outcome.val.val ?? outcome.val.tag };
+      if (outcome.tag === 'err') {
+        // Rejected as the component's own refusals are thrown: an Error whose
+        // `payload` is the typed error.
+        const reason = outcome.val.val ?? outcome.val.tag;
+        throw Object.assign(new Error(`transport: ${reason}`), { payload: { tag: 'transport', val: reason } });
+      }
       return protocol.parseResponse(operation, outcome.val);
     }
     await new Promise((resolve) => setTimeout(resolve, Number(delayNs / 1_000_000n)));

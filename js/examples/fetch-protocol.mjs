@@ -20,9 +20,15 @@ console.log(`read: ${read.id} (${read.status})`);
 const again = JSON.parse(await callWithFetch(protocol, config, 'conversations.read', { conversation_id: conversation }));
 console.log(`again: ${again.id}`);
 
-// A refusal is typed.
+// A refusal is typed: the API's, and the network's.
 try {
   await callWithFetch(protocol, config, 'conversations.read', { conversation_id: 'nobody' });
 } catch (e) {
-  console.log(`refused: ${e.payload?.tag ?? e.tag} ${e.payload?.val?.status ?? ''}`.trim());
+  console.log(`refused: ${e.payload.tag} ${e.payload.val.status}`);
+}
+const nowhere = { ...config, baseUrl: 'http://127.0.0.1:9', retry: { ...config.retry, maxAttempts: 1 } };
+try {
+  await callWithFetch(protocol, nowhere, 'conversations.read', { conversation_id: conversation });
+} catch (e) {
+  console.log(`refused: ${e.payload.tag}`);
 }

@@ -77,6 +77,7 @@ test('client: protocol builds the request, fetch sends it to a local stand-in, p
     assert.match(out, /^read: c-1 \(active\)$/m);
     assert.match(out, /^again: c-1$/m);
     assert.match(out, /^refused: api 404$/m);
+    assert.match(out, /^refused: transport$/m);
     assert.equal(seen.length, 3, JSON.stringify(seen));
     assert.ok(seen.every((s) => s.auth === 'Bearer sk_pack_test'), JSON.stringify(seen));
   } finally {
