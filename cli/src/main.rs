@@ -59,7 +59,7 @@ enum Command {
     /// The file is loaded and checked against its world before it is
     /// written.
     Component {
-        /// Which world.
+        /// Which world: verifier, client or bridge.
         #[arg(long, value_name = "WORLD", default_value = "bridge")]
         world: glbridge_host::World,
         /// Where to write it.
