@@ -23,6 +23,7 @@ pub mod inbound;
 mod kind;
 pub mod outbound;
 pub mod outbox;
+pub mod seen;
 mod tick;
 mod webhook;
 

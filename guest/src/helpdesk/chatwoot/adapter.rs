@@ -22,7 +22,7 @@ use subtle::ConstantTimeEq;
 use super::event::Event;
 use super::plan::{self, Phase, Settings};
 use super::signature;
-use crate::bridge::{outbound, Bridge, Call, Effect, Helpdesk, Io};
+use crate::bridge::{outbound, seen, Bridge, Call, Effect, Helpdesk, Io, Pushed};
 use crate::client::Secret;
 use crate::env::Store;
 use crate::error::{Error, Result};
@@ -68,9 +68,6 @@ const NS: &str = "chatwoot";
 
 fn conv_key(c: &str) -> String {
     format!("{NS}/conv/{c}")
-}
-fn seen_key(dedup: &str) -> String {
-    format!("{NS}/seen/{dedup}")
 }
 
 /// `POST /chatwoot/webhook` on a bridge: see [`Chatwoot::handle_event`];
@@ -228,7 +225,7 @@ impl Chatwoot {
         };
         state::lock(store, &conv_key(&conversation))?;
         if let Some(dedup) = event.dedup_key() {
-            if !state::insert_new(store, &seen_key(&dedup), &now.0)? {
+            if !seen::first_time(store, NS, &dedup, now)? {
                 return Ok(Answer::new(
                     200,
                     Outcome::Duplicate,
@@ -259,6 +256,12 @@ impl Chatwoot {
 impl Helpdesk for Chatwoot {
     fn kind(&self) -> Kind {
         Kind::Chatwoot
+    }
+
+    /// Sweeps the de-duplication marks no redelivery can need.
+    fn tick(&mut self, io: Io<'_>) -> Result<Pushed> {
+        seen::sweep(io.store, NS, io.clock.now())?;
+        Ok(Pushed::default())
     }
 
     /// The Chatwoot calls the event means, given the conversation's phase

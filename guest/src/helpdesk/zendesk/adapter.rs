@@ -26,7 +26,7 @@ use subtle::ConstantTimeEq;
 
 use super::event::{self, Kind as EventKind};
 use super::plan::{self, Phase, Settings};
-use crate::bridge::{outbound, Bridge, Call, Effect, Helpdesk, Io, Kind};
+use crate::bridge::{outbound, seen, Bridge, Call, Effect, Helpdesk, Io, Kind, Pushed};
 use crate::client::Secret;
 use crate::env::Store;
 use crate::error::{Error, Result};
@@ -59,9 +59,6 @@ const NS: &str = "zendesk";
 
 fn conv_key(c: &str) -> String {
     format!("{NS}/conv/{c}")
-}
-fn seen_key(app: &str, event_id: &str) -> String {
-    format!("{NS}/seen/{app}/{event_id}")
 }
 
 /// Screens a delivery on a bridge before its body is read: see
@@ -178,7 +175,7 @@ impl Zendesk {
                     continue;
                 }
             };
-            if !state::insert_new(store, &seen_key(app, &e.id), &now.0)? {
+            if !seen::first_time(store, NS, &format!("{app}/{}", e.id), now)? {
                 duplicates += 1;
                 continue;
             }
@@ -239,6 +236,12 @@ impl Zendesk {
 impl Helpdesk for Zendesk {
     fn kind(&self) -> Kind {
         Kind::Zendesk
+    }
+
+    /// Sweeps the de-duplication marks no redelivery can need.
+    fn tick(&mut self, io: Io<'_>) -> Result<Pushed> {
+        seen::sweep(io.store, NS, io.clock.now())?;
+        Ok(Pushed::default())
     }
 
     /// The Sunshine calls the event means, given the conversation's phase

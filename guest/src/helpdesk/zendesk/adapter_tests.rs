@@ -423,3 +423,35 @@ fn a_delivery_the_store_cannot_keep_is_answered_503_so_that_zendesk_delivers_it_
     assert!(a.work.is_empty());
     assert!(failing.0.with_map(|m| m.is_empty()), "nothing kept");
 }
+
+#[test]
+fn de_duplication_marks_are_swept_by_the_tick_once_no_retry_can_need_them() {
+    let mut w = World::new();
+    let seen = |w: &World| {
+        crate::env::Store::list_keys(&w.store, "zendesk/seen/")
+            .unwrap()
+            .len()
+    };
+    let tick = |w: &mut World| {
+        let io = Io {
+            http: &w.http,
+            clock: &w.clock,
+            store: &w.store,
+        };
+        w.bridge.tick(io).unwrap();
+    };
+    tick(&mut w);
+    let a = w.post(Some(KEY), json!([user_message("e1", "m1", "Hello")]));
+    assert_eq!(a.outcome, Outcome::Accepted);
+    assert_eq!(seen(&w), 1);
+    // Zendesk retries within 15 minutes; a day later the mark still holds.
+    w.clock.advance(24 * 3_600 * 1_000_000_000);
+    tick(&mut w);
+    let again = w.post(Some(KEY), json!([user_message("e1", "m1", "Hello")]));
+    assert_eq!(again.outcome, Outcome::Duplicate);
+    assert_eq!(seen(&w), 1);
+    // Two days on, the tick has deleted it.
+    w.clock.advance(48 * 3_600 * 1_000_000_000);
+    tick(&mut w);
+    assert_eq!(seen(&w), 0);
+}
