@@ -24,8 +24,9 @@ export function client(options = {}) {
  */
 export async function callWithFetch(protocol, config, operation, params, { fetch: send = globalThis.fetch } = {}) {
   const text = typeof params === 'string' ? params : JSON.stringify(params ?? {});
+  // The same request every attempt: built (and validated) once.
+  const request = protocol.buildRequest(config, operation, text);
   for (let attempt = 1; ; attempt++) {
-    const request = protocol.buildRequest(config, operation, text);
     let outcome;
     try {
       const answer = await send(request.url, {

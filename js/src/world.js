@@ -109,9 +109,8 @@ export function importsOf(world, options = {}) {
   if (world !== 'verifier') set.http = { send: options.send ?? noSend };
   let store;
   if (world === 'bridge') {
-    store = options.store && typeof options.store.get === 'function' && !(options.store instanceof Map)
-      ? { imports: options.store, begin() {}, end() {} }
-      : mapStore(options.store ?? new Map());
+    const given = options.store ?? new Map();
+    store = given instanceof Map ? mapStore(given) : { imports: given, begin() {}, end() {} };
     set.store = store.imports;
   }
   const imports = {};

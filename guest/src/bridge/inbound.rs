@@ -1,7 +1,32 @@
-//! The answer to a helpdesk's event delivery (Chatwoot's, Zendesk's): the
-//! same for every helpdesk that sends events and is called back.
+//! The answer to a helpdesk's event delivery (Chatwoot's, Zendesk's), and
+//! what one of its events comes to: the same for every helpdesk that sends
+//! events and is called back.
 
 use serde_json::Value;
+
+use crate::operation::Operation;
+
+/// What a helpdesk's event comes to, in the helpdesk's own phases `P`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan<P> {
+    /// AI-agent API calls, in order.
+    pub operations: Vec<Operation>,
+    /// The conversation's phase once they are made.
+    pub phase: P,
+    /// Why nothing is done, when nothing is.
+    pub ignored: Option<String>,
+}
+
+impl<P> Plan<P> {
+    /// Nothing to do, and why; the phase stays.
+    pub fn ignore(phase: P, why: impl Into<String>) -> Self {
+        Plan {
+            operations: Vec::new(),
+            phase,
+            ignored: Some(why.into()),
+        }
+    }
+}
 
 /// What an adapter did with a delivery, for metrics and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use crate::error::Error as LibError;
 use gradient_labs::bridge::{clock, types as wt};
 
 #[cfg(feature = "client")]
-pub(super) mod admin;
+mod admin;
 #[cfg(feature = "client")]
 mod api;
 #[cfg(feature = "bridge")]

@@ -233,15 +233,18 @@ impl Chatwoot {
                 ));
             }
         }
-        let mut conv: ConversationState = state::get_or_default(store, &conv_key(&conversation))?;
-        let plan = plan::for_event(event, conv.phase, now);
+        let plan = state::update(
+            store,
+            &conv_key(&conversation),
+            |c: &mut ConversationState| {
+                let plan = plan::for_event(event, c.phase, now);
+                c.phase = plan.phase;
+                plan
+            },
+        )?;
         let calls: Vec<Call> = plan.operations.iter().map(Call::agent).collect();
         let queued = calls.len();
         outbound::append(store, Kind::Chatwoot, &conversation, now, calls)?;
-        conv.phase = plan.phase;
-        state::update::<ConversationState, _>(store, &conv_key(&conversation), |c| {
-            *c = conv.clone()
-        })?;
         let mut answer = match plan.ignored {
             Some(why) => Answer::new(200, Outcome::Ignored, json!({"ignored": why})),
             None => Answer::new(200, Outcome::Accepted, json!({"queued": queued})),
@@ -276,12 +279,15 @@ impl Helpdesk for Chatwoot {
             return Ok(Effect::Calls(Vec::new()));
         };
         state::lock(store, &conv_key(&conversation))?;
-        let mut conv: ConversationState = state::get_or_default(store, &conv_key(&conversation))?;
-        let delivery = plan::for_agent_event(event, conv.phase, &self.config.settings);
-        conv.phase = delivery.phase;
-        state::update::<ConversationState, _>(store, &conv_key(&conversation), |c| {
-            *c = conv.clone()
-        })?;
+        let delivery = state::update(
+            store,
+            &conv_key(&conversation),
+            |c: &mut ConversationState| {
+                let delivery = plan::for_agent_event(event, c.phase, &self.config.settings);
+                c.phase = delivery.phase;
+                delivery
+            },
+        )?;
         Ok(Effect::Calls(
             delivery.requests.into_iter().map(Call::http).collect(),
         ))

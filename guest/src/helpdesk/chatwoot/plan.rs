@@ -56,25 +56,7 @@ impl std::fmt::Debug for Settings {
 }
 
 /// What a Chatwoot event comes to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    /// AI-agent API calls, in order.
-    pub operations: Vec<Operation>,
-    /// The conversation's phase once they are made.
-    pub phase: Phase,
-    /// Why nothing is done, when nothing is.
-    pub ignored: Option<String>,
-}
-
-impl Plan {
-    fn ignore(phase: Phase, why: impl Into<String>) -> Self {
-        Plan {
-            operations: Vec::new(),
-            phase,
-            ignored: Some(why.into()),
-        }
-    }
-}
+pub type Plan = crate::bridge::inbound::Plan<Phase>;
 
 /// The API's channel for a Chatwoot inbox channel.
 pub fn channel(chatwoot_channel: &str) -> Channel {

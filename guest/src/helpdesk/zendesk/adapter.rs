@@ -31,7 +31,7 @@ use crate::client::Secret;
 use crate::env::Store;
 use crate::error::{Error, Result};
 use crate::http::HttpRequest;
-use crate::state;
+use crate::state::{self, Then};
 use crate::time::Timestamp;
 use crate::webhook::WebhookEvent;
 
@@ -56,6 +56,29 @@ struct ConversationState {
 }
 
 const NS: &str = "zendesk";
+
+/// Moves a conversation's phase as `plan` says (given the current one, it
+/// gives its result and the next phase); the state is written only when
+/// the phase moved.
+fn advance<P>(
+    store: &dyn Store,
+    conversation: &str,
+    plan: impl Fn(Phase) -> (P, Phase),
+) -> Result<P> {
+    state::update_with(
+        store,
+        &conv_key(conversation),
+        ConversationState::default,
+        |c: &mut ConversationState| {
+            let (result, next) = plan(c.phase);
+            if next == c.phase {
+                return (result, Then::Keep);
+            }
+            c.phase = next;
+            (result, Then::Write)
+        },
+    )
+}
 
 fn conv_key(c: &str) -> String {
     format!("{NS}/conv/{c}")
@@ -192,12 +215,18 @@ impl Zendesk {
             };
             let id = plan::conversation_id(app, &conversation);
             state::lock(store, &conv_key(&id))?;
-            let mut conv: ConversationState = state::get_or_default(store, &conv_key(&id))?;
-            let plan = match &e.kind {
-                EventKind::Message(m) => plan::message_plan(m, conv.phase, settings, now),
-                EventKind::PassControl(s) => plan::pass_control_plan(s, conv.phase, settings, now),
-                _ => continue,
-            };
+            let plan = advance(store, &id, |phase| {
+                let plan = match &e.kind {
+                    EventKind::Message(m) => Some(plan::message_plan(m, phase, settings, now)),
+                    EventKind::PassControl(s) => {
+                        Some(plan::pass_control_plan(s, phase, settings, now))
+                    }
+                    EventKind::ReleaseControl(_) | EventKind::Other(_) => None,
+                };
+                let next = plan.as_ref().map_or(phase, |p| p.phase);
+                (plan, next)
+            })?;
+            let Some(plan) = plan else { continue };
             if let Some(why) = &plan.ignored {
                 ignored.push(json!({"event": e.id, "why": why}));
             }
@@ -208,12 +237,6 @@ impl Zendesk {
                 if !work.contains(&id) {
                     work.push(id.clone());
                 }
-            }
-            if plan.phase != conv.phase {
-                conv.phase = plan.phase;
-                state::update::<ConversationState, _>(store, &conv_key(&id), |c| {
-                    *c = conv.clone()
-                })?;
             }
         }
         let outcome = if total > 0 && duplicates == total {
@@ -256,14 +279,11 @@ impl Helpdesk for Zendesk {
             return Ok(Effect::Calls(Vec::new()));
         };
         state::lock(store, &conv_key(&conversation))?;
-        let mut conv: ConversationState = state::get_or_default(store, &conv_key(&conversation))?;
-        let delivery = plan::for_agent_event(event, conv.phase, &self.config.settings);
-        if delivery.phase != conv.phase {
-            conv.phase = delivery.phase;
-            state::update::<ConversationState, _>(store, &conv_key(&conversation), |c| {
-                *c = conv.clone()
-            })?;
-        }
+        let delivery = advance(store, &conversation, |phase| {
+            let delivery = plan::for_agent_event(event, phase, &self.config.settings);
+            let next = delivery.phase;
+            (delivery, next)
+        })?;
         Ok(Effect::Calls(
             delivery.requests.into_iter().map(Call::http).collect(),
         ))

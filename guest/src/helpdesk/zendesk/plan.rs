@@ -83,25 +83,7 @@ pub fn zendesk_ids(conversation_id: &str) -> Option<(&str, &str)> {
 }
 
 /// What an event comes to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    /// AI-agent calls, in order.
-    pub operations: Vec<Operation>,
-    /// The conversation's phase once they are made.
-    pub phase: Phase,
-    /// Why nothing is done, when nothing is.
-    pub ignored: Option<String>,
-}
-
-impl Plan {
-    fn ignore(phase: Phase, why: impl Into<String>) -> Self {
-        Plan {
-            operations: Vec::new(),
-            phase,
-            ignored: Some(why.into()),
-        }
-    }
-}
+pub type Plan = crate::bridge::inbound::Plan<Phase>;
 
 fn assign(id: &str, to: ParticipantType, now: Timestamp, reason: &str) -> Operation {
     Operation::assign(
